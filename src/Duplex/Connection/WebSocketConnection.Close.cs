@@ -1,0 +1,66 @@
+using System.Net.WebSockets;
+using Duplex.Diagnostics;
+using Duplex.Protocol;
+
+namespace Duplex.Connection;
+
+public sealed partial class WebSocketConnection
+{
+    private Task? _closeTask;
+
+    /// <summary>
+    /// Runs the closing handshake (RFC 6455 §7.1.2): sends a Close frame with the status and reason,
+    /// waits for the peer's Close and for the server to end the TCP connection, all within the close
+    /// timeout, after which the socket is closed regardless. Messages that arrive meanwhile stay
+    /// readable. Idempotent: later calls wait for the same close.
+    /// </summary>
+    /// <param name="closeStatus">1000–1003, 1007–1014 or 3000–4999.</param>
+    /// <param name="statusDescription">A reason of at most 123 UTF-8 bytes.</param>
+    /// <param name="cancellationToken">Stops waiting; the close goes on in the background.</param>
+    public Task CloseAsync(WebSocketCloseStatus closeStatus = WebSocketCloseStatus.NormalClosure, string? statusDescription = null, CancellationToken cancellationToken = default)
+    {
+        CloseStatusRules.ValidateOutgoing(closeStatus, statusDescription, nameof(closeStatus), nameof(statusDescription));
+        Task close;
+        lock (_stateLock)
+        {
+            if (_state == WebSocketConnectionState.Connecting)
+            {
+                throw new InvalidOperationException("The connection is not open yet.");
+            }
+
+            _closeTask ??= _tornDown ? Task.CompletedTask : CloseCoreAsync(closeStatus, statusDescription);
+            close = _closeTask;
+        }
+
+        return cancellationToken.CanBeCanceled ? close.WaitAsync(cancellationToken) : close;
+    }
+
+    private async Task CloseCoreAsync(WebSocketCloseStatus closeStatus, string? statusDescription)
+    {
+        await Task.Yield();
+        using var deadline = new CancellationTokenSource(_options.CloseTimeout, _time);
+        try
+        {
+            if (TryAppendClose(closeStatus, statusDescription, out long ticket))
+            {
+                await WaitWrittenAsync(ticket, deadline.Token).ConfigureAwait(false);
+            }
+
+            // The receive loop finishes the handshake: it reads the peer's Close and waits for the
+            // server to end the TCP connection.
+            await _receiveLoop.WaitAsync(deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            Log.CloseTimeout(_logger, _options.CloseTimeout);
+        }
+        catch (DuplexException)
+        {
+            // Already failed or closed by the peer; nothing more to say.
+        }
+        finally
+        {
+            Teardown(null);
+        }
+    }
+}

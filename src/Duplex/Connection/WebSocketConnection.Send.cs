@@ -1,0 +1,420 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Text;
+using Duplex.Diagnostics;
+using Duplex.Protocol;
+
+namespace Duplex.Connection;
+
+public sealed partial class WebSocketConnection
+{
+    /// <summary>Frames smaller than this are packed together into segments of this size.</summary>
+    internal const int SendSegmentSize = 16 * 1024;
+
+    private static readonly SpanAction<byte, ReadOnlyMemory<byte>> s_copyBytes = static (destination, source) => source.Span.CopyTo(destination);
+    private static readonly SpanAction<byte, string> s_encodeText = static (destination, text) => Encoding.UTF8.GetBytes(text, destination);
+
+    private readonly object _writeLock = new();
+    private readonly MaskKeySource _maskKeys = new();
+    private readonly SemaphoreSlim _messageLock = new(1, 1);
+    private readonly Queue<SendWaiter> _sendWaiters = new();
+
+    // Frames appended and not yet handed to the stream: full segments, then the open tail.
+    private List<Segment> _segments = [];
+    private List<Segment>? _spareSegments = [];
+    private byte[]? _tail;
+    private int _tailCount;
+    private long _bufferedBytes;
+    private long _appendedTicket;
+    private long _writtenTicket;
+    private bool _flushing;
+    private bool _closeStarted;
+    private Exception? _sendError;
+
+    /// <summary>
+    /// Sends a text message. Completes when the frame has been written to the network.
+    /// </summary>
+    /// <param name="text">The message text.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <exception cref="WebSocketClosedException">The connection is closed or failed.</exception>
+    public ValueTask SendTextAsync(string text, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return SendMessageAsync(Opcode.Text, text, Encoding.UTF8.GetByteCount(text), s_encodeText, cancellationToken);
+    }
+
+    /// <summary>Sends a binary message. Completes when the frame has been written to the network.</summary>
+    /// <param name="data">The message bytes; not used after the returned task completes.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <exception cref="WebSocketClosedException">The connection is closed or failed.</exception>
+    public ValueTask SendBinaryAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default) =>
+        SendMessageAsync(Opcode.Binary, data, data.Length, s_copyBytes, cancellationToken);
+
+    /// <summary>
+    /// Sends a whole message of the given type. Text must be valid UTF-8 (RFC 6455 §5.6).
+    /// </summary>
+    /// <param name="data">The payload.</param>
+    /// <param name="messageType">Text or Binary.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <exception cref="ArgumentException">Text that is not valid UTF-8, or the Close type.</exception>
+    /// <exception cref="WebSocketClosedException">The connection is closed or failed.</exception>
+    public ValueTask SendAsync(ReadOnlyMemory<byte> data, WebSocketMessageType messageType, CancellationToken cancellationToken = default)
+    {
+        Opcode opcode = ToOpcode(messageType, nameof(messageType));
+        if (opcode == Opcode.Text && !System.Text.Unicode.Utf8.IsValid(data.Span))
+        {
+            throw new ArgumentException("A text message must be valid UTF-8.", nameof(data));
+        }
+
+        return SendMessageAsync(opcode, data, data.Length, s_copyBytes, cancellationToken);
+    }
+
+    /// <summary>
+    /// Starts a message sent in several frames (RFC 6455 §5.4), for payloads produced piece by piece.
+    /// Until the writer completes, other messages wait (control frames do not); dispose it to finish.
+    /// </summary>
+    /// <param name="messageType">Text or Binary.</param>
+    /// <param name="cancellationToken">Cancels the wait for other messages to finish.</param>
+    /// <returns>A writer that owns the message stream until completed or disposed.</returns>
+    public async ValueTask<WebSocketMessageWriter> CreateMessageWriterAsync(WebSocketMessageType messageType, CancellationToken cancellationToken = default)
+    {
+        Opcode opcode = ToOpcode(messageType, nameof(messageType));
+        ThrowIfCannotSend();
+        await _messageLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return new WebSocketMessageWriter(this, opcode);
+    }
+
+    internal static Opcode ToOpcode(WebSocketMessageType messageType, string parameterName) => messageType switch
+    {
+        WebSocketMessageType.Text => Opcode.Text,
+        WebSocketMessageType.Binary => Opcode.Binary,
+        _ => throw new ArgumentOutOfRangeException(parameterName, messageType, "Only Text and Binary messages can be sent; use CloseAsync to close."),
+    };
+
+    private async ValueTask SendMessageAsync<TState>(Opcode opcode, TState state, int length, SpanAction<byte, TState> write, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        ThrowIfCannotSend();
+        await _messageLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        long ticket;
+        try
+        {
+            await WaitForBufferSpaceAsync(cancellationToken).ConfigureAwait(false);
+            ticket = AppendFrame(opcode, fin: true, length, state, write);
+        }
+        finally
+        {
+            _messageLock.Release();
+        }
+
+        await WaitWrittenAsync(ticket, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Sends one frame of a fragmented message; used by <see cref="WebSocketMessageWriter"/>.</summary>
+    internal async ValueTask SendFragmentAsync(Opcode opcode, bool fin, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        await WaitForBufferSpaceAsync(cancellationToken).ConfigureAwait(false);
+        long ticket = AppendFrame(opcode, fin, data.Length, data, s_copyBytes);
+        await WaitWrittenAsync(ticket, cancellationToken).ConfigureAwait(false);
+    }
+
+    internal void ReleaseMessageLock() => _messageLock.Release();
+
+    /// <summary>Waits while more than the send buffer limit is waiting to be written.</summary>
+    private async ValueTask WaitForBufferSpaceAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            long waitFor;
+            lock (_writeLock)
+            {
+                if (_bufferedBytes < _options.SendBufferLimit || _sendError is not null)
+                {
+                    return;
+                }
+
+                waitFor = _appendedTicket;
+            }
+
+            await WaitWrittenAsync(waitFor, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private void ThrowIfCannotSend()
+    {
+        lock (_writeLock)
+        {
+            ThrowIfCannotSendLocked();
+        }
+    }
+
+    private void ThrowIfCannotSendLocked()
+    {
+        if (_sendError is not null || _tornDown)
+        {
+            throw ClosedForSending();
+        }
+
+        if (_closeStarted)
+        {
+            // RFC 6455 §5.5.1: after sending a Close frame, no more data frames.
+            throw ClosedByHandshake("The connection is closing; no more messages can be sent.");
+        }
+
+        if (_stream is null)
+        {
+            throw new InvalidOperationException("The connection is not open yet.");
+        }
+    }
+
+    private WebSocketClosedException ClosedForSending()
+    {
+        Exception? cause = _sendError ?? CloseError;
+        return cause switch
+        {
+            WebSocketClosedException closed => new WebSocketClosedException(closed.Message, closed.CloseStatus, closed.CloseDescription, closed.ClosedByPeer, closed.InnerException),
+            WebSocketProtocolException protocol => new WebSocketClosedException("The connection was failed after a protocol violation.", protocol.CloseStatus, protocol.Message, closedByPeer: false, protocol),
+            null => ClosedByHandshake("The WebSocket connection is closed."),
+            _ => LostConnection(cause),
+        };
+    }
+
+    /// <summary>
+    /// Appends one masked frame to the send buffer and makes sure a writer is running. Returns the
+    /// frame's ticket for <see cref="WaitWrittenAsync"/>. Synchronous: frames are never interleaved.
+    /// </summary>
+    private long AppendFrame<TState>(Opcode opcode, bool fin, int payloadLength, TState state, SpanAction<byte, TState> write, bool control = false, bool close = false)
+    {
+        int frameLength = FrameHeader.GetLength(payloadLength, masked: true) + payloadLength;
+        bool startWriter;
+        long ticket;
+        lock (_writeLock)
+        {
+            if (control)
+            {
+                if (_sendError is not null || _tornDown || _closeStarted)
+                {
+                    throw ClosedForSending();
+                }
+            }
+            else
+            {
+                ThrowIfCannotSendLocked();
+            }
+
+            Span<byte> frame = Reserve(frameLength);
+
+            // RFC 6455 §5.3: a fresh, unpredictable masking key for every frame.
+            int maskKey = _maskKeys.Next();
+            int headerLength = FrameHeader.Write(frame, fin, 0, opcode, payloadLength, masked: true, maskKey);
+            Span<byte> payload = frame.Slice(headerLength, payloadLength);
+            write(payload, state);
+            PayloadMask.Apply(payload, maskKey, 0);
+            ticket = ++_appendedTicket;
+            _closeStarted |= close;
+            startWriter = !_flushing;
+            _flushing = true;
+        }
+
+        if (startWriter)
+        {
+            // Runs synchronously up to the first write that does not complete at once, so an idle
+            // connection writes on the sender's thread.
+            _ = WriteLoopAsync();
+        }
+
+        return ticket;
+    }
+
+    /// <summary>
+    /// Appends our Close frame unless one was already sent (RFC 6455 §5.5.1: one Close per side);
+    /// a null status sends an empty Close, the answer to a Close that carried no status code.
+    /// </summary>
+    private bool TryAppendClose(WebSocketCloseStatus? status, string? reason, out long ticket)
+    {
+        byte[] payload = [];
+        if (status is { } code)
+        {
+            Span<byte> buffer = stackalloc byte[FrameHeader.MaxControlPayload];
+            payload = buffer.Slice(0, CloseStatusRules.Write(buffer, code, reason)).ToArray();
+        }
+
+        lock (_writeLock)
+        {
+            if (_closeStarted)
+            {
+                ticket = 0;
+                return false;
+            }
+        }
+
+        try
+        {
+            ticket = AppendFrame(Opcode.Close, fin: true, payload.Length, new ReadOnlyMemory<byte>(payload), s_copyBytes, control: true, close: true);
+        }
+        catch (WebSocketClosedException)
+        {
+            ticket = 0;
+            return false;
+        }
+
+        lock (_stateLock)
+        {
+            LocalCloseStatus = status;
+            LocalCloseStatusDescription = reason;
+            if (_state == WebSocketConnectionState.Open)
+            {
+                _state = WebSocketConnectionState.Closing;
+            }
+        }
+
+        return true;
+    }
+
+    private void TrySendPong(ReadOnlySpan<byte> payload)
+    {
+        try
+        {
+            AppendFrame(Opcode.Pong, fin: true, payload.Length, new ReadOnlyMemory<byte>(payload.ToArray()), s_copyBytes, control: true);
+        }
+        catch (DuplexException)
+        {
+            // Closing or closed: no Pong is owed any more.
+        }
+    }
+
+    private Span<byte> Reserve(int length)
+    {
+        _bufferedBytes += length;
+        if (_tail is not null && _tail.Length - _tailCount >= length)
+        {
+            Span<byte> span = _tail.AsSpan(_tailCount, length);
+            _tailCount += length;
+            return span;
+        }
+
+        if (_tail is not null)
+        {
+            _segments.Add(new Segment(_tail, _tailCount));
+        }
+
+        _tail = ArrayPool<byte>.Shared.Rent(Math.Max(length, SendSegmentSize));
+        _tailCount = length;
+        return _tail.AsSpan(0, length);
+    }
+
+    /// <summary>
+    /// Writes everything appended, batch after batch, until the buffer is empty. At most one runs at
+    /// a time; frames appended while a batch is being written go out together in the next one.
+    /// </summary>
+    private async Task WriteLoopAsync()
+    {
+        Stream stream = _stream!;
+        try
+        {
+            while (true)
+            {
+                List<Segment> batch;
+                long ticket;
+                long bytes = 0;
+                lock (_writeLock)
+                {
+                    if (_tail is not null)
+                    {
+                        _segments.Add(new Segment(_tail, _tailCount));
+                        _tail = null;
+                        _tailCount = 0;
+                    }
+
+                    if (_segments.Count == 0 || _sendError is not null)
+                    {
+                        _flushing = false;
+                        return;
+                    }
+
+                    batch = _segments;
+                    _segments = _spareSegments ?? [];
+                    _spareSegments = null;
+                    ticket = _appendedTicket;
+                }
+
+                foreach (Segment segment in batch)
+                {
+                    await stream.WriteAsync(segment.Array.AsMemory(0, segment.Count), _abort.Token).ConfigureAwait(false);
+                    bytes += segment.Count;
+                    ArrayPool<byte>.Shared.Return(segment.Array);
+                }
+
+                await stream.FlushAsync(_abort.Token).ConfigureAwait(false);
+                batch.Clear();
+                lock (_writeLock)
+                {
+                    _spareSegments = batch;
+                    _bufferedBytes -= bytes;
+                    _writtenTicket = ticket;
+                    while (_sendWaiters.TryPeek(out SendWaiter waiter) && waiter.Ticket <= ticket)
+                    {
+                        _sendWaiters.Dequeue();
+                        waiter.Completion.TrySetResult();
+                    }
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            Log.SendFailed(_logger, ex);
+            lock (_writeLock)
+            {
+                _sendError ??= ex;
+                _flushing = false;
+            }
+
+            bool expected;
+            lock (_stateLock)
+            {
+                expected = _tornDown;
+            }
+
+            Teardown(expected ? null : LostConnection(ex));
+        }
+    }
+
+    /// <summary>Completes when the frame with <paramref name="ticket"/> has been written to the stream.</summary>
+    private ValueTask WaitWrittenAsync(long ticket, CancellationToken cancellationToken)
+    {
+        TaskCompletionSource completion;
+        lock (_writeLock)
+        {
+            if (_writtenTicket >= ticket)
+            {
+                return default;
+            }
+
+            if (_sendError is not null || _tornDown)
+            {
+                return ValueTask.FromException(ClosedForSending());
+            }
+
+            completion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _sendWaiters.Enqueue(new SendWaiter(ticket, completion));
+        }
+
+        return new ValueTask(cancellationToken.CanBeCanceled ? completion.Task.WaitAsync(cancellationToken) : completion.Task);
+    }
+
+    private void FailSendWaiters(Exception error)
+    {
+        lock (_writeLock)
+        {
+            _sendError ??= error;
+            while (_sendWaiters.TryDequeue(out SendWaiter waiter))
+            {
+                waiter.Completion.TrySetException(ClosedForSending());
+            }
+        }
+    }
+
+    private readonly record struct Segment(byte[] Array, int Count);
+
+    private readonly record struct SendWaiter(long Ticket, TaskCompletionSource Completion);
+}

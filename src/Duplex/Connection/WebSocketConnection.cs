@@ -1,0 +1,262 @@
+using System.Net.WebSockets;
+using System.Threading.Channels;
+using Duplex.Diagnostics;
+using Duplex.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace Duplex.Connection;
+
+/// <summary>
+/// One live WebSocket connection (RFC 6455) over a duplex <see cref="Stream"/>: Duplex's own
+/// framing engine. It owns a single receive loop, so Pongs, keepalive and the closing handshake
+/// never depend on the application calling receive; every frame it sends (messages, Pongs, Pings,
+/// Close) goes through one write path that never interleaves frames and writes frames that queue up
+/// behind each other in one network write.
+/// </summary>
+/// <remarks>
+/// <para>Thread safety: sends, pings and close may be called from any number of threads at once.
+/// One receive call (<see cref="ReceiveAsync"/> or <see cref="ReceiveMessageAsync"/>) may be
+/// outstanding at a time.</para>
+/// <para>Cancellation: cancelling a receive or a ping leaves the connection open. Cancelling a send
+/// that is still waiting for buffer space removes it; once its frame is queued it will be written,
+/// and the cancellation only stops the wait.</para>
+/// </remarks>
+public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
+{
+    private readonly WebSocketConnectionOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly object _stateLock = new();
+    private readonly CancellationTokenSource _abort = new();
+    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Stream? _stream;
+    private WebSocketConnectionState _state;
+    private Task _receiveLoop = Task.CompletedTask;
+    private Exception? _terminalError;
+    private bool _tornDown;
+    private bool _peerClosedFirst;
+
+    /// <summary>Creates a connection that is not connected yet; call <c>ConnectAsync</c>.</summary>
+    /// <param name="options">Settings; null for the defaults. Copied: later changes have no effect.</param>
+    public WebSocketConnection(WebSocketConnectionOptions? options = null)
+    {
+        _options = (options ?? new WebSocketConnectionOptions()).Snapshot();
+        _time = _options.TimeProvider;
+        _logger = _options.Logger;
+        _decoder = new FrameDecoder(_options.MaxMessageSize);
+        _incoming = Channel.CreateBounded<ReceivedChunk>(new BoundedChannelOptions(_options.ReceiveQueueCapacity)
+        {
+            SingleReader = true,
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait,
+            AllowSynchronousContinuations = false,
+        });
+        _state = WebSocketConnectionState.Connecting;
+    }
+
+    /// <summary>
+    /// Runs the client side of an already established WebSocket connection over
+    /// <paramref name="stream"/> (for example a stream whose handshake was done elsewhere, or an
+    /// in-memory pipe). The connection owns the stream from now on.
+    /// </summary>
+    /// <param name="stream">A readable and writable stream positioned right after the opening handshake.</param>
+    /// <param name="options">Settings; null for the defaults.</param>
+    /// <returns>An open connection.</returns>
+    public static WebSocketConnection FromStream(Stream stream, WebSocketConnectionOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanRead || !stream.CanWrite)
+        {
+            throw new ArgumentException("The stream must be readable and writable.", nameof(stream));
+        }
+
+        var connection = new WebSocketConnection(options);
+        connection.Start(stream, subProtocol: null);
+        return connection;
+    }
+
+    /// <summary>The connection's place in its life cycle.</summary>
+    public WebSocketConnectionState State
+    {
+        get
+        {
+            lock (_stateLock)
+            {
+                return _state;
+            }
+        }
+    }
+
+    /// <summary>The close status the peer sent, once its Close frame arrived (null if it sent none).</summary>
+    public WebSocketCloseStatus? RemoteCloseStatus { get; private set; }
+
+    /// <summary>The close reason the peer sent, once its Close frame arrived.</summary>
+    public string? RemoteCloseStatusDescription { get; private set; }
+
+    /// <summary>The close status this side sent, once its Close frame went out.</summary>
+    public WebSocketCloseStatus? LocalCloseStatus { get; private set; }
+
+    /// <summary>The close reason this side sent.</summary>
+    public string? LocalCloseStatusDescription { get; private set; }
+
+    /// <summary>The subprotocol the server chose, if any.</summary>
+    public string? SubProtocol { get; private set; }
+
+    /// <summary>
+    /// Why the connection ended abnormally (lost, failed by a protocol violation, keepalive timeout,
+    /// aborted); null while open or after a clean close.
+    /// </summary>
+    public Exception? CloseError
+    {
+        get
+        {
+            lock (_stateLock)
+            {
+                return _terminalError;
+            }
+        }
+    }
+
+    /// <summary>Completes when the connection is closed and its socket released, whatever the cause.</summary>
+    public Task Completion => _closed.Task;
+
+    /// <summary>Closes the socket at once, without a closing handshake. Pending operations fail.</summary>
+    public void Abort() =>
+        Teardown(new WebSocketClosedException("The connection was aborted.", (WebSocketCloseStatus)1006, "aborted", closedByPeer: false));
+
+    /// <summary>Same as <see cref="Abort"/>.</summary>
+    public void Dispose() => Abort();
+
+    /// <summary>
+    /// Closes cleanly (status 1000) if the connection is open, bounded by the close timeout, then
+    /// releases the socket. Never throws.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (State is WebSocketConnectionState.Open or WebSocketConnectionState.Closing)
+            {
+                await CloseAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is DuplexException or IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            // Disposal is best effort; the socket is released below whatever happened.
+        }
+        finally
+        {
+            Abort();
+        }
+    }
+
+    private void Start(Stream stream, string? subProtocol)
+    {
+        lock (_stateLock)
+        {
+            if (_state != WebSocketConnectionState.Connecting)
+            {
+                throw new InvalidOperationException("The connection has already been started.");
+            }
+
+            _stream = stream;
+            SubProtocol = subProtocol;
+            _state = WebSocketConnectionState.Open;
+        }
+
+        Log.ConnectionOpened(_logger, subProtocol);
+        _receiveLoop = ReceiveLoopAsync();
+        StartKeepAlive();
+    }
+
+    /// <summary>
+    /// Fails the connection (RFC 6455 §7.1.7): sends a Close frame with <paramref name="status"/>
+    /// when one can still be sent, waits a bounded time for it to be written, then closes the socket.
+    /// Never throws.
+    /// </summary>
+    private async Task FailAsync(WebSocketCloseStatus? status, string? reason, Exception error)
+    {
+        lock (_stateLock)
+        {
+            if (_tornDown || _terminalError is not null)
+            {
+                return;
+            }
+
+            _terminalError = error;
+        }
+
+        if (status is { } code)
+        {
+            try
+            {
+                TryAppendClose(code, reason, out long ticket);
+                using var timeout = new CancellationTokenSource(ShortTimeout(_options.CloseTimeout), _time);
+                await WaitWrittenAsync(ticket, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is DuplexException or InvalidOperationException or IOException or OperationCanceledException or ObjectDisposedException)
+            {
+                // The socket is closed below anyway.
+            }
+        }
+
+        Teardown(error);
+    }
+
+    /// <summary>
+    /// Releases everything exactly once: the socket, the timers, and every waiter (receivers see
+    /// the end of the stream, pings and sends fail with <paramref name="error"/> or a closed error).
+    /// </summary>
+    private void Teardown(Exception? error)
+    {
+        Stream? stream;
+        lock (_stateLock)
+        {
+            if (_tornDown)
+            {
+                return;
+            }
+
+            _tornDown = true;
+            _terminalError ??= error;
+            error = _terminalError;
+            _state = WebSocketConnectionState.Closed;
+            stream = _stream;
+        }
+
+        try
+        {
+            _abort.Cancel();
+        }
+        catch (AggregateException)
+        {
+            // A registration callback failed; the teardown goes on.
+        }
+
+        stream?.Dispose();
+        StopKeepAlive();
+        Exception closed = error ?? ClosedByHandshake("The WebSocket connection is closed.");
+        _pings.FailAll(closed);
+        FailSendWaiters(closed);
+        _incoming.Writer.TryComplete();
+        if (error is not null && error is not WebSocketProtocolException)
+        {
+            Log.ConnectionLost(_logger, error);
+        }
+
+        Log.ConnectionClosed(_logger, LocalCloseStatus, RemoteCloseStatus, RemoteCloseStatusDescription);
+        _closed.TrySetResult();
+    }
+
+    /// <summary>A timeout no longer than a few seconds, for waits that only matter on a healthy link.</summary>
+    private static TimeSpan ShortTimeout(TimeSpan configured) =>
+        configured == Timeout.InfiniteTimeSpan || configured > TimeSpan.FromSeconds(5) ? TimeSpan.FromSeconds(5) : configured;
+
+    /// <summary>The error for an operation attempted after a closing handshake began.</summary>
+    private WebSocketClosedException ClosedByHandshake(string message) => _peerClosedFirst
+        ? new(message, RemoteCloseStatus, RemoteCloseStatusDescription, closedByPeer: true)
+        : new(message, LocalCloseStatus, LocalCloseStatusDescription, closedByPeer: false);
+
+    private static WebSocketClosedException LostConnection(Exception? cause) =>
+        new("The connection was lost without a closing handshake.", (WebSocketCloseStatus)1006, null, closedByPeer: true, cause);
+}

@@ -1,0 +1,94 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Duplex.Connection;
+
+/// <summary>
+/// Settings of one <see cref="WebSocketConnection"/>. Validated and copied when the connection is
+/// created: later changes to this object do not affect it.
+/// </summary>
+public sealed class WebSocketConnectionOptions
+{
+    /// <summary>Default <see cref="MaxMessageSize"/>: 1 MiB.</summary>
+    public const long DefaultMaxMessageSize = 1024 * 1024;
+
+    /// <summary>
+    /// The largest message accepted, in bytes. A bigger one fails the connection with close code
+    /// 1009 (message too big) as soon as its frame header announces it. Default 1 MiB.
+    /// </summary>
+    public long MaxMessageSize { get; set; } = DefaultMaxMessageSize;
+
+    /// <summary>
+    /// How often a keepalive Ping is sent; <see cref="Timeout.InfiniteTimeSpan"/> turns keepalive
+    /// off. Default 20 seconds.
+    /// </summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// How long to wait for the Pong of a keepalive Ping before the connection is failed with close
+    /// code 1011. Default 20 seconds.
+    /// </summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// How long the closing handshake may take (our Close sent, the peer's Close received, the TCP
+    /// connection ended by the server) before the socket is closed regardless. Default 10 seconds.
+    /// </summary>
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Size of the buffer one network read fills, in bytes. It is rented only while data flows: an
+    /// idle connection waits with a zero-byte read and holds no buffer. Default 16 KiB.
+    /// </summary>
+    public int ReceiveBufferSize { get; set; } = 16 * 1024;
+
+    /// <summary>
+    /// How many received messages (a message over 64 KiB counts once per 64 KiB) are held until the
+    /// application reads them. When full, reading from the network pauses (backpressure); nothing is
+    /// dropped. Default 128.
+    /// </summary>
+    public int ReceiveQueueCapacity { get; set; } = 128;
+
+    /// <summary>
+    /// How many bytes of frames may wait to be written before further sends wait for the network
+    /// (control frames never wait). Frames waiting together go out in one write. Default 1 MiB.
+    /// </summary>
+    public int SendBufferLimit { get; set; } = 1024 * 1024;
+
+    /// <summary>The clock for keepalive and round-trip times. Default <see cref="TimeProvider.System"/>.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>Where the connection logs. Default: nowhere.</summary>
+    public ILogger Logger { get; set; } = NullLogger.Instance;
+
+    /// <summary>Checks every setting and returns a private copy.</summary>
+    internal WebSocketConnectionOptions Snapshot()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxMessageSize, 1, nameof(MaxMessageSize));
+        ValidateTimeout(KeepAliveInterval, nameof(KeepAliveInterval));
+        ValidateTimeout(KeepAliveTimeout, nameof(KeepAliveTimeout));
+        ValidateTimeout(CloseTimeout, nameof(CloseTimeout));
+        ArgumentOutOfRangeException.ThrowIfLessThan(ReceiveBufferSize, 256, nameof(ReceiveBufferSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(ReceiveQueueCapacity, 1, nameof(ReceiveQueueCapacity));
+        ArgumentOutOfRangeException.ThrowIfLessThan(SendBufferLimit, 1024, nameof(SendBufferLimit));
+        if (TimeProvider is null)
+        {
+            throw new ArgumentNullException(nameof(TimeProvider));
+        }
+
+        if (Logger is null)
+        {
+            throw new ArgumentNullException(nameof(Logger));
+        }
+
+        return (WebSocketConnectionOptions)MemberwiseClone();
+    }
+
+    internal static void ValidateTimeout(TimeSpan value, string name)
+    {
+        if (value != Timeout.InfiniteTimeSpan && value <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(name, value, "The duration must be positive, or Timeout.InfiniteTimeSpan to disable it.");
+        }
+    }
+}
