@@ -11,7 +11,8 @@
 //   /headers                             send a JSON object of the request headers (lower-cased names), then echo
 //   /close?code=4001&reason=bye          close with that code and reason right after the handshake
 //   /close?code=4001&reason=bye&after=1  ... or after the first message received
-//   /ping                                send a Ping with payload "hello", then echo
+//   /ping                                send a Ping with payload "hello", then echo; when the Pong arrives,
+//                                        write the line "PONG hello" to stderr
 //   anything else                        echo
 
 const { WebSocketServer } = require('ws');
@@ -68,6 +69,8 @@ server.on('connection', (socket, request) => {
       break;
     }
     case '/ping':
+      // Tests cannot see a Pong from the client side, so the peer says on stderr that it arrived.
+      socket.once('pong', (data) => process.stderr.write(`PONG ${data.toString('utf8')}\n`));
       socket.ping('hello');
       echo(socket);
       break;

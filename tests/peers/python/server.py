@@ -9,7 +9,8 @@ Paths:
   /headers                           send a JSON object of the request headers (lower-cased names), then echo
   /close?code=4001&reason=bye        close with that code and reason right after the handshake
   /close?code=4001&reason=bye&after=1  ... or after the first message received
-  /ping                              send a Ping with payload "hello", then echo
+  /ping                              send a Ping with payload "hello", then echo; when the Pong arrives,
+                                     write the line "PONG hello" to stderr
   anything else                      echo
 
 Works with websockets >= 13 (``websockets.asyncio.server``) and with the legacy API of older releases such as
@@ -54,6 +55,15 @@ def headers_as_json(headers):
     return json.dumps(result)
 
 
+async def report_pong(pong_waiter):
+    # Tests cannot see a Pong from the client side, so the peer says on stderr that it arrived.
+    try:
+        await pong_waiter
+    except (asyncio.CancelledError, Exception):
+        return
+    print("PONG hello", file=sys.stderr, flush=True)
+
+
 async def handle(connection, *_legacy_path):
     target, headers = request_of(connection)
     parts = urlsplit(target)
@@ -70,8 +80,12 @@ async def handle(connection, *_legacy_path):
             await connection.recv()
         await connection.close(code=code, reason=reason)
     elif path == "/ping":
-        await connection.ping(b"hello")
-        await echo(connection)
+        pong_waiter = await connection.ping(b"hello")
+        report = asyncio.ensure_future(report_pong(pong_waiter))
+        try:
+            await echo(connection)
+        finally:
+            report.cancel()
     else:
         await echo(connection)
 
