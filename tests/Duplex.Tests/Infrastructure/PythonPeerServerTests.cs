@@ -1,0 +1,4 @@
+namespace Duplex.Tests.Infrastructure;
+
+public sealed class PythonPeerServerTests(PythonPeerFixture fixture)
+    : PeerServerContractTests(fixture), IClassFixture<PythonPeerFixture>;
