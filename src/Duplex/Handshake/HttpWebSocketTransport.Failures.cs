@@ -1,0 +1,157 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using Duplex.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace Duplex.Handshake;
+
+/// <summary>Turning what the HTTP stack threw into the error a caller can act on.</summary>
+internal sealed partial class HttpWebSocketTransport
+{
+    /// <summary>
+    /// The exception a failed connect surfaces: the caller's cancellation as
+    /// <see cref="OperationCanceledException"/>, usage errors and our own connect errors as they are,
+    /// the open timeout as <see cref="WebSocketConnectError.Timeout"/>, anything else classified.
+    /// </summary>
+    private static Exception Fail(
+        Exception exception, Uri uri, WebSocketHandshakeOptions options, CancellationTokenSource? timeout, ILogger logger, CancellationToken cancellationToken)
+    {
+        string redactedUri = Redaction.Uri(WebSocketHandshake.ToWebSocketUri(uri));
+        if (cancellationToken.IsCancellationRequested)
+        {
+            Log.HandshakeCanceled(logger, redactedUri);
+            return exception is OperationCanceledException canceled && canceled.CancellationToken == cancellationToken
+                ? canceled
+                : new OperationCanceledException("The WebSocket connect was canceled.", exception, cancellationToken);
+        }
+
+        if (exception is ArgumentException or InvalidOperationException)
+        {
+            return exception;
+        }
+
+        WebSocketConnectException failure = exception switch
+        {
+            WebSocketConnectException connectException => connectException,
+            _ when timeout is { IsCancellationRequested: true } => new WebSocketConnectException(
+                WebSocketConnectError.Timeout,
+                string.Create(CultureInfo.InvariantCulture, $"The WebSocket handshake with {Endpoint(uri)} did not complete within the open timeout of {options.OpenTimeout.TotalSeconds:0.###} s."),
+                exception),
+            _ => Classify(exception, uri, options),
+        };
+
+        Log.HandshakeFailed(logger, redactedUri, failure.Error, failure);
+        return failure;
+    }
+
+    /// <summary>
+    /// Classifies a failure of the HTTP stack by <see cref="HttpRequestException.HttpRequestError"/>
+    /// and the socket or TLS exception inside it. The message is one sentence naming the host and
+    /// port, never a header or a query string; the original is the inner exception.
+    /// </summary>
+    internal static WebSocketConnectException Classify(Exception exception, Uri uri, WebSocketHandshakeOptions options)
+    {
+        string endpoint = Endpoint(uri);
+        HttpRequestError httpError = exception is HttpRequestException request ? request.HttpRequestError : HttpRequestError.Unknown;
+        (WebSocketConnectError error, string message) = httpError switch
+        {
+            HttpRequestError.NameResolutionError when IsProxied(uri, options) =>
+                (WebSocketConnectError.Proxy, $"The proxy for {endpoint} could not be reached: its host name could not be resolved."),
+            HttpRequestError.NameResolutionError =>
+                (WebSocketConnectError.NameResolution, $"The host name '{uri.IdnHost}' could not be resolved."),
+            HttpRequestError.ProxyTunnelError =>
+                (WebSocketConnectError.Proxy, $"The proxy failed to open a tunnel to {endpoint}."),
+            HttpRequestError.SecureConnectionError =>
+                (WebSocketConnectError.Tls, $"The TLS handshake with {endpoint} failed."),
+            HttpRequestError.ExtendedConnectNotSupported =>
+                (WebSocketConnectError.InvalidHandshake, $"The server at {endpoint} does not support WebSockets over HTTP/2 (RFC 8441 extended CONNECT)."),
+            HttpRequestError.VersionNegotiationError =>
+                (WebSocketConnectError.InvalidHandshake, $"The server at {endpoint} does not support HTTP/2, which the HttpVersion and HttpVersionPolicy options require."),
+            HttpRequestError.ConfigurationLimitExceeded =>
+                (WebSocketConnectError.InvalidHandshake, string.Create(CultureInfo.InvariantCulture, $"The response headers from {endpoint} exceed the limit of {options.MaxResponseHeadersBytes} bytes.")),
+            HttpRequestError.InvalidResponse or HttpRequestError.HttpProtocolError =>
+                (WebSocketConnectError.InvalidHandshake, $"The server at {endpoint} sent a response that is not valid HTTP."),
+            HttpRequestError.ResponseEnded =>
+                (WebSocketConnectError.Network, $"The server at {endpoint} closed the connection before completing the handshake."),
+            _ => ClassifyByCause(exception, uri, endpoint, options),
+        };
+
+        return new WebSocketConnectException(error, message, exception);
+    }
+
+    private static (WebSocketConnectError, string) ClassifyByCause(Exception exception, Uri uri, string endpoint, WebSocketHandshakeOptions options)
+    {
+        if (Find<AuthenticationException>(exception) is not null)
+        {
+            return (WebSocketConnectError.Tls, $"The TLS handshake with {endpoint} failed.");
+        }
+
+        if (Find<SocketException>(exception) is { } socketException)
+        {
+            bool proxied = IsProxied(uri, options);
+            return socketException.SocketErrorCode switch
+            {
+                SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain when proxied =>
+                    (WebSocketConnectError.Proxy, $"The proxy for {endpoint} could not be reached: its host name could not be resolved."),
+                SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain =>
+                    (WebSocketConnectError.NameResolution, $"The host name '{uri.IdnHost}' could not be resolved."),
+                SocketError.ConnectionRefused when proxied =>
+                    (WebSocketConnectError.Proxy, $"The proxy for {endpoint} refused the connection."),
+                SocketError.ConnectionRefused =>
+                    (WebSocketConnectError.ConnectionRefused, $"The server at {endpoint} refused the connection."),
+                _ when proxied =>
+                    (WebSocketConnectError.Proxy, $"The connection to the proxy for {endpoint} failed ({socketException.SocketErrorCode})."),
+                _ =>
+                    (WebSocketConnectError.Network, $"The connection to {endpoint} failed ({socketException.SocketErrorCode})."),
+            };
+        }
+
+        if (Find<IOException>(exception) is not null)
+        {
+            return (WebSocketConnectError.Network, $"The connection to {endpoint} failed during the handshake.");
+        }
+
+        return (WebSocketConnectError.Unknown, $"The WebSocket connection to {endpoint} could not be opened.");
+    }
+
+    /// <summary>Whether the connect to <paramref name="uri"/> goes through a proxy, so connection failures are the proxy's.</summary>
+    private static bool IsProxied(Uri uri, WebSocketHandshakeOptions options)
+    {
+        if (options.HttpMessageInvoker is not null || !options.UseProxy)
+        {
+            return false;
+        }
+
+        try
+        {
+            IWebProxy proxy = options.Proxy ?? HttpClient.DefaultProxy;
+            return !proxy.IsBypassed(uri) && proxy.GetProxy(uri) is { } proxyUri && proxyUri != uri;
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            // A proxy that cannot answer does not change the classification.
+            return false;
+        }
+    }
+
+    private static T? Find<T>(Exception? exception)
+        where T : Exception
+    {
+        for (; exception is not null; exception = exception.InnerException)
+        {
+            if (exception is T match)
+            {
+                return match;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The host and port for a message: never user information, path or query.</summary>
+    private static string Endpoint(Uri uri) =>
+        uri.Host + ":" + uri.Port.ToString(CultureInfo.InvariantCulture);
+}
