@@ -1,6 +1,7 @@
 using System.Net.WebSockets;
 using System.Threading.Channels;
 using Duplex.Diagnostics;
+using Duplex.Handshake;
 using Duplex.Protocol;
 using Microsoft.Extensions.Logging;
 
@@ -30,11 +31,13 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Stream? _stream;
+    private WebSocketHandshakeResult? _handshake;
     private WebSocketConnectionState _state;
     private Task _receiveLoop = Task.CompletedTask;
     private Exception? _terminalError;
     private bool _tornDown;
     private bool _peerClosedFirst;
+    private bool _connecting;
 
     /// <summary>Creates a connection that is not connected yet; call <c>ConnectAsync</c>.</summary>
     /// <param name="options">Settings; null for the defaults. Copied: later changes have no effect.</param>
@@ -74,6 +77,53 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
         connection.Start(stream, subProtocol: null);
         return connection;
     }
+
+    /// <summary>
+    /// Opens the connection: performs the opening handshake with <paramref name="uri"/> using
+    /// <see cref="WebSocketConnectionOptions.Handshake"/>, then starts the framing engine.
+    /// </summary>
+    /// <param name="uri">A <c>ws://</c> or <c>wss://</c> URI (<c>http</c>/<c>https</c> accepted as aliases).</param>
+    /// <param name="cancellationToken">Cancels the connect.</param>
+    /// <exception cref="WebSocketHandshakeRejectedException">The server refused the upgrade; status, headers and body are in the exception.</exception>
+    /// <exception cref="WebSocketConnectException">The connect failed; <see cref="WebSocketConnectException.Error"/> says why.</exception>
+    /// <exception cref="InvalidOperationException">The connection was already started.</exception>
+    public async Task ConnectAsync(Uri uri, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        lock (_stateLock)
+        {
+            if (_state != WebSocketConnectionState.Connecting || _handshake is not null || _connecting)
+            {
+                throw new InvalidOperationException("ConnectAsync can be called once per connection.");
+            }
+
+            _connecting = true;
+        }
+
+        IWebSocketTransport transport = _options.Transport ?? HttpWebSocketTransport.Default;
+        WebSocketHandshakeResult result;
+        try
+        {
+            result = await transport.ConnectAsync(uri, _options.Handshake, _logger, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // A connection whose handshake failed is finished; it cannot be connected again.
+            Teardown(ex as DuplexException);
+            throw;
+        }
+
+        lock (_stateLock)
+        {
+            _handshake = result;
+        }
+
+        HandshakeResponse = result.Response;
+        Start(result.Stream, result.Response.SubProtocol);
+    }
+
+    /// <summary>What the server answered to the opening handshake; null for <see cref="FromStream"/> connections.</summary>
+    public WebSocketHandshakeResponse? HandshakeResponse { get; private set; }
 
     /// <summary>The connection's place in its life cycle.</summary>
     public WebSocketConnectionState State
@@ -210,6 +260,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
     private void Teardown(Exception? error)
     {
         Stream? stream;
+        WebSocketHandshakeResult? handshake;
         lock (_stateLock)
         {
             if (_tornDown)
@@ -222,6 +273,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
             error = _terminalError;
             _state = WebSocketConnectionState.Closed;
             stream = _stream;
+            handshake = _handshake;
         }
 
         try
@@ -234,6 +286,9 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
         }
 
         stream?.Dispose();
+
+        // Releases what the handshake kept alive for the stream (the HTTP response, a private handler).
+        _ = handshake?.DisposeAsync().AsTask();
         StopKeepAlive();
         Exception closed = error ?? ClosedByHandshake("The WebSocket connection is closed.");
         _pings.FailAll(closed);

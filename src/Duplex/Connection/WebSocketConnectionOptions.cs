@@ -1,3 +1,4 @@
+using Duplex.Handshake;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -61,6 +62,15 @@ public sealed class WebSocketConnectionOptions
     /// <summary>Where the connection logs. Default: nowhere.</summary>
     public ILogger Logger { get; set; } = NullLogger.Instance;
 
+    /// <summary>
+    /// How the opening handshake is made: custom headers, subprotocols, TLS, proxy, HTTP version,
+    /// open timeout, redirects.
+    /// </summary>
+    public WebSocketHandshakeOptions Handshake { get; set; } = new();
+
+    /// <summary>The transport that performs the opening handshake; the HTTP stack when null.</summary>
+    internal IWebSocketTransport? Transport { get; set; }
+
     /// <summary>Checks every setting and returns a private copy.</summary>
     internal WebSocketConnectionOptions Snapshot()
     {
@@ -81,7 +91,14 @@ public sealed class WebSocketConnectionOptions
             throw new ArgumentNullException(nameof(Logger));
         }
 
-        return (WebSocketConnectionOptions)MemberwiseClone();
+        if (Handshake is null)
+        {
+            throw new ArgumentNullException(nameof(Handshake));
+        }
+
+        var copy = (WebSocketConnectionOptions)MemberwiseClone();
+        copy.Handshake = Handshake.Clone();
+        return copy;
     }
 
     internal static void ValidateTimeout(TimeSpan value, string name)
