@@ -26,8 +26,16 @@ public sealed partial class WebSocketConnection
     private byte[]? _assembly;
     private int _assemblyCount;
 
+    private long _lastReceivedTimestamp;
+
     // Set while the receive loop waits for the application to make room in the queue.
     private volatile bool _receivePaused;
+
+    /// <summary>
+    /// When bytes last arrived from the peer (any frame, Pongs included), as a
+    /// <see cref="TimeProvider.GetTimestamp"/> value; the moment the connection opened before that.
+    /// </summary>
+    internal long LastReceivedTimestamp => Volatile.Read(ref _lastReceivedTimestamp);
 
     /// <summary>
     /// Receives the next whole message: text as a string, binary as bytes. After the peer closed
@@ -234,6 +242,8 @@ public sealed partial class WebSocketConnection
                     OnEndOfStream();
                     return;
                 }
+
+                Volatile.Write(ref _lastReceivedTimestamp, _time.GetTimestamp());
 
                 int position = 0;
                 while (position < read)

@@ -214,6 +214,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
             _state = WebSocketConnectionState.Open;
         }
 
+        _lastReceivedTimestamp = _time.GetTimestamp();
         Log.ConnectionOpened(_logger, subProtocol);
         _receiveLoop = ReceiveLoopAsync();
         StartKeepAlive();
