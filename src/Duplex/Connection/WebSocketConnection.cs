@@ -225,7 +225,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
     /// when one can still be sent, waits a bounded time for it to be written, then closes the socket.
     /// Never throws.
     /// </summary>
-    private async Task FailAsync(WebSocketCloseStatus? status, string? reason, Exception error)
+    internal async Task FailAsync(WebSocketCloseStatus? status, string? reason, Exception error)
     {
         lock (_stateLock)
         {

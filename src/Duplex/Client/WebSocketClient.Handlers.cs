@@ -1,0 +1,282 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Duplex.Connection;
+using Duplex.Diagnostics;
+
+namespace Duplex.Client;
+
+public partial class WebSocketClient
+{
+    private readonly Channel<DispatchItem> _dispatch;
+    private readonly Task _dispatcher;
+    private readonly HandlerList<Func<WebSocketClientMessage, CancellationToken, ValueTask>> _messageHandlers = new();
+    private readonly HandlerList<Func<WebSocketConnectedContext, CancellationToken, ValueTask>> _connectedHandlers = new();
+    private readonly HandlerList<Func<WebSocketDisconnectedContext, CancellationToken, ValueTask>> _disconnectedHandlers = new();
+    private readonly HandlerList<Func<Exception, CancellationToken, ValueTask>> _errorHandlers = new();
+    private readonly HandlerList<Channel<WebSocketClientMessage>> _readers = new();
+
+    private enum DispatchKind
+    {
+        Message,
+        Connected,
+        Disconnected,
+        Error,
+        EndOfStream,
+    }
+
+    /// <summary>
+    /// Registers a handler for every received message (JSON already parsed, see
+    /// <see cref="WebSocketClientMessage.Json"/>). Handlers run one at a time, in registration
+    /// order, on the client's dispatcher, never on the socket's receive loop.
+    /// </summary>
+    /// <param name="handler">The handler; its exception is logged and reported to the error handlers.</param>
+    /// <returns>Dispose to unregister.</returns>
+    public IDisposable OnMessage(Func<WebSocketClientMessage, CancellationToken, ValueTask> handler) => _messageHandlers.Add(handler);
+
+    /// <summary>
+    /// Registers a handler for every (re)connect; <see cref="WebSocketConnectedContext.IsReconnect"/>
+    /// tells them apart. Connect handlers run to completion before the outbox drains, so what they
+    /// send goes first. They must not wait for incoming messages (those are dispatched after them).
+    /// </summary>
+    /// <param name="handler">The handler.</param>
+    /// <returns>Dispose to unregister.</returns>
+    public IDisposable OnConnected(Func<WebSocketConnectedContext, CancellationToken, ValueTask> handler) => _connectedHandlers.Add(handler);
+
+    /// <summary>Registers a handler for every lost or closed connection: close code, reason, cause, and whether a reconnect follows.</summary>
+    /// <param name="handler">The handler.</param>
+    /// <returns>Dispose to unregister.</returns>
+    public IDisposable OnDisconnected(Func<WebSocketDisconnectedContext, CancellationToken, ValueTask> handler) => _disconnectedHandlers.Add(handler);
+
+    /// <summary>Registers a handler for errors: failed reconnect attempts and exceptions thrown by other handlers.</summary>
+    /// <param name="handler">The handler.</param>
+    /// <returns>Dispose to unregister.</returns>
+    public IDisposable OnError(Func<Exception, CancellationToken, ValueTask> handler) => _errorHandlers.Add(handler);
+
+    /// <summary>
+    /// The received messages as an async stream, alongside the handlers (each message reaches both).
+    /// Ends when the client closes or stops reconnecting; reconnects do not end it. While the reader
+    /// is behind, reading from the network pauses.
+    /// </summary>
+    /// <param name="cancellationToken">Ends the enumeration.</param>
+    public async IAsyncEnumerable<WebSocketClientMessage> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var channel = Channel.CreateBounded<WebSocketClientMessage>(new BoundedChannelOptions(_options.HandlerQueueCapacity)
+        {
+            SingleReader = true,
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        using IDisposable registration = _readers.Add(channel);
+        await foreach (WebSocketClientMessage message in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return message;
+        }
+    }
+
+    /// <summary>
+    /// Called for every received message, on the dispatcher. The base invokes the registered message
+    /// handlers in order; override to count, filter or react, and call the base to keep them.
+    /// </summary>
+    /// <param name="message">The message.</param>
+    /// <param name="cancellationToken">Cancelled when the client is disposed.</param>
+    protected virtual async ValueTask OnMessageReceivedAsync(WebSocketClientMessage message, CancellationToken cancellationToken)
+    {
+        foreach (Func<WebSocketClientMessage, CancellationToken, ValueTask> handler in _messageHandlers.Snapshot)
+        {
+            await InvokeIsolatedAsync(handler, message, "message", cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Called after every (re)connect, before the outbox drains. The base invokes the connect handlers.</summary>
+    /// <param name="context">About the connection.</param>
+    /// <param name="cancellationToken">Cancelled when the client is disposed.</param>
+    protected virtual async ValueTask OnConnectedAsync(WebSocketConnectedContext context, CancellationToken cancellationToken)
+    {
+        foreach (Func<WebSocketConnectedContext, CancellationToken, ValueTask> handler in _connectedHandlers.Snapshot)
+        {
+            await InvokeIsolatedAsync(handler, context, "connect", cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Called when a connection ends. The base invokes the disconnect handlers.</summary>
+    /// <param name="context">How it ended and what happens next.</param>
+    /// <param name="cancellationToken">Cancelled when the client is disposed.</param>
+    protected virtual async ValueTask OnDisconnectedAsync(WebSocketDisconnectedContext context, CancellationToken cancellationToken)
+    {
+        foreach (Func<WebSocketDisconnectedContext, CancellationToken, ValueTask> handler in _disconnectedHandlers.Snapshot)
+        {
+            await InvokeIsolatedAsync(handler, context, "disconnect", cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Called for errors (failed reconnects, failing handlers). The base invokes the error handlers.</summary>
+    /// <param name="error">The error.</param>
+    /// <param name="cancellationToken">Cancelled when the client is disposed.</param>
+    protected virtual async ValueTask OnErrorAsync(Exception error, CancellationToken cancellationToken)
+    {
+        foreach (Func<Exception, CancellationToken, ValueTask> handler in _errorHandlers.Snapshot)
+        {
+            try
+            {
+                await handler(error, cancellationToken).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // An error handler's own failure can only be logged.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Log.HandlerFailed(Logger, "error", ex);
+            }
+        }
+    }
+
+    private async ValueTask InvokeIsolatedAsync<T>(Func<T, CancellationToken, ValueTask> handler, T argument, string eventName, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await handler(argument, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+#pragma warning disable CA1031 // A handler's exception is reported, never allowed to stop the client.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.HandlerFailed(Logger, eventName, ex);
+            await OnErrorAsync(ex, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private ValueTask PostAsync(DispatchItem item)
+    {
+        if (_dispatch.Writer.TryWrite(item))
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        return PostSlowAsync(item);
+    }
+
+    private async ValueTask PostSlowAsync(DispatchItem item)
+    {
+        try
+        {
+            await _dispatch.Writer.WriteAsync(item, _lifetime.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
+        {
+            // Disposed: nobody is listening any more; a waiting caller must not hang.
+            item.Done?.TrySetResult();
+        }
+    }
+
+    private ValueTask RaiseErrorAsync(Exception error) => PostAsync(new DispatchItem(DispatchKind.Error, error, null, null));
+
+    private async ValueTask RaiseDisconnectedAsync(ConnectionEnd end, bool closedByApplication, bool willReconnect, TimeSpan? delay)
+    {
+        Log.ClientDisconnected(Logger, Redaction.Uri(_uri!), end.CloseStatus, end.Description, willReconnect, end.Exception);
+        var context = new WebSocketDisconnectedContext(end.CloseStatus, end.Description, end.Exception, closedByApplication, willReconnect, delay);
+        await PostAsync(new DispatchItem(DispatchKind.Disconnected, context, null, null)).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs every handler invocation, one at a time and in order: messages, connects, disconnects,
+    /// errors. Separate from the socket's receive loop, so a slow handler only pauses reading.
+    /// </summary>
+    private async Task DispatchLoopAsync()
+    {
+        CancellationToken token = _lifetime.Token;
+        ChannelReader<DispatchItem> reader = _dispatch.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (reader.TryRead(out DispatchItem item))
+            {
+                try
+                {
+                    await DispatchAsync(item, token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (token.IsCancellationRequested)
+                {
+                    // Disposed while a handler ran.
+                }
+#pragma warning disable CA1031 // An override that throws is reported like a failing handler.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    Log.HandlerFailed(Logger, item.Kind.ToString(), ex);
+                    if (item.Kind != DispatchKind.Error)
+                    {
+                        await OnErrorAsync(ex, token).ConfigureAwait(false);
+                    }
+                }
+                finally
+                {
+                    item.Done?.TrySetResult();
+                }
+            }
+        }
+
+        CompleteReaders();
+    }
+
+    private async ValueTask DispatchAsync(DispatchItem item, CancellationToken token)
+    {
+        switch (item.Kind)
+        {
+            case DispatchKind.Message:
+                var message = (WebSocketClientMessage)item.Payload!;
+                if (Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Trace))
+                {
+                    Log.MessageReceived(Logger, message.MessageType, message.ToString());
+                }
+
+                await OnMessageReceivedAsync(message, token).ConfigureAwait(false);
+                foreach (Channel<WebSocketClientMessage> channel in _readers.Snapshot)
+                {
+                    try
+                    {
+                        await channel.Writer.WriteAsync(message, token).ConfigureAwait(false);
+                    }
+                    catch (ChannelClosedException)
+                    {
+                        // That reader stopped reading.
+                    }
+                }
+
+                break;
+            case DispatchKind.Connected:
+                // Sends from the connect handlers (and whatever they call) bypass the outbox.
+                s_handlerConnection.Value = item.Connection;
+                try
+                {
+                    await OnConnectedAsync((WebSocketConnectedContext)item.Payload!, token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    s_handlerConnection.Value = null;
+                }
+
+                break;
+            case DispatchKind.Disconnected:
+                await OnDisconnectedAsync((WebSocketDisconnectedContext)item.Payload!, token).ConfigureAwait(false);
+                break;
+            case DispatchKind.Error:
+                await OnErrorAsync((Exception)item.Payload!, token).ConfigureAwait(false);
+                break;
+            case DispatchKind.EndOfStream:
+                CompleteReaders();
+                break;
+        }
+    }
+
+    private void CompleteReaders()
+    {
+        foreach (Channel<WebSocketClientMessage> channel in _readers.Snapshot)
+        {
+            channel.Writer.TryComplete();
+        }
+    }
+
+    private readonly record struct DispatchItem(DispatchKind Kind, object? Payload, TaskCompletionSource? Done, WebSocketConnection? Connection);
+}

@@ -1,0 +1,304 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Net.WebSockets;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Duplex.Connection;
+using Duplex.Diagnostics;
+
+namespace Duplex.Client;
+
+public partial class WebSocketClient
+{
+    // True once a connection is open and the outbox has drained into it: sends then go straight to
+    // the connection. False while connecting, reconnecting, and while connect handlers and the
+    // outbox drain run, so that order is kept.
+    private bool _sendDirect;
+    private TaskCompletionSource? _drained;
+
+    /// <summary>
+    /// Sends a text message. Completes when the message has been handed to a connection; while the
+    /// client reconnects it waits in the outbox.
+    /// </summary>
+    /// <param name="text">The text.</param>
+    /// <param name="cancellationToken">Removes the message from the outbox if it is still waiting there.</param>
+    /// <exception cref="WebSocketClosedException">The client is closed, or stopped reconnecting.</exception>
+    /// <exception cref="WebSocketOutboxFullException">The outbox is full and its policy is to fail.</exception>
+    /// <exception cref="WebSocketMessageDroppedException">The outbox dropped the message, or the client closed before sending it.</exception>
+    /// <exception cref="InvalidOperationException">The client was never connected.</exception>
+    public ValueTask SendTextAsync(string text, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return SendCoreAsync(WebSocketMessageType.Text, text, default, cancellationToken);
+    }
+
+    /// <summary>Sends a binary message; see <see cref="SendTextAsync"/> for when it completes.</summary>
+    /// <param name="data">The bytes; not used after the returned task completes.</param>
+    /// <param name="cancellationToken">Removes the message from the outbox if it is still waiting there.</param>
+    public ValueTask SendBinaryAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default) =>
+        SendCoreAsync(WebSocketMessageType.Binary, null, data, cancellationToken);
+
+    /// <summary>Sends <paramref name="value"/> as a JSON text message, with source-generated metadata (trimming and AOT safe).</summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="value">What to send.</param>
+    /// <param name="jsonTypeInfo">The metadata, e.g. <c>MyContext.Default.MyType</c>.</param>
+    /// <param name="cancellationToken">Removes the message from the outbox if it is still waiting there.</param>
+    public ValueTask SendJsonAsync<T>(T value, JsonTypeInfo<T> jsonTypeInfo, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(jsonTypeInfo);
+        return SendCoreAsync(WebSocketMessageType.Text, null, JsonSerializer.SerializeToUtf8Bytes(value, jsonTypeInfo), cancellationToken);
+    }
+
+    /// <summary>Sends <paramref name="value"/> as a JSON text message, using reflection-based serialization.</summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="value">What to send.</param>
+    /// <param name="options">Serializer options; null for <see cref="WebSocketClientOptions.JsonSerializerOptions"/>.</param>
+    /// <param name="cancellationToken">Removes the message from the outbox if it is still waiting there.</param>
+    [RequiresUnreferencedCode("Reflection-based JSON; use the JsonTypeInfo overload for trimming and AOT.")]
+    [RequiresDynamicCode("Reflection-based JSON; use the JsonTypeInfo overload for trimming and AOT.")]
+    public ValueTask SendJsonAsync<T>(T value, JsonSerializerOptions? options = null, CancellationToken cancellationToken = default) =>
+        SendCoreAsync(WebSocketMessageType.Text, null, JsonSerializer.SerializeToUtf8Bytes(value, options ?? _options.JsonSerializerOptions), cancellationToken);
+
+    private async ValueTask SendCoreAsync(WebSocketMessageType type, string? text, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        OutboxItem? item = null;
+        while (true)
+        {
+            WebSocketConnection? direct = null;
+            OutboxItem? dropped = null;
+            Task? space = null;
+            lock (_lock)
+            {
+                ThrowIfCannotSendLocked();
+                WebSocketConnection? inHandler = s_handlerConnection.Value;
+                if (inHandler is not null && inHandler == _connection)
+                {
+                    // A connect handler's sends go first, ahead of the outbox.
+                    direct = inHandler;
+                }
+                else if (_sendDirect && _connection is not null && _outbox.Count == 0)
+                {
+                    direct = _connection;
+                }
+                else
+                {
+                    item ??= new OutboxItem(type, text, data);
+                    if (!_outbox.IsFull)
+                    {
+                        _outbox.Add(item);
+                    }
+                    else if (_options.OutboxOverflow == OutboxOverflowPolicy.Fail)
+                    {
+                        throw new WebSocketOutboxFullException($"The outbox is full ({_options.OutboxCapacity} messages); the message was not queued.");
+                    }
+                    else if (_options.OutboxOverflow == OutboxOverflowPolicy.DropOldest)
+                    {
+                        dropped = _outbox.TakeFirst();
+                        _outbox.Add(item);
+                    }
+                    else
+                    {
+                        space = _outbox.WaitForSpaceAsync();
+                    }
+                }
+            }
+
+            if (dropped is not null)
+            {
+                Drop(dropped, "the outbox was full and dropped its oldest message");
+            }
+
+            if (direct is not null)
+            {
+                try
+                {
+                    await SendOnAsync(direct, type, text, data, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+                catch (WebSocketClosedException) when (CanWaitForNextConnection())
+                {
+                    // The connection died under this send: it goes to the outbox for the next one.
+                    continue;
+                }
+            }
+
+            if (space is not null)
+            {
+                await space.WaitAsync(cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            break;
+        }
+
+        // Cancelling removes the message only while it still waits; once a connection took it, it goes out.
+        item!.Cancellation = cancellationToken.UnsafeRegister(
+            static (state, token) =>
+            {
+                var (client, queued) = ((WebSocketClient, OutboxItem))state!;
+                bool removed;
+                lock (client._lock)
+                {
+                    removed = client._outbox.Remove(queued);
+                }
+
+                if (removed)
+                {
+                    queued.Completion.TrySetCanceled(token);
+                }
+            },
+            (this, item));
+        try
+        {
+            await item.Completion.Task.ConfigureAwait(false);
+        }
+        finally
+        {
+            await item.Cancellation.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private void ThrowIfCannotSendLocked()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_closeRequested)
+        {
+            throw new WebSocketClosedException("The client is closed; nothing more can be sent.", null, null, closedByPeer: false);
+        }
+
+        if (_gaveUp)
+        {
+            throw new WebSocketClosedException("The client stopped reconnecting; nothing more can be sent.", null, null, closedByPeer: true);
+        }
+
+        if (!_started)
+        {
+            throw new InvalidOperationException("The client is not connected; call ConnectAsync first.");
+        }
+    }
+
+    private bool CanWaitForNextConnection()
+    {
+        lock (_lock)
+        {
+            return !_closeRequested && !_gaveUp && !_disposed && _options.Reconnect.Enabled;
+        }
+    }
+
+    private static async ValueTask SendOnAsync(WebSocketConnection connection, WebSocketMessageType type, string? text, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        if (text is not null)
+        {
+            await connection.SendTextAsync(text, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await connection.SendAsync(data, type, cancellationToken).ConfigureAwait(false);
+        }
+
+        DuplexTelemetry.MessagesSent.Add(1);
+        DuplexTelemetry.BytesSent.Add(text?.Length ?? data.Length);
+    }
+
+    /// <summary>
+    /// Sends what waited in the outbox, oldest first, into a new connection; then lets sends go
+    /// straight through. If the connection dies meanwhile, the message in hand goes back to the head.
+    /// </summary>
+    private async Task DrainOutboxAsync(WebSocketConnection connection)
+    {
+        while (true)
+        {
+            OutboxItem? item;
+            TaskCompletionSource? drained = null;
+            lock (_lock)
+            {
+                if (_connection != connection)
+                {
+                    return;
+                }
+
+                item = _outbox.TakeFirst();
+                if (item is null)
+                {
+                    _sendDirect = true;
+                    drained = _drained;
+                    _drained = null;
+                }
+            }
+
+            if (item is null)
+            {
+                drained?.TrySetResult();
+                return;
+            }
+
+            try
+            {
+                await SendOnAsync(connection, item.MessageType, item.Text, item.Data, CancellationToken.None).ConfigureAwait(false);
+                item.Completion.TrySetResult();
+            }
+            catch (DuplexException)
+            {
+                lock (_lock)
+                {
+                    _outbox.AddFirst(item);
+                }
+
+                return;
+            }
+#pragma warning disable CA1031 // Any other failure belongs to that one message's sender.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                item.Completion.TrySetException(ex);
+            }
+        }
+    }
+
+    /// <summary>Completes when the outbox has drained into <paramref name="connection"/>.</summary>
+    private Task WaitOutboxDrainedAsync(WebSocketConnection connection, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            if (_connection != connection || (_sendDirect && _outbox.Count == 0))
+            {
+                return Task.CompletedTask;
+            }
+
+            _drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _drained.Task.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Fails every message still waiting, reporting each one.</summary>
+    private void FailOutbox(string reason)
+    {
+        List<OutboxItem> unsent;
+        lock (_lock)
+        {
+            unsent = _outbox.TakeAll();
+            _outbox.WakeAll();
+        }
+
+        foreach (OutboxItem item in unsent)
+        {
+            Drop(item, reason);
+        }
+    }
+
+    private void Drop(OutboxItem item, string reason)
+    {
+        Log.MessageDropped(Logger, item.MessageType, item.Length, reason);
+        item.Completion.TrySetException(new WebSocketMessageDroppedException($"The message was not sent: {reason}."));
+        try
+        {
+            _options.MessageDropped?.Invoke(item);
+        }
+#pragma warning disable CA1031 // The callback's failure must not stop the others being reported.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.HandlerFailed(Logger, "MessageDropped", ex);
+        }
+    }
+}

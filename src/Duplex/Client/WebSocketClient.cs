@@ -1,0 +1,451 @@
+using System.Net.WebSockets;
+using System.Threading.Channels;
+using Duplex.Connection;
+using Duplex.Diagnostics;
+using Duplex.Handshake;
+using Duplex.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace Duplex.Client;
+
+/// <summary>
+/// A resilient WebSocket client: connects with custom headers, keeps the connection alive with
+/// Ping/Pong, reconnects by itself with backoff and jitter when the connection drops, queues sends
+/// in a bounded outbox while it reconnects, and hands received messages (JSON already parsed) to
+/// async handlers and to <see cref="ReadAllAsync"/>.
+/// </summary>
+/// <remarks>
+/// <para>Thread safety: every public member may be called from any number of threads at once.</para>
+/// <para>One supervisor loop owns the state machine and decides about reconnecting; a dispatcher,
+/// separate from the socket's receive loop, invokes the handlers one at a time, in order, so a slow
+/// handler never delays Pongs or keepalive (when the handler queue is full, reading pauses).</para>
+/// <para>Cancellation: a send cancelled while its message waits in the outbox is removed from it;
+/// once handed to a connection it is sent. Cancelling other waits leaves the client as it is.</para>
+/// <para>Designed for inheritance: override <see cref="OnMessageReceivedAsync"/> and the other
+/// <c>On…Async</c> hooks and call the base to keep the registered handlers running.</para>
+/// </remarks>
+public partial class WebSocketClient : IAsyncDisposable, IDisposable
+{
+    private static readonly AsyncLocal<WebSocketConnection?> s_handlerConnection = new();
+
+    private readonly WebSocketClientOptions _options;
+    private readonly TimeProvider _time;
+    private readonly object _lock = new();
+    private readonly Outbox _outbox;
+    private readonly CancellationTokenSource _lifetime = new();
+    private WebSocketClientState _state = WebSocketClientState.Closed;
+    private WebSocketConnection? _connection;
+    private CancellationTokenSource _run = new();
+    private Task? _supervisor;
+    private Task? _closeTask;
+    private Uri? _uri;
+    private IReadOnlyDictionary<string, string>? _connectHeaders;
+    private WebSocketTlsOptions? _connectTls;
+    private bool _started;
+    private bool _closeRequested;
+    private bool _gaveUp;
+    private bool _disposed;
+    private TimeSpan? _lastRoundTrip;
+
+    /// <summary>Creates a client; nothing happens until <see cref="ConnectAsync"/>.</summary>
+    /// <param name="options">Settings; null for the defaults. Validated and copied.</param>
+    /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
+    public WebSocketClient(WebSocketClientOptions? options = null)
+    {
+        _options = (options ?? new WebSocketClientOptions()).Snapshot();
+        _time = _options.TimeProvider;
+        Logger = _options.Logger;
+        _outbox = new Outbox(_options.OutboxCapacity);
+        _dispatch = Channel.CreateBounded<DispatchItem>(new BoundedChannelOptions(_options.HandlerQueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _dispatcher = Task.Run(DispatchLoopAsync);
+    }
+
+    /// <summary>Raised when <see cref="State"/> changes, on the thread that changed it; keep handlers short.</summary>
+    public event EventHandler<WebSocketClientStateChangedEventArgs>? StateChanged;
+
+    /// <summary>Where the client is in its life cycle.</summary>
+    public WebSocketClientState State
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _state;
+            }
+        }
+    }
+
+    /// <summary>Whether a connection is open right now.</summary>
+    public bool IsOpen => State == WebSocketClientState.Open;
+
+    /// <summary>Whether the client is between connections and will try again.</summary>
+    public bool IsReconnecting
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _started && !_closeRequested && !_gaveUp && _state is WebSocketClientState.Disconnected or WebSocketClientState.Connecting && _supervisor is not null;
+            }
+        }
+    }
+
+    /// <summary>The server URI given to <see cref="ConnectAsync"/>.</summary>
+    public Uri? Uri => _uri;
+
+    /// <summary>The round-trip time of the latest answered Ping (keepalive or <see cref="PingAsync"/>); null before any.</summary>
+    public TimeSpan? LastRoundTripTime
+    {
+        get
+        {
+            WebSocketConnection? connection;
+            lock (_lock)
+            {
+                connection = _connection;
+            }
+
+            return connection?.LastRoundTripTime ?? _lastRoundTrip;
+        }
+    }
+
+    /// <summary>How many messages wait in the outbox for a connection.</summary>
+    public int OutboxCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _outbox.Count;
+            }
+        }
+    }
+
+    /// <summary>The client's logger, for subclasses.</summary>
+    protected ILogger Logger { get; }
+
+    /// <summary>
+    /// Creates a client and connects it: the one-call way to get a connected client.
+    /// </summary>
+    /// <param name="uri">The server, <c>ws://</c> or <c>wss://</c>.</param>
+    /// <param name="headers">Headers for the opening handshake, or null.</param>
+    /// <param name="options">Client settings, or null for the defaults.</param>
+    /// <param name="cancellationToken">Cancels the connect.</param>
+    /// <returns>A connected client; dispose it when done.</returns>
+    public static async Task<WebSocketClient> CreateConnectedAsync(Uri uri, IReadOnlyDictionary<string, string>? headers = null, WebSocketClientOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var client = new WebSocketClient(options);
+        try
+        {
+            await client.ConnectAsync(uri, headers, null, cancellationToken).ConfigureAwait(false);
+            return client;
+        }
+        catch
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Connects to <paramref name="uri"/> and, once connected, keeps the connection up: the client
+    /// reconnects by itself until <see cref="CloseAsync"/>. Completes when the connection is open and
+    /// the connect handlers have run.
+    /// </summary>
+    /// <param name="uri">The server, <c>ws://</c> or <c>wss://</c> (<c>http</c>/<c>https</c> accepted).</param>
+    /// <param name="headers">Headers for every opening handshake, added to the options' static headers; or null.</param>
+    /// <param name="tls">TLS settings replacing the options' ones; or null.</param>
+    /// <param name="cancellationToken">Cancels the connect.</param>
+    /// <exception cref="WebSocketHandshakeRejectedException">The server refused the upgrade (status, headers, body inside).</exception>
+    /// <exception cref="WebSocketConnectException">The connect failed; <see cref="WebSocketConnectException.Error"/> says why (DNS, refused, TLS, timeout…).</exception>
+    /// <exception cref="ArgumentException">A header is not allowed or malformed (the message names it).</exception>
+    /// <exception cref="InvalidOperationException">The client is already connected or connecting.</exception>
+    public async Task ConnectAsync(Uri uri, IReadOnlyDictionary<string, string>? headers = null, WebSocketTlsOptions? tls = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_started)
+            {
+                throw new InvalidOperationException("The client is already connected or connecting; it reconnects by itself. Close it before connecting again.");
+            }
+
+            _started = true;
+            _closeRequested = false;
+            _gaveUp = false;
+            _closeTask = null;
+            _uri = uri;
+            _connectHeaders = headers is null ? null : new Dictionary<string, string>(headers, StringComparer.OrdinalIgnoreCase);
+            _connectTls = tls;
+            _run = new CancellationTokenSource();
+        }
+
+        SetState(WebSocketClientState.Connecting);
+        WebSocketConnection connection;
+        try
+        {
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _run.Token);
+            connection = await OpenConnectionAsync(attempt: 0, linked.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            lock (_lock)
+            {
+                _started = false;
+            }
+
+            FailOutbox("the first connect failed");
+            SetState(WebSocketClientState.Closed);
+            if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                throw new WebSocketClosedException("The client was closed while connecting.", null, null, closedByPeer: false, ex);
+            }
+
+            throw;
+        }
+
+        var opened = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task supervisor = SuperviseAsync(connection, opened);
+        lock (_lock)
+        {
+            _supervisor = supervisor;
+        }
+
+        await opened.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sends a Ping with <paramref name="payload"/> and waits for its Pong.
+    /// </summary>
+    /// <param name="payload">At most 125 bytes.</param>
+    /// <param name="timeout">How long to wait for the Pong; null for <see cref="WebSocketClientOptions.PingTimeout"/>.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>Whether the Pong came back in time, and the round-trip time.</returns>
+    public async ValueTask<WebSocketPingResult> PingAsync(ReadOnlyMemory<byte> payload = default, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        if (payload.Length > FrameHeader.MaxControlPayload)
+        {
+            throw new ArgumentException($"A Ping payload must be at most {FrameHeader.MaxControlPayload} bytes.", nameof(payload));
+        }
+
+        TimeSpan wait = timeout ?? _options.PingTimeout;
+        WebSocketConnectionOptions.ValidateTimeout(wait, nameof(timeout));
+        WebSocketConnection? connection;
+        lock (_lock)
+        {
+            connection = _state == WebSocketClientState.Open ? _connection : null;
+        }
+
+        if (connection is null)
+        {
+            return new WebSocketPingResult(false, TimeSpan.Zero);
+        }
+
+        long start = _time.GetTimestamp();
+        using var deadline = new CancellationTokenSource(wait, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, cancellationToken);
+        try
+        {
+            TimeSpan rtt = await connection.PingAsync(payload, linked.Token).ConfigureAwait(false);
+            _lastRoundTrip = rtt;
+            DuplexTelemetry.PingRoundTrip.Record(rtt.TotalMilliseconds);
+            return new WebSocketPingResult(true, rtt);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return new WebSocketPingResult(false, _time.GetElapsedTime(start));
+        }
+        catch (DuplexException)
+        {
+            return new WebSocketPingResult(false, _time.GetElapsedTime(start));
+        }
+    }
+
+    /// <summary>
+    /// Closes the connection with a closing handshake and stops reconnecting. With
+    /// <see cref="WebSocketClientOptions.DrainOutboxOnClose"/> the outbox is sent first; whatever
+    /// cannot be sent within the close timeout is reported (its send fails, and
+    /// <see cref="WebSocketClientOptions.MessageDropped"/> receives it). Idempotent.
+    /// </summary>
+    /// <param name="closeStatus">1000–1003, 1007–1014 or 3000–4999.</param>
+    /// <param name="statusDescription">A reason of at most 123 UTF-8 bytes.</param>
+    /// <param name="cancellationToken">Stops waiting; the close goes on.</param>
+    public Task CloseAsync(WebSocketCloseStatus closeStatus = WebSocketCloseStatus.NormalClosure, string? statusDescription = null, CancellationToken cancellationToken = default)
+    {
+        CloseStatusRules.ValidateOutgoing(closeStatus, statusDescription, nameof(closeStatus), nameof(statusDescription));
+        Task close;
+        lock (_lock)
+        {
+            if (_closeTask is null)
+            {
+                _closeRequested = true;
+                _closeTask = _started ? CloseCoreAsync(closeStatus, statusDescription) : Task.CompletedTask;
+            }
+
+            close = _closeTask;
+        }
+
+        return cancellationToken.CanBeCanceled ? close.WaitAsync(cancellationToken) : close;
+    }
+
+    /// <summary>Closes cleanly (bounded by the close timeout), then stops the dispatcher. Never throws.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await CloseAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is DuplexException or OperationCanceledException or ObjectDisposedException)
+        {
+            // Disposal is best effort.
+        }
+
+        Shutdown();
+        try
+        {
+            await _dispatcher.WaitAsync(TimeSpan.FromSeconds(5), _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // A handler that does not return is left behind; its token is cancelled below.
+        }
+
+        _lifetime.Cancel();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Aborts the connection without a closing handshake and stops everything. Never throws.</summary>
+    public void Dispose()
+    {
+        Dispose(disposing: true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases the client; subclasses that own resources override and call the base.</summary>
+    /// <param name="disposing">True from <see cref="Dispose()"/>.</param>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (!disposing)
+        {
+            return;
+        }
+
+        WebSocketConnection? connection;
+        lock (_lock)
+        {
+            _closeRequested = true;
+            _closeTask ??= Task.CompletedTask;
+            connection = _connection;
+        }
+
+        _run.Cancel();
+        connection?.Abort();
+        FailOutbox("the client was disposed");
+        SetState(WebSocketClientState.Closed);
+        Shutdown();
+        _lifetime.Cancel();
+    }
+
+    private void Shutdown()
+    {
+        lock (_lock)
+        {
+            _disposed = true;
+        }
+
+        _dispatch.Writer.TryWrite(new DispatchItem(DispatchKind.EndOfStream, null, null, null));
+        _dispatch.Writer.TryComplete();
+    }
+
+    private async Task CloseCoreAsync(WebSocketCloseStatus closeStatus, string? statusDescription)
+    {
+        await Task.Yield();
+        SetState(WebSocketClientState.Closing);
+        _run.Cancel();
+        WebSocketConnection? connection;
+        Task? supervisor;
+        lock (_lock)
+        {
+            connection = _connection;
+            supervisor = _supervisor;
+        }
+
+        TimeSpan closeTimeout = _options.Connection.CloseTimeout;
+        using (var deadline = new CancellationTokenSource(closeTimeout, _time))
+        {
+            try
+            {
+                if (connection is not null && _options.DrainOutboxOnClose)
+                {
+                    await WaitOutboxDrainedAsync(connection, deadline.Token).ConfigureAwait(false);
+                }
+
+                if (connection is not null)
+                {
+                    await connection.CloseAsync(closeStatus, statusDescription, deadline.Token).ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or DuplexException)
+            {
+                connection?.Abort();
+            }
+
+            if (supervisor is not null)
+            {
+                try
+                {
+                    await supervisor.WaitAsync(closeTimeout, _time).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    connection?.Abort();
+                }
+            }
+        }
+
+        FailOutbox("the client closed before it could be sent");
+        lock (_lock)
+        {
+            _started = false;
+            _supervisor = null;
+        }
+
+        SetState(WebSocketClientState.Closed);
+        if (_uri is not null)
+        {
+            Log.ClientClosed(Logger, Redaction.Uri(_uri), closeStatus);
+        }
+
+        await PostAsync(new DispatchItem(DispatchKind.EndOfStream, null, null, null)).ConfigureAwait(false);
+    }
+
+    private void SetState(WebSocketClientState state)
+    {
+        WebSocketClientState previous;
+        lock (_lock)
+        {
+            previous = _state;
+            if (previous == state)
+            {
+                return;
+            }
+
+            _state = state;
+        }
+
+        try
+        {
+            StateChanged?.Invoke(this, new WebSocketClientStateChangedEventArgs(previous, state));
+        }
+#pragma warning disable CA1031 // A subscriber's exception must never break the state machine.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.HandlerFailed(Logger, "StateChanged", ex);
+        }
+    }
+}

@@ -1,0 +1,108 @@
+using System.Text.Json;
+using Duplex.Connection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Duplex.Client;
+
+/// <summary>
+/// Settings of a <see cref="WebSocketClient"/>, validated when the client is created (a bad value
+/// throws an <see cref="ArgumentException"/> naming the option) and copied: later changes to this
+/// object do not affect the client.
+/// </summary>
+public sealed class WebSocketClientOptions
+{
+    /// <summary>
+    /// Settings of every connection the client opens: handshake (static headers, subprotocols, TLS,
+    /// proxy, HTTP version, open timeout), maximum message size, keepalive (a Ping every 20 s, fail
+    /// after 20 s without Pong by default), close timeout.
+    /// </summary>
+    public WebSocketConnectionOptions Connection { get; set; } = new();
+
+    /// <summary>
+    /// Produces headers before every connect and reconnect (for example a fresh access token). Its
+    /// headers are added to the static ones, replacing those of the same name. A 401 answer to a
+    /// handshake made with these headers is retried once with headers produced again.
+    /// </summary>
+    public Func<CancellationToken, ValueTask<IReadOnlyDictionary<string, string>>>? HeadersFactory { get; set; }
+
+    /// <summary>Reconnect behaviour: on by default, exponential backoff with jitter.</summary>
+    public WebSocketReconnectOptions Reconnect { get; set; } = new();
+
+    /// <summary>
+    /// How many messages may wait in the outbox while the client is not connected. Default 1024.
+    /// </summary>
+    public int OutboxCapacity { get; set; } = 1024;
+
+    /// <summary>What a send does when the outbox is full. Default <see cref="OutboxOverflowPolicy.Wait"/>.</summary>
+    public OutboxOverflowPolicy OutboxOverflow { get; set; } = OutboxOverflowPolicy.Wait;
+
+    /// <summary>Receives every message the outbox drops (<see cref="OutboxOverflowPolicy.DropOldest"/>) or cannot send before the client closes.</summary>
+    public Action<WebSocketOutgoingMessage>? MessageDropped { get; set; }
+
+    /// <summary>Whether <see cref="WebSocketClient.CloseAsync"/> first sends what waits in the outbox (bounded by the close timeout). Default true.</summary>
+    public bool DrainOutboxOnClose { get; set; } = true;
+
+    /// <summary>
+    /// How many received messages may wait for the handlers. When full, reading from the network
+    /// pauses until the handlers catch up (nothing is dropped; Pongs and keepalive go on). Default 256.
+    /// </summary>
+    public int HandlerQueueCapacity { get; set; } = 256;
+
+    /// <summary>
+    /// When nothing at all (no message, no Pong) arrives for this long, the connection is considered
+    /// dead and replaced. <see cref="Timeout.InfiniteTimeSpan"/> (the default) turns it off.
+    /// </summary>
+    public TimeSpan SilenceTimeout { get; set; } = Timeout.InfiniteTimeSpan;
+
+    /// <summary>How long <see cref="WebSocketClient.PingAsync"/> waits for a Pong by default. Default 10 seconds.</summary>
+    public TimeSpan PingTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Options for <c>SendJsonAsync</c> and the reflection-based JSON helpers; null for the defaults.</summary>
+    public JsonSerializerOptions? JsonSerializerOptions { get; set; }
+
+    /// <summary>Where the client and its connections log. Default: nowhere.</summary>
+    public ILogger Logger { get; set; } = NullLogger.Instance;
+
+    /// <summary>The clock for backoff, keepalive and timeouts. Default <see cref="TimeProvider.System"/>.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>The source of reconnect jitter. Default <see cref="Random.Shared"/>.</summary>
+    public Random Random { get; set; } = Random.Shared;
+
+    internal WebSocketClientOptions Snapshot()
+    {
+        if (Connection is null)
+        {
+            throw new ArgumentNullException(nameof(Connection));
+        }
+
+        if (Reconnect is null)
+        {
+            throw new ArgumentNullException(nameof(Reconnect));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(OutboxCapacity, 1, nameof(OutboxCapacity));
+        if (!Enum.IsDefined(OutboxOverflow))
+        {
+            throw new ArgumentOutOfRangeException(nameof(OutboxOverflow), OutboxOverflow, "Unknown overflow policy.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(HandlerQueueCapacity, 1, nameof(HandlerQueueCapacity));
+        WebSocketConnectionOptions.ValidateTimeout(SilenceTimeout, nameof(SilenceTimeout));
+        WebSocketConnectionOptions.ValidateTimeout(PingTimeout, nameof(PingTimeout));
+        ArgumentNullException.ThrowIfNull(Logger, nameof(Logger));
+        ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
+        ArgumentNullException.ThrowIfNull(Random, nameof(Random));
+
+        var copy = (WebSocketClientOptions)MemberwiseClone();
+        copy.Reconnect = Reconnect.Snapshot();
+
+        // Every connection shares the client's clock and logger.
+        WebSocketConnectionOptions connection = Connection.Snapshot();
+        connection.TimeProvider = TimeProvider;
+        connection.Logger = Logger;
+        copy.Connection = connection;
+        return copy;
+    }
+}

@@ -1,0 +1,55 @@
+using System.Net.WebSockets;
+using Microsoft.Extensions.Logging;
+
+namespace Duplex.Diagnostics;
+
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 300, EventName = "ClientConnecting", Level = LogLevel.Information,
+        Message = "Connecting to {Uri} (attempt {Attempt}).")]
+    public static partial void ClientConnecting(ILogger logger, string uri, int attempt);
+
+    [LoggerMessage(EventId = 301, EventName = "ClientConnected", Level = LogLevel.Information,
+        Message = "Connected to {Uri} over HTTP/{HttpVersion} (reconnect: {IsReconnect}, subprotocol: {SubProtocol}).")]
+    public static partial void ClientConnected(ILogger logger, string uri, Version httpVersion, bool isReconnect, string? subProtocol);
+
+    [LoggerMessage(EventId = 302, EventName = "ClientConnectFailed", Level = LogLevel.Warning,
+        Message = "Connecting to {Uri} failed ({Error}).")]
+    public static partial void ClientConnectFailed(ILogger logger, string uri, string error, Exception exception);
+
+    [LoggerMessage(EventId = 303, EventName = "ClientDisconnected", Level = LogLevel.Warning,
+        Message = "Disconnected from {Uri}: close status {CloseStatus} ({CloseDescription}); reconnecting: {WillReconnect}.")]
+    public static partial void ClientDisconnected(ILogger logger, string uri, WebSocketCloseStatus? closeStatus, string? closeDescription, bool willReconnect, Exception? exception);
+
+    [LoggerMessage(EventId = 304, EventName = "ReconnectScheduled", Level = LogLevel.Information,
+        Message = "Reconnect attempt {Attempt} in {Delay}.")]
+    public static partial void ReconnectScheduled(ILogger logger, int attempt, TimeSpan delay);
+
+    [LoggerMessage(EventId = 305, EventName = "ReconnectGivenUp", Level = LogLevel.Error,
+        Message = "Gave up reconnecting to {Uri}: {Reason}")]
+    public static partial void ReconnectGivenUp(ILogger logger, string uri, string reason);
+
+    [LoggerMessage(EventId = 306, EventName = "HandlerFailed", Level = LogLevel.Error,
+        Message = "A {Event} handler threw; the client carries on.")]
+    public static partial void HandlerFailed(ILogger logger, string @event, Exception exception);
+
+    [LoggerMessage(EventId = 307, EventName = "MessageDropped", Level = LogLevel.Warning,
+        Message = "A queued {MessageType} message of {Length} bytes was not sent: {Reason}")]
+    public static partial void MessageDropped(ILogger logger, WebSocketMessageType messageType, int length, string reason);
+
+    [LoggerMessage(EventId = 308, EventName = "ClientClosed", Level = LogLevel.Information,
+        Message = "Closed the connection to {Uri} with {CloseStatus}.")]
+    public static partial void ClientClosed(ILogger logger, string uri, WebSocketCloseStatus closeStatus);
+
+    [LoggerMessage(EventId = 309, EventName = "HandshakeHeader", Level = LogLevel.Debug,
+        Message = "Handshake header {Name}: {Value}")]
+    public static partial void HandshakeHeader(ILogger logger, string name, string value);
+
+    [LoggerMessage(EventId = 310, EventName = "SilenceTimeout", Level = LogLevel.Warning,
+        Message = "Nothing received for {Timeout}; replacing the connection.")]
+    public static partial void SilenceTimeout(ILogger logger, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 311, EventName = "MessageReceived", Level = LogLevel.Trace,
+        Message = "Received a {MessageType} message: {Payload}")]
+    public static partial void MessageReceived(ILogger logger, WebSocketMessageType messageType, string payload);
+}
