@@ -254,6 +254,60 @@ public abstract class InteropTests
     }
 
     [Fact]
+    public async Task CloseAsync_WithEchoesUnread_EchoesStayReadableBeforeClose()
+    {
+        using var timeout = TestTimeouts.CreateSource();
+        await using var connection = await ConnectAsync(EchoUri, timeout.Token);
+        string[] texts = ["one", "two", "three"];
+        foreach (string text in texts)
+        {
+            await connection.SendTextAsync(text, timeout.Token);
+        }
+
+        // The server echoes the three before it answers the Close, and they are not read yet.
+        await connection.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
+
+        foreach (string text in texts)
+        {
+            WebSocketMessage echoed = await connection.ReceiveMessageAsync(timeout.Token);
+            Assert.Equal(text, echoed.Text);
+        }
+
+        Assert.True((await connection.ReceiveMessageAsync(timeout.Token)).IsClose);
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, connection.RemoteCloseStatus);
+    }
+
+    [Fact]
+    public async Task ReceiveAsync_SmallBuffer_ReadsLargeMessageInPieces()
+    {
+        const int Size = 1024 * 1024;
+        using var timeout = TestTimeouts.CreateSource();
+        await using var connection = await ConnectAsync(EchoUri, timeout.Token);
+        byte[] payload = new byte[Size];
+        new Random(42).NextBytes(payload);
+        await connection.SendBinaryAsync(payload, timeout.Token);
+
+        byte[] received = new byte[Size];
+        byte[] piece = new byte[4000];
+        int total = 0;
+        while (true)
+        {
+            ValueWebSocketReceiveResult result = await connection.ReceiveAsync(piece, timeout.Token);
+            Assert.Equal(WebSocketMessageType.Binary, result.MessageType);
+            Assert.True(total + result.Count <= Size, "More bytes arrived than were sent.");
+            piece.AsSpan(0, result.Count).CopyTo(received.AsSpan(total));
+            total += result.Count;
+            if (result.EndOfMessage)
+            {
+                break;
+            }
+        }
+
+        Assert.Equal(Size, total);
+        Assert.True(payload.AsSpan().SequenceEqual(received), "The message read in pieces differs.");
+    }
+
+    [Fact]
     public async Task ReceiveMessageAsync_ServerCloses_ReturnsCloseWithCodeAndReason()
     {
         using var timeout = TestTimeouts.CreateSource();

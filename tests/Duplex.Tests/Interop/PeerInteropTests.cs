@@ -1,3 +1,5 @@
+using System.Net.WebSockets;
+using Duplex.Connection;
 using Duplex.Tests.Infrastructure;
 
 namespace Duplex.Tests.Interop;
@@ -39,5 +41,22 @@ public abstract class PeerInteropTests(PeerServerFixture fixture) : InteropTests
         Assert.True(ponged, $"The {Server.Kind} peer saw no Pong. Its standard error:\n{Server.StandardError}");
         await connection.SendTextAsync("still open", timeout.Token);
         Assert.Equal("still open", (await connection.ReceiveMessageAsync(timeout.Token)).Text);
+    }
+
+    [Fact]
+    public async Task ReceiveMessageAsync_ServerClosesAfterFirstMessage_ReturnsClose()
+    {
+        using var timeout = TestTimeouts.CreateSource();
+        await using var connection = await ConnectAsync(Server.GetUri("/close?code=4002&reason=after&after=1"), timeout.Token);
+        await connection.SendTextAsync("trigger", timeout.Token);
+
+        WebSocketMessage message = await connection.ReceiveMessageAsync(timeout.Token);
+
+        Assert.True(message.IsClose, $"Expected a Close, got {message}.");
+        Assert.Equal((WebSocketCloseStatus)4002, message.CloseStatus);
+        Assert.Equal("after", message.CloseStatusDescription);
+        await connection.Completion.WaitAsync(timeout.Token);
+        Assert.Equal(WebSocketConnectionState.Closed, connection.State);
+        Assert.Null(connection.CloseError);
     }
 }
