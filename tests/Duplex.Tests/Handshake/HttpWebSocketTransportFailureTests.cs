@@ -215,6 +215,65 @@ public sealed class HttpWebSocketTransportFailureTests
         Assert.Equal(WebSocketConnectError.Proxy, exception.Error);
     }
 
+    [Fact]
+    public async Task ConnectAsync_ProxyWithCredentials_AuthenticatesTheTunnel_ThenUpgradesThroughIt()
+    {
+        using var timeout = TestTimeouts.CreateSource();
+        await using var proxy = new RawWebSocketServer();
+        var options = new WebSocketHandshakeOptions
+        {
+            Proxy = new WebProxy(new Uri($"http://127.0.0.1:{proxy.Port}")) { Credentials = new NetworkCredential("proxyuser", "proxypass") },
+        };
+        options.Headers["Authorization"] = "Bearer origin-token";
+        var logger = new CapturingLogger();
+        string? proxyAuthorization = null;
+        RawHttpRequest? tunneled = null;
+
+        // The proxy answers the first CONNECT with 407, accepts the authenticated one, and then plays
+        // the origin server at the end of the tunnel.
+        Task serve = Task.Run(async () =>
+        {
+            while (true)
+            {
+                RawConnection connection = await proxy.AcceptAsync(cancellationToken: timeout.Token);
+                try
+                {
+                    while (true)
+                    {
+                        RawHttpRequest connect = await connection.ReadRequestAsync(cancellationToken: timeout.Token);
+                        if (!connect.Headers.TryGetValue("Proxy-Authorization", out proxyAuthorization))
+                        {
+                            await connection.WriteRawAsync("HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"proxy\"\r\nContent-Length: 0\r\n\r\n", timeout.Token);
+                            continue;
+                        }
+
+                        await connection.WriteRawAsync("HTTP/1.1 200 Connection Established\r\n\r\n", timeout.Token);
+                        tunneled = await connection.ReadRequestAsync(cancellationToken: timeout.Token);
+                        await connection.AcceptHandshakeAsync(cancellationToken: timeout.Token);
+                        return;
+                    }
+                }
+                catch (EndOfStreamException)
+                {
+                    // The client opens a new connection for the authenticated attempt.
+                }
+            }
+        });
+
+        await using WebSocketHandshakeResult result = await s_transport.ConnectAsync(new Uri("ws://example.com:8123/chat"), options, logger, timeout.Token);
+        await serve;
+
+        Assert.Equal("Basic " + Convert.ToBase64String("proxyuser:proxypass"u8.ToArray()), proxyAuthorization);
+        Assert.NotNull(tunneled);
+        Assert.Equal("GET", tunneled.Method);
+        Assert.Equal("/chat", tunneled.Target);
+        Assert.Equal("example.com:8123", tunneled.Headers["Host"]);
+        Assert.Equal("Bearer origin-token", tunneled.Headers["Authorization"]);
+        Assert.False(tunneled.Headers.ContainsKey("Proxy-Authorization"));
+        Assert.Equal(101, result.Response.StatusCode);
+        Assert.DoesNotContain("proxypass", logger.AllText, StringComparison.Ordinal);
+    }
+
     private static Func<HttpContext, Task> Redirect(int status, string location) => context =>
     {
         context.Response.StatusCode = status;
