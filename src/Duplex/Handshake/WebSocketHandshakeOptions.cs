@@ -68,8 +68,9 @@ public sealed class WebSocketHandshakeOptions
     /// the server does not speak HTTP/2, does not support WebSockets over it (no RFC 8441
     /// SETTINGS_ENABLE_CONNECT_PROTOCOL), or fails the TLS handshake of the HTTP/2 attempt; on <c>ws://</c> it
     /// uses HTTP/1.1 directly, as <see cref="SocketsHttpHandler"/> does for cleartext.
-    /// <see cref="System.Net.Http.HttpVersionPolicy.RequestVersionExact"/> with version 2.0 uses HTTP/2
-    /// only (cleartext <c>ws://</c> then means HTTP/2 with prior knowledge, "h2c").
+    /// <see cref="System.Net.Http.HttpVersionPolicy.RequestVersionExact"/> (or
+    /// <see cref="System.Net.Http.HttpVersionPolicy.RequestVersionOrHigher"/>) with version 2.0 uses
+    /// HTTP/2 only (cleartext <c>ws://</c> then means HTTP/2 with prior knowledge, "h2c").
     /// <see cref="System.Net.Http.HttpVersionPolicy.RequestVersionOrHigher"/> with version 1.1 behaves
     /// like version 2.0 with <see cref="System.Net.Http.HttpVersionPolicy.RequestVersionOrLower"/>.
     /// </summary>

@@ -137,12 +137,15 @@ public sealed class HttpWebSocketTransportTlsTests
         Assert.DoesNotContain("abc", logger.AllText, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task ConnectAsync_Http2OverTls_NegotiatedByAlpn_StreamCarriesFrames()
+    [Theory]
+    [InlineData("2.0", HttpVersionPolicy.RequestVersionOrLower)]
+    [InlineData("2.0", HttpVersionPolicy.RequestVersionExact)]
+    [InlineData("1.1", HttpVersionPolicy.RequestVersionOrHigher)]
+    public async Task ConnectAsync_Http2OverTls_NegotiatedByAlpn_StreamCarriesFrames(string version, HttpVersionPolicy policy)
     {
         using var timeout = TestTimeouts.CreateSource();
         await using var host = await KestrelWebSocketHost.StartNewAsync(KestrelTransport.Tls, timeout.Token);
-        var options = new WebSocketHandshakeOptions { HttpVersion = HttpVersion.Version20 };
+        var options = new WebSocketHandshakeOptions { HttpVersion = Version.Parse(version), HttpVersionPolicy = policy };
         options.Tls.TrustedRootCertificates = [X509CertificateLoader.LoadCertificate(host.Certificate!.RawData)];
 
         await using WebSocketHandshakeResult result = await new HttpWebSocketTransport().ConnectAsync(host.GetUri("/echo"), options, new CapturingLogger(), timeout.Token);
