@@ -23,7 +23,8 @@ namespace Duplex.Tests.Infrastructure;
 /// <remarks>
 /// <para>Built-in endpoints (WebSocket requests):</para>
 /// <list type="bullet">
-/// <item><c>/echo</c> — echoes every message with the same type (up to <see cref="MaxMessageBytes"/>) and echoes the close.</item>
+/// <item><c>/echo</c> — echoes every message with the same type (up to <see cref="MaxMessageBytes"/>) and echoes the
+/// close code and reason. .NET's engine reports a Close without a payload as 1000, so that one is echoed as 1000.</item>
 /// <item><c>/headers</c> — first sends a JSON text message of the request headers (lower-cased name → value), then echoes.</item>
 /// <item><c>/close/{code}</c> — closes with that code and reason <c>bye</c> right after accepting.</item>
 /// <item><c>/reject/{status}</c> — does not upgrade: answers that status, header <c>X-Reject-Reason: test</c> and body <c>rejected by test server</c>.</item>

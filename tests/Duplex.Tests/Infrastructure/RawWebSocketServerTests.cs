@@ -106,6 +106,8 @@ public sealed class RawWebSocketServerTests
         var close = await connection.ReadCloseFrameAsync(cancellationToken: timeout.Token);
         await closing;
         await connection.SendCloseAsync(close.Code!.Value, close.Reason, timeout.Token);
+        // RFC 6455 §7.1.1: the server closes TCP first; the client waits for that before it reports the close.
+        connection.ShutdownSend();
         var echoed = await client.ReceiveMessageAsync(timeout.Token);
 
         Assert.Equal((ushort)1008, close.Code);
@@ -117,7 +119,7 @@ public sealed class RawWebSocketServerTests
     }
 
     [Fact]
-    public async Task RawWebSocketServer_NoClientFrame_ReadFrameTimesOut()
+    public async Task RawWebSocketServer_NoClientFrame_ReadFrameTimesOutAndConnectionStaysUsable()
     {
         using var timeout = TestTimeouts.CreateSource();
         await using var server = new RawWebSocketServer();
@@ -129,6 +131,10 @@ public sealed class RawWebSocketServerTests
         await Assert.ThrowsAsync<TimeoutException>(
             () => connection.ReadFrameAsync(TimeSpan.FromMilliseconds(100), timeout.Token));
         Assert.False(await connection.WaitForEndOfStreamAsync(TimeSpan.FromMilliseconds(100), timeout.Token));
+        await client.SendTextAsync("late", timeout.Token);
+        var frame = await connection.ReadFrameAsync(cancellationToken: timeout.Token);
+
+        Assert.Equal("late", frame.Text);
     }
 
     [Fact]
