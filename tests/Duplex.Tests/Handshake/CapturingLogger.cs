@@ -36,5 +36,3 @@ internal sealed class CapturingLogger : ILogger
         }
     }
 }
-
-internal sealed record LogEntry(LogLevel Level, EventId EventId, string Message, Exception? Exception, IReadOnlyList<KeyValuePair<string, object?>> State);
