@@ -73,7 +73,7 @@ internal sealed partial class HttpWebSocketTransport
             HttpRequestError.ConfigurationLimitExceeded =>
                 (WebSocketConnectError.InvalidHandshake, string.Create(CultureInfo.InvariantCulture, $"The response headers from {endpoint} exceed the limit of {options.MaxResponseHeadersBytes} bytes.")),
             HttpRequestError.InvalidResponse or HttpRequestError.HttpProtocolError =>
-                (WebSocketConnectError.InvalidHandshake, $"The server at {endpoint} sent a response that is not valid HTTP."),
+                (WebSocketConnectError.InvalidHandshake, $"The server at {endpoint} answered with invalid HTTP or reset the request."),
             HttpRequestError.ResponseEnded =>
                 (WebSocketConnectError.Network, $"The server at {endpoint} closed the connection before completing the handshake."),
             _ => ClassifyByCause(exception, uri, endpoint, options),

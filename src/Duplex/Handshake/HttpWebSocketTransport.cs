@@ -183,10 +183,20 @@ internal sealed partial class HttpWebSocketTransport : IWebSocketTransport
     }
 
     /// <summary>Whether the failure means HTTP/2 cannot carry a WebSocket to this server (so HTTP/1.1 may).</summary>
+    /// <remarks>
+    /// An HTTP/2-only request offers only "h2" by ALPN. A server without HTTP/2 either picks nothing
+    /// and carries on (SocketsHttpHandler then reports a version negotiation error) or, as RFC 7301
+    /// §3.2 allows, fails the TLS handshake with a no_application_protocol alert — indistinguishable
+    /// from other TLS failures, which SocketsHttpHandler marks on extended CONNECT requests with the
+    /// "HTTP2_ENABLED" data key. Any TLS failure therefore falls back; a certificate problem then
+    /// fails the HTTP/1.1 attempt the same way.
+    /// </remarks>
     private static bool IsHttp2Unavailable(HttpRequestException exception) =>
         exception.HttpRequestError is
             HttpRequestError.ExtendedConnectNotSupported or // HTTP/2, but no SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3)
-            HttpRequestError.VersionNegotiationError;        // ALPN chose HTTP/1.1
+            HttpRequestError.VersionNegotiationError or     // ALPN chose HTTP/1.1
+            HttpRequestError.SecureConnectionError ||       // ALPN found nothing in common, or any other TLS failure
+        exception.Data.Contains("HTTP2_ENABLED");
 
     private static HttpRequestMessage CreateRequest(
         Uri uri, bool http2, Dictionary<string, string> headers, WebSocketHandshakeOptions options, string? key, ILogger logger)

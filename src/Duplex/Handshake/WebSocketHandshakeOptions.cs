@@ -65,10 +65,12 @@ public sealed class WebSocketHandshakeOptions
     /// How strictly <see cref="HttpVersion"/> is applied. The default,
     /// <see cref="System.Net.Http.HttpVersionPolicy.RequestVersionOrLower"/>, with version 2.0 tries
     /// HTTP/2 on <c>wss://</c> (negotiated with TLS ALPN) and falls back to an HTTP/1.1 upgrade when
-    /// the server does not speak HTTP/2 or does not support WebSockets over it; on <c>ws://</c> it
+    /// the server does not speak HTTP/2, does not support WebSockets over it (no RFC 8441
+    /// SETTINGS_ENABLE_CONNECT_PROTOCOL), or fails the TLS handshake of the HTTP/2 attempt; on <c>ws://</c> it
     /// uses HTTP/1.1 directly, as <see cref="SocketsHttpHandler"/> does for cleartext.
-    /// <see cref="System.Net.Http.HttpVersionPolicy.RequestVersionExact"/> with version 2.0 uses HTTP/2
-    /// only (cleartext <c>ws://</c> then means HTTP/2 with prior knowledge, "h2c").
+    /// <see cref="System.Net.Http.HttpVersionPolicy.RequestVersionExact"/> (or
+    /// <see cref="System.Net.Http.HttpVersionPolicy.RequestVersionOrHigher"/>) with version 2.0 uses
+    /// HTTP/2 only (cleartext <c>ws://</c> then means HTTP/2 with prior knowledge, "h2c").
     /// <see cref="System.Net.Http.HttpVersionPolicy.RequestVersionOrHigher"/> with version 1.1 behaves
     /// like version 2.0 with <see cref="System.Net.Http.HttpVersionPolicy.RequestVersionOrLower"/>.
     /// </summary>
@@ -85,7 +87,8 @@ public sealed class WebSocketHandshakeOptions
     /// <summary>
     /// The largest size of the response status line and headers the server may send, in bytes
     /// (enforced in whole KiB, rounded up). A larger response fails the handshake instead of
-    /// consuming memory. Defaults to <see cref="DefaultMaxResponseHeadersBytes"/>.
+    /// consuming memory. Defaults to <see cref="DefaultMaxResponseHeadersBytes"/>. With
+    /// <see cref="HttpMessageInvoker"/> the invoker's handler sets this limit instead.
     /// </summary>
     public int MaxResponseHeadersBytes { get; set; } = DefaultMaxResponseHeadersBytes;
 
