@@ -100,9 +100,12 @@ public partial class WebSocketClient
                 return null;
             }
 
-            SetState(WebSocketClientState.Disconnected);
+            // The timer is armed before the state says Disconnected, so whoever watches the state
+            // (a test driving a fake clock) knows the wait has begun.
+            Task wait = Task.Delay(delay, _time, stop);
             Log.ReconnectScheduled(Logger, attempt, delay);
-            await Task.Delay(delay, _time, stop).ConfigureAwait(false);
+            SetState(WebSocketClientState.Disconnected);
+            await wait.ConfigureAwait(false);
             SetState(WebSocketClientState.Connecting);
             try
             {
@@ -113,7 +116,6 @@ public partial class WebSocketClient
             {
                 cause = ex;
                 status = null;
-                SetState(WebSocketClientState.Disconnected);
             }
         }
     }

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace Duplex.Tests.Handshake;
+namespace Duplex.Tests.Infrastructure;
 
 /// <summary>An <see cref="ILogger"/> that keeps every entry, for asserting what was (and was not) logged.</summary>
 internal sealed class CapturingLogger : ILogger
