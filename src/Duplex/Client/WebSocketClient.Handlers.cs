@@ -14,6 +14,7 @@ public partial class WebSocketClient
     private readonly HandlerList<Func<WebSocketDisconnectedContext, CancellationToken, ValueTask>> _disconnectedHandlers = new();
     private readonly HandlerList<Func<Exception, CancellationToken, ValueTask>> _errorHandlers = new();
     private readonly HandlerList<Channel<WebSocketClientMessage>> _readers = new();
+    private bool _streamEnded;
 
     private enum DispatchKind
     {
@@ -54,8 +55,9 @@ public partial class WebSocketClient
 
     /// <summary>
     /// The received messages as an async stream, alongside the handlers (each message reaches both).
-    /// Ends when the client closes or stops reconnecting; reconnects do not end it. While the reader
-    /// is behind, reading from the network pauses.
+    /// A reader sees the messages that arrive after its first <c>MoveNextAsync</c>. Ends when the
+    /// client closes or stops reconnecting; reconnects do not end it. While the reader is behind,
+    /// reading from the network pauses.
     /// </summary>
     /// <param name="cancellationToken">Ends the enumeration.</param>
     public async IAsyncEnumerable<WebSocketClientMessage> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -67,6 +69,12 @@ public partial class WebSocketClient
             FullMode = BoundedChannelFullMode.Wait,
         });
         using IDisposable registration = _readers.Add(channel);
+        if (Volatile.Read(ref _streamEnded))
+        {
+            // The client already closed (or gave up): there is nothing more to read.
+            yield break;
+        }
+
         await foreach (WebSocketClientMessage message in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
             yield return message;
@@ -217,6 +225,7 @@ public partial class WebSocketClient
             }
         }
 
+        Volatile.Write(ref _streamEnded, true);
         CompleteReaders();
     }
 
@@ -265,6 +274,7 @@ public partial class WebSocketClient
                 await OnErrorAsync((Exception)item.Payload!, token).ConfigureAwait(false);
                 break;
             case DispatchKind.EndOfStream:
+                Volatile.Write(ref _streamEnded, true);
                 CompleteReaders();
                 break;
         }

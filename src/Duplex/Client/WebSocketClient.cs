@@ -182,6 +182,7 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
             _connectHeaders = headers is null ? null : new Dictionary<string, string>(headers, StringComparer.OrdinalIgnoreCase);
             _connectTls = tls;
             _run = new CancellationTokenSource();
+            Volatile.Write(ref _streamEnded, false);
         }
 
         SetState(WebSocketClientState.Connecting);
@@ -420,7 +421,17 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
             Log.ClientClosed(Logger, Redaction.Uri(_uri), closeStatus);
         }
 
-        await PostAsync(new DispatchItem(DispatchKind.EndOfStream, null, null, null)).ConfigureAwait(false);
+        // Completes after the disconnect handlers (and everything dispatched before) have run.
+        var dispatched = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await PostAsync(new DispatchItem(DispatchKind.EndOfStream, null, dispatched, null)).ConfigureAwait(false);
+        try
+        {
+            await dispatched.Task.WaitAsync(closeTimeout, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // A handler that does not return must not hold CloseAsync forever.
+        }
     }
 
     private void SetState(WebSocketClientState state)

@@ -12,7 +12,7 @@ internal static class ClientTestKit
     {
         var options = new WebSocketClientOptions();
         options.Connection.KeepAliveInterval = Timeout.InfiniteTimeSpan;
-        options.Connection.CloseTimeout = TimeSpan.FromSeconds(2);
+        options.Connection.CloseTimeout = TimeSpan.FromSeconds(1);
         options.Reconnect.InitialDelay = TimeSpan.FromMilliseconds(20);
         options.Reconnect.MaxDelay = TimeSpan.FromMilliseconds(100);
         options.Reconnect.Jitter = 0;

@@ -1,0 +1,439 @@
+using System.Collections.Concurrent;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json.Serialization;
+using Duplex.Client;
+using Duplex.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http;
+
+namespace Duplex.Tests.Client;
+
+/// <summary>The client against in-process Kestrel: headers, messages, handlers, JSON, ping, logging.</summary>
+public sealed class WebSocketClientTests : IAsyncLifetime
+{
+    private readonly CancellationTokenSource _timeout = TestTimeouts.CreateSource(TimeSpan.FromSeconds(30));
+    private KestrelWebSocketHost _host = null!;
+    private int _dropOnce;
+
+    public async Task InitializeAsync()
+    {
+        _host = new KestrelWebSocketHost();
+        _host.Map("/drop-once", DropOnceAsync);
+        await _host.StartAsync(cancellationToken: _timeout.Token);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _host.DisposeAsync();
+        _timeout.Dispose();
+    }
+
+    [Fact]
+    public async Task Headers_StaticAndFromFactory_ArriveOnEveryConnect_FactoryCalledAgainOnReconnect()
+    {
+        int calls = 0;
+        WebSocketClientOptions options = ClientTestKit.FastOptions(o =>
+        {
+            o.Connection.Handshake.Headers["X-Client-Info"] = "duplex-tests";
+            o.HeadersFactory = _ => ValueTask.FromResult<IReadOnlyDictionary<string, string>>(
+                new Dictionary<string, string> { ["Authorization"] = $"Bearer rotating-{Interlocked.Increment(ref calls)}" });
+        });
+        await using var client = new WebSocketClient(options);
+        var recorder = new ClientRecorder(client);
+        var headers = new Dictionary<string, string> { ["X-Tenant-Id"] = "acme", ["Accept-Language"] = "de" };
+
+        await client.ConnectAsync(_host.GetUri("/drop-once"), headers, cancellationToken: _timeout.Token);
+        await ClientTestKit.WaitUntilAsync(() => recorder.Connected.Count == 2, "the client reconnected after the server dropped it");
+
+        RecordedRequest[] upgrades = _host.Requests.Where(r => r.Path == "/drop-once").ToArray();
+        Assert.Equal(2, upgrades.Length);
+        Assert.Equal("Bearer rotating-1", upgrades[0].Headers["Authorization"]);
+        Assert.Equal("Bearer rotating-2", upgrades[1].Headers["Authorization"]);
+        Assert.All(upgrades, r =>
+        {
+            Assert.Equal("duplex-tests", r.Headers["X-Client-Info"]);
+            Assert.Equal("acme", r.Headers["X-Tenant-Id"]);
+            Assert.Equal("de", r.Headers["Accept-Language"]);
+        });
+        Assert.Equal(2, calls);
+    }
+
+    [Fact]
+    public async Task CreateConnectedAsync_OneCall_ReturnsOpenClientThatEchoes()
+    {
+        await using WebSocketClient client = await WebSocketClient.CreateConnectedAsync(
+            _host.GetUri("/echo"), new Dictionary<string, string> { ["X-Api-Key"] = "k" }, ClientTestKit.FastOptions(), _timeout.Token);
+        Assert.True(client.IsOpen);
+        var reader = client.ReadAllAsync(_timeout.Token).GetAsyncEnumerator(_timeout.Token);
+        ValueTask<bool> next = reader.MoveNextAsync();
+        await client.SendTextAsync("hello", _timeout.Token);
+        Assert.True(await next);
+        Assert.Equal("hello", reader.Current.Text);
+        await reader.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task ConnectAsync_Rejected401_ThrowsWithStatusHeadersAndBody_AndStaysClosed()
+    {
+        await using var client = new WebSocketClient(ClientTestKit.FastOptions());
+        WebSocketHandshakeRejectedException rejected = await Assert.ThrowsAsync<WebSocketHandshakeRejectedException>(
+            () => client.ConnectAsync(_host.GetUri("/reject/401"), cancellationToken: _timeout.Token));
+        Assert.Equal(401, rejected.StatusCode);
+        Assert.Equal("test", rejected.Headers[KestrelWebSocketHost.RejectReasonHeader].Single());
+        Assert.Contains(KestrelWebSocketHost.RejectBody, rejected.Body, StringComparison.Ordinal);
+        Assert.Equal(WebSocketClientState.Closed, client.State);
+        Assert.False(client.IsReconnecting);
+    }
+
+    [Fact]
+    public async Task ConnectAsync_NothingListening_ThrowsConnectionRefused()
+    {
+        int port;
+        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        await using var client = new WebSocketClient(ClientTestKit.FastOptions());
+        WebSocketConnectException error = await Assert.ThrowsAsync<WebSocketConnectException>(
+            () => client.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/"), cancellationToken: _timeout.Token));
+        Assert.Equal(WebSocketConnectError.ConnectionRefused, error.Error);
+    }
+
+    [Fact]
+    public async Task Handlers_ThrowingHandler_IsReportedAndOthersAndClientCarryOn()
+    {
+        await using var client = new WebSocketClient(ClientTestKit.FastOptions());
+        var errors = new ConcurrentQueue<Exception>();
+        var received = new ConcurrentQueue<string>();
+        client.OnMessage((_, _) => throw new InvalidOperationException("handler bug"));
+        client.OnMessage((m, _) => { received.Enqueue(m.Text!); return ValueTask.CompletedTask; });
+        client.OnError((e, _) => { errors.Enqueue(e); return ValueTask.CompletedTask; });
+        await client.ConnectAsync(_host.GetUri("/echo"), cancellationToken: _timeout.Token);
+
+        await client.SendTextAsync("one", _timeout.Token);
+        await client.SendTextAsync("two", _timeout.Token);
+        await ClientTestKit.WaitUntilAsync(() => received.Count == 2, "both messages reach the second handler");
+        Assert.Equal(["one", "two"], received);
+        Assert.Equal(2, errors.Count);
+        Assert.All(errors, e => Assert.Equal("handler bug", e.Message));
+        Assert.True(client.IsOpen);
+    }
+
+    [Fact]
+    public async Task Handlers_RegistrationDisposed_StopsReceiving()
+    {
+        await using var client = new WebSocketClient(ClientTestKit.FastOptions());
+        var first = new ConcurrentQueue<string>();
+        var second = new ConcurrentQueue<string>();
+        IDisposable registration = client.OnMessage((m, _) => { first.Enqueue(m.Text!); return ValueTask.CompletedTask; });
+        client.OnMessage((m, _) => { second.Enqueue(m.Text!); return ValueTask.CompletedTask; });
+        await client.ConnectAsync(_host.GetUri("/echo"), cancellationToken: _timeout.Token);
+        await client.SendTextAsync("a", _timeout.Token);
+        await ClientTestKit.WaitUntilAsync(() => second.Count == 1, "the first message is handled");
+        registration.Dispose();
+        await client.SendTextAsync("b", _timeout.Token);
+        await ClientTestKit.WaitUntilAsync(() => second.Count == 2, "the second message is handled");
+        Assert.Equal(["a"], first);
+    }
+
+    [Fact]
+    public async Task SlowHandler_DoesNotStopPongs_KeepaliveSurvives()
+    {
+        WebSocketClientOptions options = ClientTestKit.FastOptions(o =>
+        {
+            o.Connection.KeepAliveInterval = TimeSpan.FromMilliseconds(100);
+            o.Connection.KeepAliveTimeout = TimeSpan.FromMilliseconds(300);
+        });
+        await using var client = new WebSocketClient(options);
+        var recorder = new ClientRecorder(client);
+        using var release = new SemaphoreSlim(0);
+        var rttsDuringHandler = new ConcurrentQueue<TimeSpan?>();
+        client.OnMessage(async (m, ct) =>
+        {
+            if (m.Text == "slow")
+            {
+                // The handler blocks far longer than the keepalive timeout.
+                await release.WaitAsync(ct);
+            }
+        });
+        await client.ConnectAsync(_host.GetUri("/echo"), cancellationToken: _timeout.Token);
+        await client.SendTextAsync("slow", _timeout.Token);
+
+        // While the handler is stuck, keepalive Pings keep being answered: round trips keep being measured.
+        TimeSpan? before = null;
+        await ClientTestKit.WaitUntilAsync(() => (before = client.LastRoundTripTime) is not null, "a keepalive round trip");
+        int measured = 0;
+        TimeSpan? last = before;
+        await ClientTestKit.WaitUntilAsync(
+            () =>
+            {
+                TimeSpan? now = client.LastRoundTripTime;
+                if (now != last)
+                {
+                    measured++;
+                    last = now;
+                }
+
+                return measured >= 3;
+            },
+            "three more keepalive round trips while the handler is blocked");
+        release.Release();
+        await client.SendTextAsync("after", _timeout.Token);
+        await ClientTestKit.WaitUntilAsync(() => recorder.Messages.Count == 2, "both messages handled");
+        Assert.True(client.IsOpen);
+        Assert.Empty(recorder.Disconnected);
+    }
+
+    [Fact]
+    public async Task ReadAllAsync_AlongsideHandlers_BothSeeEveryMessageInOrder()
+    {
+        await using var client = new WebSocketClient(ClientTestKit.FastOptions());
+        var handled = new ConcurrentQueue<string>();
+        client.OnMessage((m, _) => { handled.Enqueue(m.Text!); return ValueTask.CompletedTask; });
+        await client.ConnectAsync(_host.GetUri("/echo"), cancellationToken: _timeout.Token);
+        var pulled = new List<string>();
+
+        // The reader is registered by the first MoveNextAsync; only later messages reach it.
+        IAsyncEnumerator<WebSocketClientMessage> reader = client.ReadAllAsync(_timeout.Token).GetAsyncEnumerator(_timeout.Token);
+        ValueTask<bool> firstMove = reader.MoveNextAsync();
+        for (int i = 0; i < 20; i++)
+        {
+            await client.SendTextAsync($"m{i}", _timeout.Token);
+        }
+
+        Task reading = Task.Run(async () =>
+        {
+            bool more = await firstMove;
+            while (more)
+            {
+                pulled.Add(reader.Current.Text!);
+                if (pulled.Count == 20)
+                {
+                    return;
+                }
+
+                more = await reader.MoveNextAsync();
+            }
+        });
+        await reading.WaitAsync(_timeout.Token);
+        await reader.DisposeAsync();
+        string[] expected = Enumerable.Range(0, 20).Select(i => $"m{i}").ToArray();
+        Assert.Equal(expected, pulled);
+        await ClientTestKit.WaitUntilAsync(() => handled.Count == 20, "handlers saw all");
+        Assert.Equal(expected, handled);
+    }
+
+    [Fact]
+    public async Task ReadAllAsync_EndsWhenClientCloses()
+    {
+        await using var client = new WebSocketClient(ClientTestKit.FastOptions());
+        await client.ConnectAsync(_host.GetUri("/echo"), cancellationToken: _timeout.Token);
+        Task<int> count = Task.Run(async () =>
+        {
+            int n = 0;
+            await foreach (WebSocketClientMessage unused in client.ReadAllAsync(_timeout.Token))
+            {
+                n++;
+            }
+
+            return n;
+        });
+        await client.CloseAsync(cancellationToken: _timeout.Token);
+        Assert.Equal(0, await count.WaitAsync(_timeout.Token));
+    }
+
+    [Fact]
+    public async Task SendJsonAsync_SourceGenerated_RoundTripsParsedJson()
+    {
+        await using var client = new WebSocketClient(ClientTestKit.FastOptions());
+        var received = new TaskCompletionSource<WebSocketClientMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.OnMessage((m, _) => { received.TrySetResult(m); return ValueTask.CompletedTask; });
+        await client.ConnectAsync(_host.GetUri("/echo"), cancellationToken: _timeout.Token);
+        var order = new TestOrder("auth_response", 42, ["a", "b"]);
+        await client.SendJsonAsync(order, TestJsonContext.Default.TestOrder, _timeout.Token);
+
+        WebSocketClientMessage message = await received.Task.WaitAsync(_timeout.Token);
+        Assert.True(message.IsText);
+        Assert.True(message.IsJson);
+        Assert.Equal("auth_response", message.Json!.Value.GetProperty("type").GetString());
+        Assert.Equal(42, message.Json!.Value.GetProperty("id").GetInt32());
+        TestOrder? back = message.Deserialize(TestJsonContext.Default.TestOrder);
+        Assert.Equal(order.Type, back!.Type);
+        Assert.Equal(order.Id, back.Id);
+        Assert.Equal(order.Items, back.Items);
+    }
+
+    [Fact]
+    public async Task ReceivedPlainText_IsNotJson()
+    {
+        var message = new WebSocketClientMessage(WebSocketMessageType.Text, "{not json", default);
+        Assert.False(message.IsJson);
+        Assert.Null(new WebSocketClientMessage(WebSocketMessageType.Text, "hello", default).Json);
+        Assert.Equal(3, new WebSocketClientMessage(WebSocketMessageType.Text, " [1,2,3]", default).Json!.Value.GetArrayLength());
+        await Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task PingAsync_AgainstEchoServer_ReportsRoundTripTime()
+    {
+        await using var client = new WebSocketClient(ClientTestKit.FastOptions());
+        Assert.False((await client.PingAsync(cancellationToken: _timeout.Token)).Success);
+        await client.ConnectAsync(_host.GetUri("/echo"), cancellationToken: _timeout.Token);
+        WebSocketPingResult result = await client.PingAsync(Encoding.UTF8.GetBytes("ping"), cancellationToken: _timeout.Token);
+        Assert.True(result.Success);
+        Assert.True(result.RoundTripTime > TimeSpan.Zero);
+        Assert.Equal(result.RoundTripTime, client.LastRoundTripTime);
+    }
+
+    [Fact]
+    public async Task SixteenThreads_SendingConcurrently_NoInterleavingOrLoss()
+    {
+        var received = new ConcurrentQueue<string>();
+        await using var client = new WebSocketClient(ClientTestKit.FastOptions(o => o.Connection.MaxMessageSize = 1024 * 1024));
+        client.OnMessage((m, _) => { received.Enqueue(m.Text!); return ValueTask.CompletedTask; });
+        await client.ConnectAsync(_host.GetUri("/echo"), cancellationToken: _timeout.Token);
+        const int Threads = 16;
+        const int PerThread = 100;
+        await Task.WhenAll(Enumerable.Range(0, Threads).Select(t => Task.Run(async () =>
+        {
+            for (int i = 0; i < PerThread; i++)
+            {
+                await client.SendTextAsync($"{t}:{i}:{new string((char)('a' + t), (i * 53) % 2000)}", _timeout.Token);
+            }
+        })));
+        await ClientTestKit.WaitUntilAsync(() => received.Count == Threads * PerThread, "every message echoed");
+        var next = new int[Threads];
+        foreach (string text in received)
+        {
+            string[] parts = text.Split(':', 3);
+            int t = int.Parse(parts[0]);
+            int i = int.Parse(parts[1]);
+            Assert.Equal(next[t]++, i);
+            Assert.Equal(new string((char)('a' + t), (i * 53) % 2000), parts[2]);
+        }
+    }
+
+    [Fact]
+    public async Task Logging_SecretsInHeadersAndQuery_NeverAppear()
+    {
+        var logger = new CapturingLogger();
+        WebSocketClientOptions options = ClientTestKit.FastOptions(o =>
+        {
+            o.Logger = logger;
+            o.Connection.Handshake.Headers["Authorization"] = "Bearer SECRET-BEARER";
+            o.Connection.Handshake.Headers["X-Api-Key"] = "SECRET-APIKEY";
+            o.Connection.Handshake.Headers["Cookie"] = "session=SECRET-COOKIE";
+            o.Connection.Handshake.Headers["X-Trace"] = "visible-value";
+        });
+        await using (var client = new WebSocketClient(options))
+        {
+            await client.ConnectAsync(_host.GetUri("/echo?access_token=SECRET-QUERY&room=lobby"), cancellationToken: _timeout.Token);
+            await client.SendTextAsync("hi", _timeout.Token);
+            await client.CloseAsync(cancellationToken: _timeout.Token);
+        }
+
+        string all = logger.AllText;
+        Assert.Contains("visible-value", all, StringComparison.Ordinal);
+        Assert.Contains("room=lobby", all, StringComparison.Ordinal);
+        Assert.Contains(Duplex.Diagnostics.Redaction.Mask, all, StringComparison.Ordinal);
+        Assert.DoesNotContain("SECRET", all, StringComparison.Ordinal);
+        Assert.Contains(logger.Entries, e => e.EventId.Name == "ClientConnected");
+    }
+
+    [Fact]
+    public async Task Outbox_FailPolicy_RefusesWhenFull_DropOldestReportsDropped()
+    {
+        var dropped = new ConcurrentQueue<WebSocketOutgoingMessage>();
+        await using var server = new RawWebSocketServer();
+        await using var client = new WebSocketClient(ClientTestKit.FastOptions(o =>
+        {
+            o.OutboxCapacity = 2;
+            o.OutboxOverflow = OutboxOverflowPolicy.DropOldest;
+            o.MessageDropped = dropped.Enqueue;
+            o.Reconnect.InitialDelay = TimeSpan.FromSeconds(30);
+            o.Reconnect.MaxDelay = TimeSpan.FromSeconds(30);
+        }));
+        Task<RawConnection> accept = server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
+        await client.ConnectAsync(server.Uri, cancellationToken: _timeout.Token);
+        (await accept).Abort();
+        await ClientTestKit.WaitUntilAsync(() => client.State == WebSocketClientState.Disconnected, "disconnected");
+
+        Task first = client.SendTextAsync("first", _timeout.Token).AsTask();
+        Task second = client.SendTextAsync("second", _timeout.Token).AsTask();
+        Task third = client.SendTextAsync("third", _timeout.Token).AsTask();
+        await Assert.ThrowsAsync<WebSocketMessageDroppedException>(() => first);
+        Assert.Equal("first", Assert.Single(dropped).Text);
+        Assert.Equal(2, client.OutboxCount);
+
+        // Cancelling a queued send takes it out of the outbox.
+        using var cancel = new CancellationTokenSource();
+        Task fourth = client.SendTextAsync("fourth", cancel.Token).AsTask();
+        Assert.Equal(2, client.OutboxCount);
+        await Assert.ThrowsAsync<WebSocketMessageDroppedException>(() => second);
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => fourth);
+        Assert.Equal(1, client.OutboxCount);
+
+        // Closing reports what could not be sent.
+        await client.CloseAsync(cancellationToken: _timeout.Token);
+        await Assert.ThrowsAsync<WebSocketMessageDroppedException>(() => third);
+        Assert.Equal(["first", "second", "third"], dropped.Select(m => m.Text));
+    }
+
+    [Fact]
+    public async Task Outbox_FailPolicy_ThrowsOutboxFull()
+    {
+        await using var server = new RawWebSocketServer();
+        await using var client = new WebSocketClient(ClientTestKit.FastOptions(o =>
+        {
+            o.OutboxCapacity = 1;
+            o.OutboxOverflow = OutboxOverflowPolicy.Fail;
+            o.Reconnect.InitialDelay = TimeSpan.FromSeconds(30);
+            o.Reconnect.MaxDelay = TimeSpan.FromSeconds(30);
+        }));
+        Task<RawConnection> accept = server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
+        await client.ConnectAsync(server.Uri, cancellationToken: _timeout.Token);
+        (await accept).Abort();
+        await ClientTestKit.WaitUntilAsync(() => client.State == WebSocketClientState.Disconnected, "disconnected");
+        Task queued = client.SendTextAsync("queued", _timeout.Token).AsTask();
+        await Assert.ThrowsAsync<WebSocketOutboxFullException>(() => client.SendTextAsync("refused", _timeout.Token).AsTask());
+        Assert.False(queued.IsCompleted);
+    }
+
+    [Fact]
+    public void Options_InvalidValue_ThrowsNamingTheOption()
+    {
+        ArgumentException error = Assert.ThrowsAny<ArgumentException>(() => new WebSocketClient(new WebSocketClientOptions { OutboxCapacity = 0 }));
+        Assert.Equal(nameof(WebSocketClientOptions.OutboxCapacity), error.ParamName);
+        error = Assert.ThrowsAny<ArgumentException>(() => new WebSocketClient(new WebSocketClientOptions { Reconnect = { Jitter = 2 } }));
+        Assert.Equal(nameof(WebSocketReconnectOptions.Jitter), error.ParamName);
+        error = Assert.ThrowsAny<ArgumentException>(() => new WebSocketClient(new WebSocketClientOptions { Connection = { MaxMessageSize = 0 } }));
+        Assert.Equal(nameof(Duplex.Connection.WebSocketConnectionOptions.MaxMessageSize), error.ParamName);
+    }
+
+    private async Task DropOnceAsync(HttpContext context)
+    {
+        using WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
+        if (Interlocked.Increment(ref _dropOnce) == 1)
+        {
+            // 1012 "service restart": the client is expected to come back.
+            await socket.CloseAsync((WebSocketCloseStatus)1012, "restart", context.RequestAborted);
+            return;
+        }
+
+        byte[] buffer = new byte[1024];
+        while ((await socket.ReceiveAsync(buffer, context.RequestAborted)).MessageType != WebSocketMessageType.Close)
+        {
+        }
+    }
+}
+
+/// <summary>A message shape for the JSON tests.</summary>
+public sealed record TestOrder(string Type, int Id, IReadOnlyList<string> Items);
+
+/// <summary>Source-generated JSON metadata for the tests (the AOT-safe path).</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(TestOrder))]
+internal sealed partial class TestJsonContext : JsonSerializerContext;
