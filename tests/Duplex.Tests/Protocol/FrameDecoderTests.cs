@@ -85,6 +85,18 @@ public sealed class FrameDecoderTests
     }
 
     [Fact]
+    public void FrameDecoder_EmptyNonFinalFrames_AreSkippedNotReported()
+    {
+        var decoder = new FrameDecoder(DecoderFeed.DefaultMaxMessageSize);
+        byte[] stream = HexBytes.Parse("01 00 00 00 00 00 80 01 41");
+
+        Assert.Equal(DecodeStatus.Data, decoder.Decode(stream, out int consumed, out DecodedFrame frame));
+
+        Assert.Equal(new DecodedFrame(Opcode.Text, 8, 1, EndOfMessage: true), frame);
+        Assert.Equal(stream.Length, consumed);
+    }
+
+    [Fact]
     public void FrameDecoder_Continuation_CarriesTheMessageType()
     {
         var decoder = new FrameDecoder(DecoderFeed.DefaultMaxMessageSize);

@@ -82,6 +82,7 @@ public sealed class FrameDecoderViolationTests
             ["masked pong (RFC 6455 §5.7)"] = new(HexBytes.Parse("8a 85 37 fa 21 3d 7f 9f 4d 51 58"), ProtocolError, 5, []),
             ["masked empty ping"] = new(HexBytes.Parse("89 80 00 00 00 00"), ProtocolError, 5, []),
             ["masked frame with 16-bit length"] = new(new ServerStream().Frame(true, 0x2, new byte[200], maskKey: [1, 2, 3, 4]).ToArray(), ProtocolError, 7, []),
+            ["masked frame with 64-bit length (14-byte header)"] = new(new ServerStream().Header(true, 0x2, 70_000, maskKey: [1, 2, 3, 4]).ToArray(), ProtocolError, 13, []),
 
             ["reserved opcode inside a fragmented message"] = new(HexBytes.Parse("01 01 41 83 00"), ProtocolError, 4, []),
 
@@ -133,6 +134,7 @@ public sealed class FrameDecoderViolationTests
             ["surrogate split across fragments with a ping between"] = new(HexBytes.Parse("01 01 ed 89 00 80 02 a0 80"), InvalidPayloadData, 7, [DecoderEvent.Ping([])]),
             ["first fragment already invalid"] = new(HexBytes.Parse("01 03 41 c0 41 80 01 41"), InvalidPayloadData, 3, []),
             ["first fragment invalid before its frame ends"] = new(new ServerStream().Text([0x41, 0xff, .. new byte[300]], fin: false).ToArray(), InvalidPayloadData, 5, []),
+            ["message ending inside a character with an empty final fragment"] = new(HexBytes.Parse("01 01 e2 80 00"), InvalidPayloadData, 4, []),
             ["message ending inside a character across fragments"] = new(HexBytes.Parse("01 02 41 f0 00 01 9f 80 01 98"), InvalidPayloadData, 9, []),
             ["invalid text after a valid one"] = new(HexBytes.Parse("81 01 41 81 01 ff"), InvalidPayloadData, 5, [DecoderEvent.Text("A")]),
             ["κόσμε then a surrogate (Autobahn 6.3.1)"] = new(
