@@ -3,24 +3,6 @@ using Duplex.Protocol;
 
 namespace Duplex.Tests.Protocol;
 
-/// <summary>What a decoder made of a stream, as comparable strings.</summary>
-/// <remarks>
-/// Events: <c>text 48656c6c6f</c> / <c>binary …</c> for a reassembled message (<c>… rsv1</c> when
-/// compressed), <c>ping …</c> / <c>pong …</c>, <c>close</c> or <c>close 1000 reason</c>,
-/// <c>violation 1002</c>, and <c>incomplete</c> when the stream ended inside a frame or message.
-/// </remarks>
-internal sealed class DecodeTrace
-{
-    public List<string> Events { get; } = [];
-
-    /// <summary>The piece of the stream (start, length) being decoded when the violation was reported.</summary>
-    public (int Start, int Length)? ViolationPiece { get; set; }
-
-    public ProtocolViolation? Violation { get; set; }
-
-    public override string ToString() => string.Join(" | ", Events);
-}
-
 /// <summary>Feeds a stream to a <see cref="FrameDecoder"/> in pieces and records what comes out.</summary>
 internal static class DecoderFeed
 {
@@ -130,25 +112,25 @@ internal static class DecoderFeed
         Opcode.Ping => DecoderEvent.Ping(decoder.ControlPayload),
         _ => DecoderEvent.Pong(decoder.ControlPayload),
     };
-}
 
-/// <summary>A failure message that is only formatted when the check fails.</summary>
-[InterpolatedStringHandler]
-internal ref struct CheckMessage
-{
-    private DefaultInterpolatedStringHandler _inner;
-    private readonly bool _enabled;
-
-    public CheckMessage(int literalLength, int formattedCount, bool condition, out bool shouldAppend)
+    /// <summary>A failure message that is only formatted when the check fails.</summary>
+    [InterpolatedStringHandler]
+    private ref struct CheckMessage
     {
-        _enabled = !condition;
-        shouldAppend = _enabled;
-        _inner = _enabled ? new DefaultInterpolatedStringHandler(literalLength, formattedCount) : default;
+        private DefaultInterpolatedStringHandler _inner;
+        private readonly bool _enabled;
+
+        public CheckMessage(int literalLength, int formattedCount, bool condition, out bool shouldAppend)
+        {
+            _enabled = !condition;
+            shouldAppend = _enabled;
+            _inner = _enabled ? new DefaultInterpolatedStringHandler(literalLength, formattedCount) : default;
+        }
+
+        public void AppendLiteral(string value) => _inner.AppendLiteral(value);
+
+        public void AppendFormatted<T>(T value) => _inner.AppendFormatted(value);
+
+        public override string ToString() => _enabled ? _inner.ToStringAndClear() : "";
     }
-
-    public void AppendLiteral(string value) => _inner.AppendLiteral(value);
-
-    public void AppendFormatted<T>(T value) => _inner.AppendFormatted(value);
-
-    public override string ToString() => _enabled ? _inner.ToStringAndClear() : "";
 }
