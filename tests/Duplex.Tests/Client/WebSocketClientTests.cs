@@ -144,7 +144,7 @@ public sealed class WebSocketClientTests : IAsyncLifetime
         WebSocketClientOptions options = ClientTestKit.FastOptions(o =>
         {
             o.Connection.KeepAliveInterval = TimeSpan.FromMilliseconds(100);
-            o.Connection.KeepAliveTimeout = TimeSpan.FromMilliseconds(300);
+            o.Connection.KeepAliveTimeout = TimeSpan.FromSeconds(1);
         });
         await using var client = new WebSocketClient(options);
         var recorder = new ClientRecorder(client);
@@ -166,6 +166,7 @@ public sealed class WebSocketClientTests : IAsyncLifetime
         await ClientTestKit.WaitUntilAsync(() => (before = client.LastRoundTripTime) is not null, "a keepalive round trip");
         int measured = 0;
         TimeSpan? last = before;
+        long blockedSince = System.Diagnostics.Stopwatch.GetTimestamp();
         await ClientTestKit.WaitUntilAsync(
             () =>
             {
@@ -176,9 +177,10 @@ public sealed class WebSocketClientTests : IAsyncLifetime
                     last = now;
                 }
 
-                return measured >= 3;
+                // Blocked for longer than the keepalive timeout, with Pongs still flowing.
+                return measured >= 3 && System.Diagnostics.Stopwatch.GetElapsedTime(blockedSince) > TimeSpan.FromSeconds(1.5);
             },
-            "three more keepalive round trips while the handler is blocked");
+            "keepalive round trips for longer than the keepalive timeout while the handler is blocked");
         release.Release();
         await client.SendTextAsync("after", _timeout.Token);
         await ClientTestKit.WaitUntilAsync(() => recorder.Messages.Count == 2, "both messages handled");
