@@ -86,6 +86,27 @@ public sealed class ConformanceSession : IAsyncDisposable
     public Task WriteAsync(ReadOnlyMemory<byte> bytes, int chunkSize = 0) =>
         chunkSize <= 0 ? Raw.WriteRawAsync(bytes, Token) : WriteChunkedAsync(bytes, chunkSize);
 
+    /// <summary>Writes <paramref name="bytes"/> whole (<paramref name="chunkSize"/> 0) or in chunks.</summary>
+    public Task WriteAsync(byte[] bytes, int chunkSize = 0) => WriteAsync(bytes.AsMemory(), chunkSize);
+
+    /// <summary>
+    /// Like <see cref="WriteAsync(ReadOnlyMemory{byte}, int)"/> for bytes that contain a violation: the client may fail the connection and close
+    /// its socket while later chunks are still being written, so a write that fails because of that ends the writing
+    /// instead of the test. Returns false when the rest could not be written.
+    /// </summary>
+    public async Task<bool> WriteViolationAsync(byte[] bytes, int chunkSize = 0)
+    {
+        try
+        {
+            await WriteAsync(bytes, chunkSize);
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Reads the client's next frame and checks that it is masked (RFC 6455 §5.3), as every client frame must be.</summary>
     public async Task<RawFrame> ReadClientFrameAsync(TimeSpan? timeout = null)
     {
