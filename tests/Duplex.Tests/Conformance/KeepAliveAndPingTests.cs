@@ -227,6 +227,34 @@ public sealed class KeepAliveAndPingTests
         await CloseAnsweringKeepAliveAsync(session);
     }
 
+    [Fact]
+    public async Task KeepAlive_PongProcessedBeforeThePingIsRecorded_KeepsPinging()
+    {
+        // A peer that answers before the keepalive timer has recorded its Ping must not stop keepalive for good.
+        PongBeforeWriteReturnsStream? stream = null;
+        await using ConformanceSession session = await ConformanceSession.OpenAsync(o =>
+        {
+            o.KeepAliveInterval = Interval;
+            o.KeepAliveTimeout = PongTimeout;
+            o.Transport = new WrappingTransport(inner => stream = new PongBeforeWriteReturnsStream(inner));
+        });
+
+        RawFrame first = await session.ReadClientFrameAsync(0x9);
+        await session.Raw.SendFrameAsync(0xA, first.Payload, cancellationToken: session.Token);
+
+        // Several intervals later there must have been a next Ping (bounded, never a speed assertion).
+        RawFrame second = await session.ReadClientFrameAsync(TestTimeouts.Short);
+        Assert.True(stream!.HeldPing, "The test did not reproduce a Pong processed before the Ping write returned.");
+        Assert.Equal(0x9, second.Opcode);
+        Assert.Equal(BinaryPrimitives.ReadInt32BigEndian(first.Payload) + 1, BinaryPrimitives.ReadInt32BigEndian(second.Payload));
+        await session.Raw.SendFrameAsync(0xA, second.Payload, cancellationToken: session.Token);
+        RawFrame third = await session.ReadClientFrameAsync(TestTimeouts.Short);
+        Assert.Equal(0x9, third.Opcode);
+        await session.Raw.SendFrameAsync(0xA, third.Payload, cancellationToken: session.Token);
+        Assert.Equal(WebSocketConnectionState.Open, session.Client.State);
+        await CloseAnsweringKeepAliveAsync(session);
+    }
+
     /// <summary>Reads the client's next frame that is not a keepalive Ping, answering the Pings met on the way.</summary>
     private static async Task<RawFrame> ReadAnsweringKeepAliveAsync(ConformanceSession session)
     {
