@@ -125,6 +125,29 @@ public sealed class Case2PingPongTests
     }
 
     [Fact]
+    public async Task PingBehindUnreadMessages_IsAnsweredOnceTheApplicationReads()
+    {
+        // Backpressure: with the receive queue full the client stops reading the socket, so a Ping queued behind
+        // the unread messages waits for the application; nothing is dropped and the Pong follows.
+        await using ConformanceSession session = await ConformanceSession.OpenAsync(o => o.ReceiveQueueCapacity = 2);
+        var burst = new List<byte>();
+        for (int i = 0; i < 6; i++)
+        {
+            burst.AddRange(RawConnection.Frame(0x1, Encoding.UTF8.GetBytes($"message {i}")));
+        }
+
+        await session.WriteAsync([.. burst, .. RawConnection.Frame(0x9, "behind"u8)]);
+        for (int i = 0; i < 6; i++)
+        {
+            await session.ExpectTextAsync($"message {i}");
+        }
+
+        RawFrame pong = await session.ReadClientFrameAsync(0xA);
+        Assert.Equal("behind", pong.Text);
+        await session.CloseFromServerAsync();
+    }
+
+    [Fact]
     public async Task EachPongIsFreshlyMasked()
     {
         // RFC 6455 §5.3: a new masking key for every frame, so the same payload never looks the same on the wire.

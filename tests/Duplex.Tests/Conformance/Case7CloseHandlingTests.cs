@@ -193,6 +193,77 @@ public sealed class Case7CloseHandlingTests
     }
 
     [Fact]
+    public async Task ServerClose_ThenImmediateSocketClose_ReportedAsCleanClose()
+    {
+        // Many servers close the socket right after their Close frame, before the echo can arrive.
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+
+        await session.Raw.SendCloseAsync(1001, "restarting", session.Token);
+        await session.Raw.DisposeAsync();
+        WebSocketMessage message = await session.ReceiveAsync();
+
+        Assert.True(message.IsClose);
+        Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, message.CloseStatus);
+        Assert.Equal("restarting", message.CloseStatusDescription);
+        await session.Client.Completion.WaitAsync(session.Token);
+        Assert.Null(session.Client.CloseError);
+    }
+
+    [Fact]
+    public async Task ClientClose_ServerStopsReadingWhileTheClientSends_ReturnsWithinCloseTimeout()
+    {
+        // The Close waits behind data the server never reads; the close timeout still bounds everything.
+        TimeSpan closeTimeout = TimeSpan.FromSeconds(1);
+        await using ConformanceSession session = await ConformanceSession.OpenAsync(o => o.CloseTimeout = closeTimeout);
+
+        Task send = session.Client.SendBinaryAsync(new byte[32 * 1024 * 1024], session.Token).AsTask();
+        Task close = session.Client.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", session.Token);
+
+        await close.WaitAsync(closeTimeout + TimeSpan.FromSeconds(4), session.Token);
+        await Assert.ThrowsAsync<WebSocketClosedException>(() => send.WaitAsync(session.Token));
+        Assert.Equal(WebSocketConnectionState.Closed, session.Client.State);
+        await session.Client.Completion.WaitAsync(session.Token);
+        // The client closed its socket; the kernel still delivers what was buffered, then the FIN.
+
+        // The client closed its socket; the kernel still delivers what was buffered, then the FIN.
+        Assert.True(await session.Raw.WaitForEndOfStreamAsync(TestTimeouts.Default, session.Token), "The client did not close the socket.");
+    }
+
+    [Fact]
+    public async Task ServerPingAfterClientClose_HandshakeStillCompletes()
+    {
+        // RFC 6455 §5.5.2 asks for a Pong "unless it already received a Close frame"; Duplex, like WebKit and
+        // Blink, stops sending anything after its own Close. Either way the closing handshake must complete.
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+
+        Task close = session.Client.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", session.Token);
+        await session.ReadClientCloseAsync();
+        await session.WriteAsync([.. RawConnection.Frame(0x9, "still there?"u8), .. RawConnection.Frame(0x8, RawConnection.ClosePayload(1000))]);
+        session.Raw.ShutdownSend();
+        await close.WaitAsync(session.Token);
+
+        // Nothing but (at most) a Pong with the Ping's payload may follow the client's Close.
+        while (true)
+        {
+            RawFrame frame;
+            try
+            {
+                frame = await session.ReadClientFrameAsync();
+            }
+            catch (EndOfStreamException)
+            {
+                break;
+            }
+
+            Assert.Equal(0xA, frame.Opcode);
+            Assert.Equal("still there?", frame.Text);
+        }
+
+        Assert.Null(session.Client.CloseError);
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, session.Client.RemoteCloseStatus);
+    }
+
+    [Fact]
     public async Task ClientClose_MessagesArrivingBeforeServerClose_StayReadable()
     {
         // RFC 6455 §7.1.2: the peer may still send data until its own Close.

@@ -231,12 +231,12 @@ public sealed class KeepAliveAndPingTests
     public async Task KeepAlive_PongProcessedBeforeThePingIsRecorded_KeepsPinging()
     {
         // A peer that answers before the keepalive timer has recorded its Ping must not stop keepalive for good.
-        PongBeforeWriteReturnsStream? stream = null;
+        HeldWriteStream? stream = null;
         await using ConformanceSession session = await ConformanceSession.OpenAsync(o =>
         {
             o.KeepAliveInterval = Interval;
             o.KeepAliveTimeout = PongTimeout;
-            o.Transport = new WrappingTransport(inner => stream = new PongBeforeWriteReturnsStream(inner));
+            o.Transport = new WrappingTransport(inner => stream = new HeldWriteStream(inner, heldFirstByte: 0x89));
         });
 
         RawFrame first = await session.ReadClientFrameAsync(0x9);
@@ -244,7 +244,7 @@ public sealed class KeepAliveAndPingTests
 
         // Several intervals later there must have been a next Ping (bounded, never a speed assertion).
         RawFrame second = await session.ReadClientFrameAsync(TestTimeouts.Short);
-        Assert.True(stream!.HeldPing, "The test did not reproduce a Pong processed before the Ping write returned.");
+        Assert.True(stream!.Held, "The test did not reproduce a Pong processed before the Ping write returned.");
         Assert.Equal(0x9, second.Opcode);
         Assert.Equal(BinaryPrimitives.ReadInt32BigEndian(first.Payload) + 1, BinaryPrimitives.ReadInt32BigEndian(second.Payload));
         await session.Raw.SendFrameAsync(0xA, second.Payload, cancellationToken: session.Token);

@@ -1,20 +1,21 @@
 namespace Duplex.Tests.Conformance;
 
 /// <summary>
-/// A pass-through stream that makes a fast peer deterministic: the write that carries the client's first Ping goes
-/// to the network at once, but only returns after the receive loop has read the answer and come back for more, i.e.
-/// after the Pong has been fully processed. On a real network that ordering happens whenever the peer answers
-/// faster than the sending thread gets to run its next statement.
+/// A pass-through stream that makes a fast peer deterministic. The first write whose first byte is
+/// <paramref name="heldFirstByte"/> (0x89 a Ping, 0x88 a Close) goes to the network at once, but returns to the
+/// client only after the client has dealt with the peer's reaction: its receive loop read data and came back for
+/// more, or it closed the stream. On a real network that ordering happens whenever the peer reacts faster than the
+/// sending thread gets to run its next statement.
 /// </summary>
-internal sealed class PongBeforeWriteReturnsStream(Stream inner) : Stream
+internal sealed class HeldWriteStream(Stream inner, byte heldFirstByte) : Stream
 {
     private static readonly TimeSpan HoldLimit = TimeSpan.FromSeconds(5);
 
-    private readonly ManualResetEventSlim _answerProcessed = new();
-    private int _state; // 0 waiting for the first Ping, 1 holding its write, 2 answer read, 3 done
+    private readonly ManualResetEventSlim _reactionProcessed = new();
+    private int _state; // 0 waiting for the frame, 1 holding its write, 2 reaction read, 3 done
 
-    /// <summary>Whether the first Ping's write was actually held until its Pong had been processed.</summary>
-    public bool HeldPing { get; private set; }
+    /// <summary>Whether the write was actually held until the client had dealt with the peer's reaction.</summary>
+    public bool Held { get; private set; }
 
     public override bool CanRead => true;
 
@@ -32,10 +33,10 @@ internal sealed class PongBeforeWriteReturnsStream(Stream inner) : Stream
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        // Coming back for more after the answer was read: everything in it has been processed.
+        // Coming back for more after the reaction was read: everything in it has been processed.
         if (Volatile.Read(ref _state) == 2)
         {
-            _answerProcessed.Set();
+            _reactionProcessed.Set();
         }
 
         int read = await inner.ReadAsync(buffer, cancellationToken);
@@ -49,16 +50,15 @@ internal sealed class PongBeforeWriteReturnsStream(Stream inner) : Stream
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        // 0x89: FIN + Ping, the first byte of every Ping the client sends.
-        if (buffer.Length == 0 || buffer.Span[0] != 0x89 || Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        if (buffer.Length == 0 || buffer.Span[0] != heldFirstByte || Interlocked.CompareExchange(ref _state, 1, 0) != 0)
         {
             return inner.WriteAsync(buffer, cancellationToken);
         }
 
-        // Synchronously: the caller must not run on before the Pong is processed.
+        // Synchronously: the caller must not run on before the client has dealt with the reaction.
         inner.WriteAsync(buffer, cancellationToken).AsTask().GetAwaiter().GetResult();
         inner.FlushAsync(cancellationToken).GetAwaiter().GetResult();
-        HeldPing = _answerProcessed.Wait(HoldLimit, cancellationToken);
+        Held = _reactionProcessed.Wait(HoldLimit, CancellationToken.None);
         Volatile.Write(ref _state, 3);
         return ValueTask.CompletedTask;
     }
@@ -85,10 +85,10 @@ internal sealed class PongBeforeWriteReturnsStream(Stream inner) : Stream
     {
         if (disposing)
         {
+            // Closing the stream is a reaction too; the event is never disposed, since a held write may still
+            // be waiting on it.
+            _reactionProcessed.Set();
             inner.Dispose();
-
-            // Never disposed: a held write may still be waiting on it; setting it lets that write go.
-            _answerProcessed.Set();
         }
 
         base.Dispose(disposing);
