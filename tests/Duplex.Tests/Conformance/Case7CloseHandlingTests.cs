@@ -370,6 +370,36 @@ public sealed class Case7CloseHandlingTests
 
         Assert.Equal(WebSocketConnectionState.Closed, session.Client.State);
         Assert.Null(session.Client.RemoteCloseStatus);
+        Assert.Null(session.Client.CloseError);
+    }
+
+    [Fact]
+    public async Task ClientClose_ServerDropsTcpTheMomentItReadsTheClose_IsStillACleanClientClose()
+    {
+        // The Close frame reaches the server, which ends TCP at once, before the client's sending thread has run
+        // its next statement (made deterministic by holding the client's Close write until the client reacted).
+        HeldWriteStream? stream = null;
+        await using ConformanceSession session = await ConformanceSession.OpenAsync(o =>
+            o.Transport = new WrappingTransport(inner => stream = new HeldWriteStream(inner, heldFirstByte: 0x88)));
+
+        Task close = session.Client.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", session.Token);
+        RawCloseFrame sent = await session.ReadClientCloseAsync();
+
+        // Once the Close is on the wire the connection is closing, and the status it sent is known.
+        Assert.Equal((ushort)1000, sent.Code);
+        Assert.Equal(WebSocketConnectionState.Closing, session.Client.State);
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, session.Client.LocalCloseStatus);
+
+        await session.Raw.DisposeAsync();
+        await close.WaitAsync(session.Token);
+
+        Assert.True(stream!.Held, "The test did not reproduce a server reacting before the Close write returned.");
+        Assert.Equal(WebSocketConnectionState.Closed, session.Client.State);
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, session.Client.LocalCloseStatus);
+
+        // Same outcome as ClientClose_ServerEndsTcpWithoutClose_CompletesAndReportsNoRemoteStatus: the client asked
+        // for the close, so the end of TCP right after it is not a lost connection.
+        Assert.Null(session.Client.CloseError);
     }
 
     public static TheoryData<string, byte[]> DropsWithoutClose() => new()
