@@ -17,13 +17,12 @@ public sealed class ConformanceSession : IAsyncDisposable
 
     private readonly CancellationTokenSource _timeout;
 
-    private ConformanceSession(RawWebSocketServer server, RawConnection raw, WebSocketConnection client, CancellationTokenSource timeout, WebSocketConnectionOptions options)
+    private ConformanceSession(RawWebSocketServer server, RawConnection raw, WebSocketConnection client, CancellationTokenSource timeout)
     {
         Server = server;
         Raw = raw;
         Client = client;
         _timeout = timeout;
-        Options = options;
     }
 
     /// <summary>The scripted server.</summary>
@@ -34,9 +33,6 @@ public sealed class ConformanceSession : IAsyncDisposable
 
     /// <summary>The client under test.</summary>
     public WebSocketConnection Client { get; }
-
-    /// <summary>The options the client was created with.</summary>
-    public WebSocketConnectionOptions Options { get; }
 
     /// <summary>Cancels when the whole test has taken too long, so nothing hangs.</summary>
     public CancellationToken Token => _timeout.Token;
@@ -62,7 +58,7 @@ public sealed class ConformanceSession : IAsyncDisposable
             RawConnection raw = await server.AcceptWebSocketAsync(cancellationToken: timeout.Token);
             await connect.WaitAsync(timeout.Token);
             Assert.Equal(WebSocketConnectionState.Open, client.State);
-            return new ConformanceSession(server, raw, client, timeout, options);
+            return new ConformanceSession(server, raw, client, timeout);
         }
         catch
         {
