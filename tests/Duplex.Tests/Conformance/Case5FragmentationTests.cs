@@ -168,6 +168,48 @@ public sealed class Case5FragmentationTests
         await session.CloseFromServerAsync();
     }
 
+    [Fact]
+    public async Task ApplicationFragmentedMessage_PongGoesOutBetweenItsFragments()
+    {
+        // The client side of RFC 6455 §5.4: its own fragments stay in order, a Pong may go between them.
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+        WebSocketMessageWriter writer = await session.Client.CreateMessageWriterAsync(WebSocketMessageType.Text, session.Token);
+
+        await writer.WriteAsync("frag"u8.ToArray(), session.Token);
+        RawFrame first = await session.ReadClientFrameAsync();
+        await session.Raw.SendFrameAsync(0x9, "between"u8.ToArray(), cancellationToken: session.Token);
+        RawFrame pong = await session.ReadClientFrameAsync(0xA);
+        await writer.CompleteAsync("ment"u8.ToArray(), session.Token);
+        RawFrame last = await session.ReadClientFrameAsync();
+
+        Assert.Equal((0x1, false, "frag"), (first.Opcode, first.Fin, first.Text));
+        Assert.Equal("between", pong.Text);
+        Assert.Equal((0x0, true, "ment"), (last.Opcode, last.Fin, last.Text));
+        await session.CloseFromServerAsync();
+    }
+
+    [Fact]
+    public async Task ApplicationFragmentedMessage_ServerClosesInTheMiddle_WriterFailsClosedAndDisposesQuietly()
+    {
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+        WebSocketMessageWriter writer = await session.Client.CreateMessageWriterAsync(WebSocketMessageType.Binary, session.Token);
+        await writer.WriteAsync(new byte[] { 1, 2, 3 }, session.Token);
+        RawFrame first = await session.ReadClientFrameAsync();
+
+        // The server's Close arrives between the client's fragments: the client answers it (control frames may go
+        // between fragments) and the rest of the message can no longer be sent.
+        await session.Raw.SendCloseAsync(1001, "going away", session.Token);
+        RawCloseFrame echo = await session.ReadClientCloseAsync();
+        await Assert.ThrowsAsync<WebSocketClosedException>(() => writer.WriteAsync(new byte[] { 4 }, session.Token).AsTask());
+        await writer.DisposeAsync();
+        session.Raw.ShutdownSend();
+
+        Assert.Equal((0x2, false), (first.Opcode, first.Fin));
+        Assert.Equal((ushort)1001, echo.Code);
+        Assert.True((await session.ReceiveAsync()).IsClose);
+        await Assert.ThrowsAsync<EndOfStreamException>(() => session.Raw.ReadFrameAsync(TestTimeouts.Default, session.Token));
+    }
+
     public static TheoryData<string, byte[], bool> BrokenSequences() => new()
     {
         // Autobahn 5.1/5.2; RFC 6455 §5.5: "Control frames themselves MUST NOT be fragmented."

@@ -1,4 +1,6 @@
+using System.Net.WebSockets;
 using System.Text;
+using Duplex.Connection;
 using Duplex.Tests.Infrastructure;
 
 namespace Duplex.Tests.Conformance;
@@ -125,6 +127,50 @@ public sealed class Case6Utf8Tests
         await session.ExpectTextAsync(string.Empty);
         await session.ExpectTextAsync(string.Empty);
         await session.ExpectTextAsync("middle");
+        await session.CloseFromServerAsync();
+    }
+
+    [Fact]
+    public async Task ApplicationText_SplitInsideCharactersAcrossFragments_GoesOutAsValidUtf8()
+    {
+        // The client may split a character between its own fragments; the message as a whole is valid UTF-8.
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+        byte[] bytes = Encoding.UTF8.GetBytes("κόσμε 😀");
+        WebSocketMessageWriter writer = await session.Client.CreateMessageWriterAsync(WebSocketMessageType.Text, session.Token);
+
+        for (int i = 0; i < bytes.Length - 1; i++)
+        {
+            await writer.WriteAsync(bytes.AsMemory(i, 1), session.Token);
+        }
+
+        await writer.CompleteAsync(bytes.AsMemory(bytes.Length - 1), session.Token);
+        var received = new List<byte>();
+        for (int i = 0; i < bytes.Length; i++)
+        {
+            RawFrame frame = await session.ReadClientFrameAsync();
+            Assert.Equal(i == 0 ? 0x1 : 0x0, frame.Opcode);
+            Assert.Equal(i == bytes.Length - 1, frame.Fin);
+            received.AddRange(frame.Payload);
+        }
+
+        Assert.Equal(bytes, received);
+        await session.CloseFromServerAsync();
+    }
+
+    [Fact]
+    public async Task ApplicationText_InvalidUtf8_IsRefusedBeforeAnythingGoesOut()
+    {
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+
+        Assert.Throws<ArgumentException>(() => { _ = session.Client.SendAsync(new byte[] { 0x61, 0xC0, 0xAF }, WebSocketMessageType.Text, session.Token); });
+        WebSocketMessageWriter writer = await session.Client.CreateMessageWriterAsync(WebSocketMessageType.Text, session.Token);
+        await Assert.ThrowsAsync<ArgumentException>(() => writer.WriteAsync(new byte[] { 0xED, 0xA0 }, session.Token).AsTask());
+        await writer.CompleteAsync(ReadOnlyMemory<byte>.Empty, session.Token);
+
+        // Only the writer's empty final frame went out before the Pong: no invalid byte reached the wire.
+        RawFrame end = await session.ReadClientFrameAsync();
+        Assert.Equal((0x1, true, 0), (end.Opcode, end.Fin, end.Payload.Length));
+        await session.RoundTripPingAsync();
         await session.CloseFromServerAsync();
     }
 
