@@ -111,6 +111,14 @@ public sealed partial class WebSocketConnection
             PendingPings.Entry entry = SendPing(payload);
             lock (_stateLock)
             {
+                // A fast peer's Pong can be processed before this line runs; OnKeepAlivePong then found no
+                // outstanding Ping to clear. Recording the answered Ping here would leave it outstanding for
+                // good, and every later tick would skip: keepalive would stop without a word.
+                if (entry.Completion.Task.IsCompleted)
+                {
+                    return;
+                }
+
                 _keepAlivePing = entry;
                 if (_options.KeepAliveTimeout != Timeout.InfiniteTimeSpan)
                 {

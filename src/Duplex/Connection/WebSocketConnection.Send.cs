@@ -182,8 +182,12 @@ public sealed partial class WebSocketConnection
     /// <summary>
     /// Appends one masked frame to the send buffer and makes sure a writer is running. Returns the
     /// frame's ticket for <see cref="WaitWrittenAsync"/>. Synchronous: frames are never interleaved.
+    /// For our Close frame (<paramref name="close"/>), <paramref name="closeStatus"/> and
+    /// <paramref name="closeReason"/> become the local close status.
     /// </summary>
-    private long AppendFrame<TState>(Opcode opcode, bool fin, int payloadLength, TState state, SpanAction<byte, TState> write, bool control = false, bool close = false)
+    private long AppendFrame<TState>(
+        Opcode opcode, bool fin, int payloadLength, TState state, SpanAction<byte, TState> write,
+        bool control = false, bool close = false, WebSocketCloseStatus? closeStatus = null, string? closeReason = null)
     {
         int frameLength = FrameHeader.GetLength(payloadLength, masked: true) + payloadLength;
         bool startWriter;
@@ -211,7 +215,16 @@ public sealed partial class WebSocketConnection
             write(payload, state);
             PayloadMask.Apply(payload, maskKey, 0);
             ticket = ++_appendedTicket;
-            _closeStarted |= close;
+            if (close)
+            {
+                // Recorded while the frame cannot reach the wire yet (a running writer needs this lock
+                // to take it): a peer that reacts to our Close at once must find the connection closing
+                // with our status, or the receive loop would take the end of TCP that follows for a lost
+                // connection. Lock order: _writeLock, then _stateLock.
+                _closeStarted = true;
+                RecordLocalClose(closeStatus, closeReason);
+            }
+
             startWriter = !_flushing;
             _flushing = true;
         }
@@ -250,7 +263,7 @@ public sealed partial class WebSocketConnection
 
         try
         {
-            ticket = AppendFrame(Opcode.Close, fin: true, payload.Length, new ReadOnlyMemory<byte>(payload), s_copyBytes, control: true, close: true);
+            ticket = AppendFrame(Opcode.Close, fin: true, payload.Length, new ReadOnlyMemory<byte>(payload), s_copyBytes, control: true, close: true, status, reason);
         }
         catch (WebSocketClosedException)
         {
@@ -258,6 +271,12 @@ public sealed partial class WebSocketConnection
             return false;
         }
 
+        return true;
+    }
+
+    /// <summary>Our Close frame is in the send buffer: the closing handshake has begun on our side.</summary>
+    private void RecordLocalClose(WebSocketCloseStatus? status, string? reason)
+    {
         lock (_stateLock)
         {
             LocalCloseStatus = status;
@@ -267,8 +286,6 @@ public sealed partial class WebSocketConnection
                 _state = WebSocketConnectionState.Closing;
             }
         }
-
-        return true;
     }
 
     private void TrySendPong(ReadOnlySpan<byte> payload)

@@ -1,0 +1,284 @@
+using System.Buffers.Binary;
+using System.Net.WebSockets;
+using Duplex.Connection;
+using Duplex.Tests.Infrastructure;
+
+namespace Duplex.Tests.Conformance;
+
+/// <summary>
+/// The client's own Pings over the wire (not an Autobahn category, but the same style): keepalive Pings carry a
+/// payload and a silent server is failed with 1011; a server that answers keeps the connection open;
+/// <see cref="WebSocketConnection.PingAsync"/> completes on the matching Pong, and a Pong for a later Ping
+/// acknowledges earlier ones (RFC 6455 §5.5.3). Short real intervals; these tests assert protocol behaviour, never
+/// speed.
+/// </summary>
+public sealed class KeepAliveAndPingTests
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan PongTimeout = TimeSpan.FromMilliseconds(300);
+
+    [Fact]
+    public async Task KeepAlive_ServerNeverAnswers_PingThenClose1011AndClosedError()
+    {
+        await using ConformanceSession session = await ConformanceSession.OpenAsync(o =>
+        {
+            o.KeepAliveInterval = Interval;
+            o.KeepAliveTimeout = PongTimeout;
+        });
+
+        // At most one keepalive Ping is outstanding: the next frame after it is the Close.
+        RawFrame ping = await session.ReadClientFrameAsync(0x9);
+        RawCloseFrame close = await session.ReadClientCloseAsync();
+
+        Assert.NotEmpty(ping.Payload);
+        Assert.Equal((ushort)1011, close.Code);
+        Assert.True(await session.Raw.WaitForEndOfStreamAsync(TestTimeouts.Default, session.Token), "The client did not close the socket.");
+        await session.Client.Completion.WaitAsync(session.Token);
+        WebSocketClosedException error = Assert.IsType<WebSocketClosedException>(session.Client.CloseError);
+        Assert.Equal(WebSocketCloseStatus.InternalServerError, error.CloseStatus);
+        Assert.False(error.ClosedByPeer);
+        Assert.IsType<TimeoutException>(error.InnerException);
+        Assert.Equal(WebSocketConnectionState.Closed, session.Client.State);
+        Assert.Equal(WebSocketCloseStatus.InternalServerError, session.Client.LocalCloseStatus);
+
+        // The application learns it from receive, as a closed connection with the code that was sent.
+        WebSocketClosedException received = await Assert.ThrowsAsync<WebSocketClosedException>(session.ReceiveAsync);
+        Assert.Equal(WebSocketCloseStatus.InternalServerError, received.CloseStatus);
+    }
+
+    [Fact]
+    public async Task KeepAlive_ServerAnswers_ConnectionStaysOpenAcrossSeveralIntervals()
+    {
+        await using ConformanceSession session = await ConformanceSession.OpenAsync(o =>
+        {
+            o.KeepAliveInterval = Interval;
+            o.KeepAliveTimeout = PongTimeout;
+        });
+        var payloads = new List<byte[]>();
+
+        // Five intervals, each Ping answered: well past the point where a silent server was failed above.
+        for (int i = 0; i < 5; i++)
+        {
+            RawFrame ping = await session.ReadClientFrameAsync(0x9);
+            payloads.Add(ping.Payload);
+            await session.Raw.SendFrameAsync(0xA, ping.Payload, cancellationToken: session.Token);
+        }
+
+        Assert.Equal(WebSocketConnectionState.Open, session.Client.State);
+        Assert.Null(session.Client.CloseError);
+        Assert.NotNull(session.Client.LastRoundTripTime);
+        Assert.All(payloads, p => Assert.NotEmpty(p));
+        Assert.Equal(payloads.Count, payloads.Select(Convert.ToHexString).Distinct().Count());
+
+        // Messages still flow both ways.
+        await session.Raw.SendTextAsync("still here", session.Token);
+        await session.ExpectTextAsync("still here");
+        await session.Client.SendTextAsync("me too", session.Token);
+        RawFrame reply = await ReadAnsweringKeepAliveAsync(session);
+        Assert.Equal(0x1, reply.Opcode);
+        Assert.Equal("me too", reply.Text);
+        await CloseAnsweringKeepAliveAsync(session);
+    }
+
+    [Fact]
+    public async Task PingAsync_CompletesWhenTheMatchingPongArrives()
+    {
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+        byte[] payload = "are you there?"u8.ToArray();
+
+        Task<TimeSpan> ping = session.Client.PingAsync(payload, session.Token).AsTask();
+        RawFrame sent = await session.ReadClientFrameAsync(0x9);
+
+        Assert.Equal(payload, sent.Payload);
+        Assert.False(ping.IsCompleted, "PingAsync completed before any Pong was sent.");
+
+        await session.Raw.SendFrameAsync(0xA, payload, cancellationToken: session.Token);
+        TimeSpan roundTrip = await ping.WaitAsync(session.Token);
+
+        Assert.True(roundTrip >= TimeSpan.Zero);
+        Assert.Equal(roundTrip, session.Client.LastRoundTripTime);
+        await session.CloseFromServerAsync();
+    }
+
+    [Fact]
+    public async Task PingAsync_PongWithOtherPayload_DoesNotComplete()
+    {
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+
+        Task<TimeSpan> ping = session.Client.PingAsync("mine"u8.ToArray(), session.Token).AsTask();
+        await session.ReadClientFrameAsync(0x9);
+        await session.Raw.SendFrameAsync(0xA, "someone else's"u8.ToArray(), cancellationToken: session.Token);
+
+        // The round trip proves the client processed that Pong; the Ping is still waiting.
+        await session.RoundTripPingAsync();
+        Assert.False(ping.IsCompleted);
+
+        await session.Raw.SendFrameAsync(0xA, "mine"u8.ToArray(), cancellationToken: session.Token);
+        await ping.WaitAsync(session.Token);
+        await session.CloseFromServerAsync();
+    }
+
+    [Fact]
+    public async Task PingAsync_PongForALaterPing_AcknowledgesEarlierOnes()
+    {
+        // RFC 6455 §5.5.3: an endpoint "MAY elect to send a Pong frame for only the most recently processed Ping".
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+
+        Task<TimeSpan> first = session.Client.PingAsync("first"u8.ToArray(), session.Token).AsTask();
+        Task<TimeSpan> second = session.Client.PingAsync("second"u8.ToArray(), session.Token).AsTask();
+        Task<TimeSpan> third = session.Client.PingAsync("third"u8.ToArray(), session.Token).AsTask();
+        Assert.Equal("first", (await session.ReadClientFrameAsync(0x9)).Text);
+        Assert.Equal("second", (await session.ReadClientFrameAsync(0x9)).Text);
+        Assert.Equal("third", (await session.ReadClientFrameAsync(0x9)).Text);
+
+        await session.Raw.SendFrameAsync(0xA, "second"u8.ToArray(), cancellationToken: session.Token);
+        await Task.WhenAll(first, second).WaitAsync(session.Token);
+        await session.RoundTripPingAsync();
+        Assert.False(third.IsCompleted);
+
+        await session.Raw.SendFrameAsync(0xA, "third"u8.ToArray(), cancellationToken: session.Token);
+        await third.WaitAsync(session.Token);
+        await session.CloseFromServerAsync();
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(125)]
+    public async Task PingAsync_PayloadUpTo125Bytes_GoesOutAsIs(int length)
+    {
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+        byte[] payload = [.. Enumerable.Range(0, length).Select(i => (byte)(i * 7))];
+
+        Task<TimeSpan> ping = session.Client.PingAsync(payload, session.Token).AsTask();
+        RawFrame sent = await session.ReadClientFrameAsync(0x9);
+        await session.Raw.SendFrameAsync(0xA, sent.Payload, cancellationToken: session.Token);
+        await ping.WaitAsync(session.Token);
+
+        Assert.Equal(payload, sent.Payload);
+        await session.CloseFromServerAsync();
+    }
+
+    [Fact]
+    public async Task PingAsync_126Bytes_ThrowsArgumentExceptionAndSendsNothing()
+    {
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+
+        await Assert.ThrowsAsync<ArgumentException>(() => session.Client.PingAsync(new byte[126], session.Token).AsTask());
+
+        // The next frame the client sends is the Pong for this Ping: no Ping went out.
+        await session.RoundTripPingAsync();
+        Assert.Equal(WebSocketConnectionState.Open, session.Client.State);
+        await session.CloseFromServerAsync();
+    }
+
+    [Fact]
+    public async Task PingAsync_ConnectionDropsBeforeThePong_ThrowsClosed()
+    {
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+
+        Task<TimeSpan> ping = session.Client.PingAsync("lost"u8.ToArray(), session.Token).AsTask();
+        await session.ReadClientFrameAsync(0x9);
+        await session.Raw.DisposeAsync();
+
+        WebSocketClosedException error = await Assert.ThrowsAsync<WebSocketClosedException>(() => ping.WaitAsync(session.Token));
+        Assert.Equal((WebSocketCloseStatus)1006, error.CloseStatus);
+    }
+
+    [Fact]
+    public async Task PingAsync_Canceled_LeavesTheConnectionOpenAndALatePongIsIgnored()
+    {
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+        using var cancel = new CancellationTokenSource();
+
+        Task<TimeSpan> ping = session.Client.PingAsync("slow"u8.ToArray(), cancel.Token).AsTask();
+        await session.ReadClientFrameAsync(0x9);
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => ping.WaitAsync(session.Token));
+
+        await session.Raw.SendFrameAsync(0xA, "slow"u8.ToArray(), cancellationToken: session.Token);
+        await session.RoundTripPingAsync();
+        Assert.Equal(WebSocketConnectionState.Open, session.Client.State);
+        await session.CloseFromServerAsync();
+    }
+
+    [Fact]
+    public async Task KeepAlivePing_IsAcknowledgedByAPongForALaterApplicationPing()
+    {
+        await using ConformanceSession session = await ConformanceSession.OpenAsync(o =>
+        {
+            o.KeepAliveInterval = Interval;
+            o.KeepAliveTimeout = PongTimeout;
+        });
+
+        RawFrame keepAlive = await session.ReadClientFrameAsync(0x9);
+        Task<TimeSpan> ping = session.Client.PingAsync("app"u8.ToArray(), session.Token).AsTask();
+        RawFrame application = await session.ReadClientFrameAsync(0x9);
+        Assert.Equal("app", application.Text);
+        Assert.Equal(4, keepAlive.Payload.Length);
+
+        // Answering only the later Ping covers the keepalive one: no 1011, the next keepalive Ping follows.
+        await session.Raw.SendFrameAsync(0xA, application.Payload, cancellationToken: session.Token);
+        await ping.WaitAsync(session.Token);
+        RawFrame next = await session.ReadClientFrameAsync(0x9);
+        Assert.Equal(BinaryPrimitives.ReadInt32BigEndian(keepAlive.Payload) + 1, BinaryPrimitives.ReadInt32BigEndian(next.Payload));
+        await session.Raw.SendFrameAsync(0xA, next.Payload, cancellationToken: session.Token);
+        Assert.Equal(WebSocketConnectionState.Open, session.Client.State);
+        await CloseAnsweringKeepAliveAsync(session);
+    }
+
+    [Fact]
+    public async Task KeepAlive_PongProcessedBeforeThePingIsRecorded_KeepsPinging()
+    {
+        // A peer that answers before the keepalive timer has recorded its Ping must not stop keepalive for good.
+        HeldWriteStream? stream = null;
+        await using ConformanceSession session = await ConformanceSession.OpenAsync(o =>
+        {
+            o.KeepAliveInterval = Interval;
+            o.KeepAliveTimeout = PongTimeout;
+            o.Transport = new WrappingTransport(inner => stream = new HeldWriteStream(inner, heldFirstByte: 0x89));
+        });
+
+        RawFrame first = await session.ReadClientFrameAsync(0x9);
+        await session.Raw.SendFrameAsync(0xA, first.Payload, cancellationToken: session.Token);
+
+        // Several intervals later there must have been a next Ping (bounded, never a speed assertion).
+        RawFrame second = await session.ReadClientFrameAsync(TestTimeouts.Short);
+        Assert.True(stream!.Held, "The test did not reproduce a Pong processed before the Ping write returned.");
+        Assert.Equal(0x9, second.Opcode);
+        Assert.Equal(BinaryPrimitives.ReadInt32BigEndian(first.Payload) + 1, BinaryPrimitives.ReadInt32BigEndian(second.Payload));
+        await session.Raw.SendFrameAsync(0xA, second.Payload, cancellationToken: session.Token);
+        RawFrame third = await session.ReadClientFrameAsync(TestTimeouts.Short);
+        Assert.Equal(0x9, third.Opcode);
+        await session.Raw.SendFrameAsync(0xA, third.Payload, cancellationToken: session.Token);
+        Assert.Equal(WebSocketConnectionState.Open, session.Client.State);
+        await CloseAnsweringKeepAliveAsync(session);
+    }
+
+    /// <summary>Reads the client's next frame that is not a keepalive Ping, answering the Pings met on the way.</summary>
+    private static async Task<RawFrame> ReadAnsweringKeepAliveAsync(ConformanceSession session)
+    {
+        while (true)
+        {
+            RawFrame frame = await session.ReadClientFrameAsync();
+            if (frame.Opcode != 0x9)
+            {
+                return frame;
+            }
+
+            await session.Raw.SendFrameAsync(0xA, frame.Payload, cancellationToken: session.Token);
+        }
+    }
+
+    /// <summary>A clean server-initiated close while keepalive Pings may still be crossing it.</summary>
+    private static async Task CloseAnsweringKeepAliveAsync(ConformanceSession session)
+    {
+        await session.Raw.SendCloseAsync(1000, "done", session.Token);
+        RawFrame echo = await ReadAnsweringKeepAliveAsync(session);
+        Assert.Equal(0x8, echo.Opcode);
+        Assert.Equal(RawConnection.ClosePayload(1000), echo.Payload);
+        session.Raw.ShutdownSend();
+        Assert.True((await session.ReceiveAsync()).IsClose);
+        Assert.Null(session.Client.CloseError);
+    }
+}

@@ -1,0 +1,24 @@
+using Duplex.Handshake;
+using Microsoft.Extensions.Logging;
+
+namespace Duplex.Tests.Conformance;
+
+/// <summary>
+/// Performs the real opening handshake over TCP with .NET's HTTP stack, then hands the framing engine a wrapper
+/// around the upgraded stream, so a test can observe or hold the client's reads and writes at exact points.
+/// </summary>
+internal sealed class WrappingTransport(Func<Stream, Stream> wrap) : IWebSocketTransport
+{
+    public async Task<WebSocketHandshakeResult> ConnectAsync(Uri uri, WebSocketHandshakeOptions options, ILogger logger, CancellationToken cancellationToken)
+    {
+        WebSocketHandshakeResult inner = await HttpWebSocketTransport.Default.ConnectAsync(uri, options, logger, cancellationToken);
+
+        // The inner result stays alive with the wrapper: disposing the wrapper disposes it.
+        return new WebSocketHandshakeResult(wrap(inner.Stream), inner.Response, new AsyncDisposer(inner));
+    }
+
+    private sealed class AsyncDisposer(WebSocketHandshakeResult inner) : IDisposable
+    {
+        public void Dispose() => inner.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
+}
