@@ -12,14 +12,13 @@ internal static class OneCallSample
             new Dictionary<string, string> { ["X-Client-Name"] = "one-call" },
             cancellationToken: cancellationToken);
 
-        int seen = 0;
+        // The pull API sees what arrives after its first MoveNextAsync.
         await using IAsyncEnumerator<WebSocketClientMessage> messages = client.ReadAllAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
         ValueTask<bool> next = messages.MoveNextAsync();
         await client.SendTextAsync("is anyone there?", cancellationToken);
-        while (await next && ++seen <= 1)
+        if (await next)
         {
             Console.WriteLine($"  received: {messages.Current.Text}");
-            next = messages.MoveNextAsync();
         }
 
         await client.CloseAsync(cancellationToken: cancellationToken);

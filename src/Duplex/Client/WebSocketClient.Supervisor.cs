@@ -310,9 +310,11 @@ public partial class WebSocketClient
         catch (Exception ex) when (ex is DuplexException or System.Threading.Channels.ChannelClosedException)
         {
             connection.Abort();
+            await connection.Completion.ConfigureAwait(false);
         }
 
-        await connection.Completion.ConfigureAwait(false);
+        // After a clean close the connection may still be waiting (bounded) for the server to end
+        // TCP; that need not hold up what comes next.
         return ConnectionEnd.From(connection);
     }
 

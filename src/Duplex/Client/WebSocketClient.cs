@@ -418,7 +418,7 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
         SetState(WebSocketClientState.Closed);
         if (_uri is not null)
         {
-            Log.ClientClosed(Logger, Redaction.Uri(_uri), closeStatus);
+            Log.ClientClosed(Logger, Redaction.Uri(_uri), (int)closeStatus);
         }
 
         // Completes after the disconnect handlers (and everything dispatched before) have run.

@@ -6,13 +6,14 @@ namespace Duplex.Connection;
 
 public sealed partial class WebSocketConnection
 {
-    private Task? _closeTask;
+    private TaskCompletionSource? _closeCompletion;
 
     /// <summary>
     /// Runs the closing handshake (RFC 6455 §7.1.2): sends a Close frame with the status and reason,
     /// waits for the peer's Close and for the server to end the TCP connection, all within the close
-    /// timeout, after which the socket is closed regardless. Messages that arrive meanwhile stay
-    /// readable. Idempotent: later calls wait for the same close.
+    /// timeout, after which the socket is closed regardless. The Close frame is queued before this
+    /// method returns, so no message sent afterwards can overtake it. Messages that arrive meanwhile
+    /// stay readable. Idempotent: later calls wait for the same close.
     /// </summary>
     /// <param name="closeStatus">1000–1003, 1007–1014 or 3000–4999.</param>
     /// <param name="statusDescription">A reason of at most 123 UTF-8 bytes.</param>
@@ -20,6 +21,7 @@ public sealed partial class WebSocketConnection
     public Task CloseAsync(WebSocketCloseStatus closeStatus = WebSocketCloseStatus.NormalClosure, string? statusDescription = null, CancellationToken cancellationToken = default)
     {
         CloseStatusRules.ValidateOutgoing(closeStatus, statusDescription, nameof(closeStatus), nameof(statusDescription));
+        TaskCompletionSource? mine = null;
         Task close;
         lock (_stateLock)
         {
@@ -28,16 +30,25 @@ public sealed partial class WebSocketConnection
                 throw new InvalidOperationException("The connection is not open yet.");
             }
 
-            _closeTask ??= _tornDown ? Task.CompletedTask : CloseCoreAsync(closeStatus, statusDescription);
-            close = _closeTask;
+            if (_closeCompletion is null)
+            {
+                _closeCompletion = mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+
+            close = _closeCompletion.Task;
+        }
+
+        if (mine is not null)
+        {
+            // Started outside the state lock: queueing the Close may start the writer on this thread.
+            _ = RunCloseAsync(mine, closeStatus, statusDescription);
         }
 
         return cancellationToken.CanBeCanceled ? close.WaitAsync(cancellationToken) : close;
     }
 
-    private async Task CloseCoreAsync(WebSocketCloseStatus closeStatus, string? statusDescription)
+    private async Task RunCloseAsync(TaskCompletionSource completion, WebSocketCloseStatus closeStatus, string? statusDescription)
     {
-        await Task.Yield();
         using var deadline = new CancellationTokenSource(_options.CloseTimeout, _time);
         try
         {
@@ -61,6 +72,7 @@ public sealed partial class WebSocketConnection
         finally
         {
             Teardown(null);
+            completion.TrySetResult();
         }
     }
 }

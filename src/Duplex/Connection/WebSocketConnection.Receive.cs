@@ -412,6 +412,10 @@ public sealed partial class WebSocketConnection
                 await WaitWrittenAsync(ticket, deadline.Token).ConfigureAwait(false);
             }
 
+            // Both Close frames have been exchanged: the application may learn of the close now,
+            // without waiting for the TCP connection to end.
+            _incoming.Writer.TryComplete();
+
             // RFC 6455 §7.1.1: the server closes the TCP connection first; wait for that (bounded).
             while (await stream.ReadAsync(buffer, deadline.Token).ConfigureAwait(false) > 0)
             {

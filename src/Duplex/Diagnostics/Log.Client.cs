@@ -17,9 +17,9 @@ internal static partial class Log
         Message = "Connecting to {Uri} failed ({Error}).")]
     public static partial void ClientConnectFailed(ILogger logger, string uri, string error, Exception exception);
 
-    [LoggerMessage(EventId = 303, EventName = "ClientDisconnected", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 303, EventName = "ClientDisconnected",
         Message = "Disconnected from {Uri}: close status {CloseStatus} ({CloseDescription}); reconnecting: {WillReconnect}.")]
-    public static partial void ClientDisconnected(ILogger logger, string uri, WebSocketCloseStatus? closeStatus, string? closeDescription, bool willReconnect, Exception? exception);
+    public static partial void ClientDisconnected(ILogger logger, LogLevel level, string uri, int? closeStatus, string? closeDescription, bool willReconnect, Exception? exception);
 
     [LoggerMessage(EventId = 304, EventName = "ReconnectScheduled", Level = LogLevel.Information,
         Message = "Reconnect attempt {Attempt} in {Delay}.")]
@@ -39,7 +39,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 308, EventName = "ClientClosed", Level = LogLevel.Information,
         Message = "Closed the connection to {Uri} with {CloseStatus}.")]
-    public static partial void ClientClosed(ILogger logger, string uri, WebSocketCloseStatus closeStatus);
+    public static partial void ClientClosed(ILogger logger, string uri, int closeStatus);
 
     [LoggerMessage(EventId = 309, EventName = "HandshakeHeader", Level = LogLevel.Debug,
         Message = "Handshake header {Name}: {Value}")]

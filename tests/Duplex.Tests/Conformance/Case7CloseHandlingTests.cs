@@ -382,7 +382,9 @@ public sealed class Case7CloseHandlingTests
         await using ConformanceSession session = await ConformanceSession.OpenAsync(o =>
             o.Transport = new WrappingTransport(inner => stream = new HeldWriteStream(inner, heldFirstByte: 0x88)));
 
-        Task close = session.Client.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", session.Token);
+        // CloseAsync queues the Close and may write it on the calling thread; the held write blocks
+        // that thread, so the close starts on another one.
+        Task close = Task.Run(() => session.Client.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", session.Token));
         RawCloseFrame sent = await session.ReadClientCloseAsync();
 
         // Once the Close is on the wire the connection is closing, and the status it sent is known.
