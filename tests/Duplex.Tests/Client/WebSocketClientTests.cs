@@ -357,10 +357,7 @@ public sealed class WebSocketClientTests : IAsyncLifetime
             o.Reconnect.InitialDelay = TimeSpan.FromSeconds(30);
             o.Reconnect.MaxDelay = TimeSpan.FromSeconds(30);
         }));
-        Task<RawConnection> accept = server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
-        await client.ConnectAsync(server.Uri, cancellationToken: _timeout.Token);
-        (await accept).Abort();
-        await ClientTestKit.WaitUntilAsync(() => client.State == WebSocketClientState.Disconnected, "disconnected");
+        await ConnectThenLoseAsync(server, client);
 
         Task first = client.SendTextAsync("first", _timeout.Token).AsTask();
         Task second = client.SendTextAsync("second", _timeout.Token).AsTask();
@@ -395,10 +392,7 @@ public sealed class WebSocketClientTests : IAsyncLifetime
             o.Reconnect.InitialDelay = TimeSpan.FromSeconds(30);
             o.Reconnect.MaxDelay = TimeSpan.FromSeconds(30);
         }));
-        Task<RawConnection> accept = server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
-        await client.ConnectAsync(server.Uri, cancellationToken: _timeout.Token);
-        (await accept).Abort();
-        await ClientTestKit.WaitUntilAsync(() => client.State == WebSocketClientState.Disconnected, "disconnected");
+        await ConnectThenLoseAsync(server, client);
         Task queued = client.SendTextAsync("queued", _timeout.Token).AsTask();
         await Assert.ThrowsAsync<WebSocketOutboxFullException>(() => client.SendTextAsync("refused", _timeout.Token).AsTask());
         Assert.False(queued.IsCompleted);
@@ -413,6 +407,15 @@ public sealed class WebSocketClientTests : IAsyncLifetime
         Assert.Equal(nameof(WebSocketReconnectOptions.Jitter), error.ParamName);
         error = Assert.ThrowsAny<ArgumentException>(() => new WebSocketClient(new WebSocketClientOptions { Connection = { MaxMessageSize = 0 } }));
         Assert.Equal(nameof(Duplex.Connection.WebSocketConnectionOptions.MaxMessageSize), error.ParamName);
+    }
+
+    /// <summary>Connects to the raw server, which then drops the connection; returns once the client noticed.</summary>
+    private async Task ConnectThenLoseAsync(RawWebSocketServer server, WebSocketClient client)
+    {
+        Task<RawConnection> accept = server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
+        await client.ConnectAsync(server.Uri, cancellationToken: _timeout.Token);
+        (await accept).Abort();
+        await ClientTestKit.WaitUntilAsync(() => client.State == WebSocketClientState.Disconnected, "disconnected");
     }
 
     private async Task DropOnceAsync(HttpContext context)
