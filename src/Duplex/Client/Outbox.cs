@@ -6,10 +6,17 @@ namespace Duplex.Client;
 /// <summary>A message waiting in the outbox, with the send call that waits for it.</summary>
 internal sealed class OutboxItem : WebSocketOutgoingMessage
 {
-    public OutboxItem(WebSocketMessageType messageType, string? text, ReadOnlyMemory<byte> data)
+    public OutboxItem(WebSocketMessageType messageType, string? text, ReadOnlyMemory<byte> data, bool hasSender = true)
         : base(messageType, text, data)
     {
+        HasSender = hasSender;
     }
+
+    /// <summary>
+    /// Whether a send call waits for this message. False for a message taken back from a failed
+    /// connection: its send already completed, so only the drop callback can hear of its fate.
+    /// </summary>
+    public bool HasSender { get; }
 
     /// <summary>Completes when the message has been handed to a connection, or fails when it never will be.</summary>
     public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -237,7 +237,7 @@ public partial class WebSocketClient
                 await SendOnAsync(connection, item.MessageType, item.Text, item.Data, CancellationToken.None).ConfigureAwait(false);
                 item.Completion.TrySetResult();
             }
-            catch (DuplexException)
+            catch (WebSocketClosedException)
             {
                 lock (_lock)
                 {
@@ -250,7 +250,14 @@ public partial class WebSocketClient
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                item.Completion.TrySetException(ex);
+                if (item.HasSender)
+                {
+                    item.Completion.TrySetException(ex);
+                }
+                else
+                {
+                    Drop(item, ex.Message);
+                }
             }
         }
     }
@@ -286,10 +293,47 @@ public partial class WebSocketClient
         }
     }
 
+    /// <summary>
+    /// Takes back what a failed connection had accepted but never written: to the head of the outbox
+    /// when another connection will follow, otherwise reported as dropped.
+    /// </summary>
+    private void RequeueUnsent(WebSocketConnection connection, bool willReconnect)
+    {
+        IReadOnlyList<WebSocketMessage> unsent = connection.TakeUnsentMessages();
+        if (unsent.Count == 0)
+        {
+            return;
+        }
+
+        var items = unsent.Select(m => new OutboxItem(m.MessageType, m.Text, m.Data, hasSender: false)).ToList();
+        if (!willReconnect)
+        {
+            foreach (OutboxItem item in items)
+            {
+                Drop(item, "the connection failed before it was written and no reconnect follows");
+            }
+
+            return;
+        }
+
+        lock (_lock)
+        {
+            // Oldest first at the head, ahead of anything queued since the connection failed.
+            for (int i = items.Count - 1; i >= 0; i--)
+            {
+                _outbox.AddFirst(items[i]);
+            }
+        }
+    }
+
     private void Drop(OutboxItem item, string reason)
     {
         Log.MessageDropped(Logger, item.MessageType, item.Length, reason);
-        item.Completion.TrySetException(new WebSocketMessageDroppedException($"The message was not sent: {reason}."));
+        if (item.HasSender)
+        {
+            item.Completion.TrySetException(new WebSocketMessageDroppedException($"The message was not sent: {reason}."));
+        }
+
         try
         {
             _options.MessageDropped?.Invoke(item);

@@ -36,6 +36,9 @@ public partial class WebSocketClient
                     closedByApplication = _closeRequested;
                 }
 
+                // Messages the connection accepted but never wrote go back to the outbox (or are
+                // reported when no connection will follow): nothing is lost silently.
+                RequeueUnsent(connection, willReconnect: !closedByApplication && _options.Reconnect.Enabled);
                 if (closedByApplication)
                 {
                     await RaiseDisconnectedAsync(end, closedByApplication: true, willReconnect: false, delay: null).ConfigureAwait(false);

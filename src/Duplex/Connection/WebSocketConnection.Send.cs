@@ -28,11 +28,20 @@ public sealed partial class WebSocketConnection
     private long _appendedTicket;
     private long _writtenTicket;
     private bool _flushing;
+
+    // The batch the writer is writing, and how many of its segments are fully written; what is left
+    // of it when the connection fails never reached the network.
+    private List<Segment>? _inFlight;
+    private int _inFlightWritten;
     private bool _closeStarted;
     private Exception? _sendError;
 
     /// <summary>
-    /// Sends a text message. Completes when the frame has been written to the network.
+    /// Sends a text message. Completes as soon as the frame is in the connection's write buffer
+    /// (it waits only while more than <see cref="WebSocketConnectionOptions.SendBufferLimit"/> bytes
+    /// are waiting for the network); frames go out in order, and whatever was buffered when the
+    /// connection fails is reported by <see cref="TakeUnsentMessages"/>. <see cref="FlushAsync"/>
+    /// waits until everything sent so far has been written.
     /// </summary>
     /// <param name="text">The message text.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
@@ -43,7 +52,7 @@ public sealed partial class WebSocketConnection
         return SendMessageAsync(Opcode.Text, text, Encoding.UTF8.GetByteCount(text), s_encodeText, cancellationToken);
     }
 
-    /// <summary>Sends a binary message. Completes when the frame has been written to the network.</summary>
+    /// <summary>Sends a binary message; completes as soon as the frame is buffered (see <see cref="SendTextAsync"/>).</summary>
     /// <param name="data">The message bytes; not used after the returned task completes.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <exception cref="WebSocketClosedException">The connection is closed or failed.</exception>
@@ -84,6 +93,76 @@ public sealed partial class WebSocketConnection
         return new WebSocketMessageWriter(this, opcode);
     }
 
+    /// <summary>Completes when every frame sent so far has been written to the network.</summary>
+    /// <param name="cancellationToken">Stops waiting; the frames are still written.</param>
+    /// <exception cref="WebSocketClosedException">The connection failed before they were written.</exception>
+    public ValueTask FlushAsync(CancellationToken cancellationToken = default)
+    {
+        long ticket;
+        lock (_writeLock)
+        {
+            ticket = _appendedTicket;
+        }
+
+        return WaitWrittenAsync(ticket, cancellationToken);
+    }
+
+    /// <summary>
+    /// After the connection ended: the whole messages that sends accepted into the write buffer but
+    /// that never reached the network, oldest first, as they were sent (unmasked). Frames of a
+    /// message sent in pieces with a <see cref="WebSocketMessageWriter"/> are not included. A message
+    /// whose write was interrupted part-way is included, so in that rare case the peer may have seen
+    /// the start of it. Returns an empty list while the connection is open, and the messages only once.
+    /// </summary>
+    public IReadOnlyList<WebSocketMessage> TakeUnsentMessages()
+    {
+        var segments = new List<Segment>();
+        lock (_writeLock)
+        {
+            if (!_tornDown && _sendError is null)
+            {
+                return [];
+            }
+
+            if (_inFlight is not null)
+            {
+                segments.AddRange(_inFlight.Skip(_inFlightWritten));
+                _inFlight = null;
+            }
+
+            segments.AddRange(_segments);
+            _segments.Clear();
+            if (_tail is not null)
+            {
+                segments.Add(new Segment(_tail, _tailCount));
+                _tail = null;
+                _tailCount = 0;
+            }
+        }
+
+        var messages = new List<WebSocketMessage>();
+        foreach (Segment segment in segments)
+        {
+            ReadOnlySpan<byte> frames = segment.Array.AsSpan(0, segment.Count);
+            while (FrameHeader.TryRead(frames, out FrameHeader header, out int headerLength, out _) == System.Buffers.OperationStatus.Done)
+            {
+                int length = (int)header.PayloadLength;
+                if (header.Fin && header.Opcode is Opcode.Text or Opcode.Binary)
+                {
+                    byte[] payload = frames.Slice(headerLength, length).ToArray();
+                    PayloadMask.Apply(payload, header.MaskKey, 0);
+                    messages.Add(header.Opcode == Opcode.Text
+                        ? WebSocketMessage.FromText(Encoding.UTF8.GetString(payload))
+                        : WebSocketMessage.FromBinary(payload));
+                }
+
+                frames = frames.Slice(headerLength + length);
+            }
+        }
+
+        return messages;
+    }
+
     internal static Opcode ToOpcode(WebSocketMessageType messageType, string parameterName) => messageType switch
     {
         WebSocketMessageType.Text => Opcode.Text,
@@ -96,26 +175,25 @@ public sealed partial class WebSocketConnection
         cancellationToken.ThrowIfCancellationRequested();
         ThrowIfCannotSend();
         await _messageLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        long ticket;
         try
         {
             await WaitForBufferSpaceAsync(cancellationToken).ConfigureAwait(false);
-            ticket = AppendFrame(opcode, fin: true, length, state, write);
+
+            // Once appended, the frame goes out in order; if the connection fails before it reaches
+            // the network, TakeUnsentMessages hands it back.
+            AppendFrame(opcode, fin: true, length, state, write);
         }
         finally
         {
             _messageLock.Release();
         }
-
-        await WaitWrittenAsync(ticket, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Sends one frame of a fragmented message; used by <see cref="WebSocketMessageWriter"/>.</summary>
     internal async ValueTask SendFragmentAsync(Opcode opcode, bool fin, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         await WaitForBufferSpaceAsync(cancellationToken).ConfigureAwait(false);
-        long ticket = AppendFrame(opcode, fin, data.Length, data, s_copyBytes);
-        await WaitWrittenAsync(ticket, cancellationToken).ConfigureAwait(false);
+        AppendFrame(opcode, fin, data.Length, data, s_copyBytes);
     }
 
     internal void ReleaseMessageLock() => _messageLock.Release();
@@ -353,19 +431,38 @@ public sealed partial class WebSocketConnection
                     _segments = _spareSegments ?? [];
                     _spareSegments = null;
                     ticket = _appendedTicket;
+                    _inFlight = batch;
+                    _inFlightWritten = 0;
                 }
 
-                foreach (Segment segment in batch)
+                for (int i = 0; i < batch.Count; i++)
                 {
+                    Segment segment = batch[i];
                     await stream.WriteAsync(segment.Array.AsMemory(0, segment.Count), _abort.Token).ConfigureAwait(false);
                     bytes += segment.Count;
-                    ArrayPool<byte>.Shared.Return(segment.Array);
+                    if (i + 1 < batch.Count)
+                    {
+                        lock (_writeLock)
+                        {
+                            _inFlightWritten = i + 1;
+                        }
+                    }
                 }
 
+                // Some streams (HTTP/2) hold writes until flushed: a batch counts as written only then.
                 await stream.FlushAsync(_abort.Token).ConfigureAwait(false);
-                batch.Clear();
                 lock (_writeLock)
                 {
+                    if (_inFlight == batch)
+                    {
+                        _inFlight = null;
+                        foreach (Segment segment in batch)
+                        {
+                            ArrayPool<byte>.Shared.Return(segment.Array);
+                        }
+                    }
+
+                    batch.Clear();
                     _spareSegments = batch;
                     _bufferedBytes -= bytes;
                     _writtenTicket = ticket;

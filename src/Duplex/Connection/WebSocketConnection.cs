@@ -19,8 +19,7 @@ namespace Duplex.Connection;
 /// One receive call (<see cref="ReceiveAsync"/> or <see cref="ReceiveMessageAsync"/>) may be
 /// outstanding at a time.</para>
 /// <para>Cancellation: cancelling a receive or a ping leaves the connection open. Cancelling a send
-/// that is still waiting for buffer space removes it; once its frame is queued it will be written,
-/// and the cancellation only stops the wait.</para>
+/// that is still waiting for buffer space removes it; a send completes once its frame is buffered.</para>
 /// </remarks>
 public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
 {

@@ -60,6 +60,56 @@ public sealed class WebSocketClientReconnectTests : IAsyncLifetime
         Assert.IsType<WebSocketClosedException>(lost.Exception);
     }
 
+    [Fact]
+    public async Task ConnectionFailsWithSendsStillBuffered_TheyGoOutOnTheNextConnection()
+    {
+        // The first connection's writes never reach the network (the peer stopped reading); its
+        // sends complete as soon as they are buffered.
+        int connections = 0;
+        await using var client = new WebSocketClient(ClientTestKit.FastOptions(o => o.Connection.Transport = new WrappingTransport(
+            inner => Interlocked.Increment(ref connections) == 1 ? new StallingWriteStream(inner) : inner)));
+        Task<RawConnection> accept = _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
+        await client.ConnectAsync(_server.Uri, cancellationToken: _timeout.Token);
+        RawConnection first = await accept;
+        for (int i = 0; i < 3; i++)
+        {
+            await client.SendTextAsync($"buffered {i}", _timeout.Token);
+        }
+
+        await client.SendBinaryAsync(new byte[] { 1, 2, 3 }, _timeout.Token);
+        first.Abort();
+
+        RawConnection second = await _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal($"buffered {i}", (await second.ReadFrameAsync(cancellationToken: _timeout.Token)).Text);
+        }
+
+        RawFrame binary = await second.ReadFrameAsync(cancellationToken: _timeout.Token);
+        Assert.Equal(2, binary.Opcode);
+        Assert.Equal(new byte[] { 1, 2, 3 }, binary.Payload);
+    }
+
+    [Fact]
+    public async Task ConnectionFailsWithSendsStillBuffered_NoReconnect_TheyAreReportedDropped()
+    {
+        var dropped = new System.Collections.Concurrent.ConcurrentQueue<WebSocketOutgoingMessage>();
+        await using var client = new WebSocketClient(ClientTestKit.FastOptions(o =>
+        {
+            o.Reconnect.Enabled = false;
+            o.MessageDropped = dropped.Enqueue;
+            o.Connection.Transport = new WrappingTransport(inner => new StallingWriteStream(inner));
+        }));
+        Task<RawConnection> accept = _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
+        await client.ConnectAsync(_server.Uri, cancellationToken: _timeout.Token);
+        RawConnection connection = await accept;
+        await client.SendTextAsync("never written", _timeout.Token);
+        connection.Abort();
+
+        await ClientTestKit.WaitUntilAsync(() => dropped.Count == 1, "the unsent message is reported");
+        Assert.Equal("never written", dropped.Single().Text);
+    }
+
     [Theory]
     [InlineData(1001)]
     [InlineData(1011)]

@@ -220,10 +220,16 @@ public sealed class Case7CloseHandlingTests
         Task close = session.Client.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", session.Token);
 
         await close.WaitAsync(closeTimeout + TimeSpan.FromSeconds(4), session.Token);
-        await Assert.ThrowsAsync<WebSocketClosedException>(() => send.WaitAsync(session.Token));
+
+        // The send was accepted into the write buffer; the message never got through, and the
+        // connection hands it back instead of losing it silently.
+        await send.WaitAsync(session.Token);
         Assert.Equal(WebSocketConnectionState.Closed, session.Client.State);
         await session.Client.Completion.WaitAsync(session.Token);
-        // The client closed its socket; the kernel still delivers what was buffered, then the FIN.
+        WebSocketMessage unsent = Assert.Single(session.Client.TakeUnsentMessages());
+        Assert.Equal(WebSocketMessageType.Binary, unsent.MessageType);
+        Assert.Equal(32 * 1024 * 1024, unsent.Data.Length);
+        Assert.Empty(session.Client.TakeUnsentMessages());
 
         // The client closed its socket; the kernel still delivers what was buffered, then the FIN.
         Assert.True(await session.Raw.WaitForEndOfStreamAsync(TestTimeouts.Default, session.Token), "The client did not close the socket.");

@@ -1,7 +1,7 @@
 using Duplex.Handshake;
 using Microsoft.Extensions.Logging;
 
-namespace Duplex.Tests.Conformance;
+namespace Duplex.Tests.Infrastructure;
 
 /// <summary>
 /// Performs the real opening handshake over TCP with .NET's HTTP stack, then hands the framing engine a wrapper
