@@ -45,7 +45,7 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
     private bool _closeRequested;
     private bool _gaveUp;
     private bool _disposed;
-    private TimeSpan? _lastRoundTrip;
+    private long _lastRoundTripTicks = -1;
 
     /// <summary>Creates a client; nothing happens until <see cref="ConnectAsync"/>.</summary>
     /// <param name="options">Settings; null for the defaults. Validated and copied.</param>
@@ -108,7 +108,8 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
                 connection = _connection;
             }
 
-            return connection?.LastRoundTripTime ?? _lastRoundTrip;
+            long ticks = Interlocked.Read(ref _lastRoundTripTicks);
+            return connection?.LastRoundTripTime ?? (ticks < 0 ? null : TimeSpan.FromTicks(ticks));
         }
     }
 
@@ -252,7 +253,7 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
         try
         {
             TimeSpan rtt = await connection.PingAsync(payload, linked.Token).ConfigureAwait(false);
-            _lastRoundTrip = rtt;
+            Interlocked.Exchange(ref _lastRoundTripTicks, rtt.Ticks);
             DuplexTelemetry.PingRoundTrip.Record(rtt.TotalMilliseconds);
             return new WebSocketPingResult(true, rtt);
         }
