@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.WebSockets;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Threading.Channels;
 using Duplex.Diagnostics;
@@ -16,13 +17,11 @@ public sealed partial class WebSocketConnection
     internal const int ReceiveChunkSize = 64 * 1024;
 
     private readonly FrameDecoder _decoder;
-    private readonly Channel<ReceivedChunk> _incoming;
+    private readonly Channel<ReceivedBatch> _incoming;
 
     // Consumer side (one receive call at a time).
     private int _receiving;
-    private ReceivedChunk _current;
-    private int _currentOffset;
-    private bool _hasCurrent;
+    private ReceivedBatch? _batch;
     private byte[]? _assembly;
     private int _assemblyCount;
 
@@ -44,6 +43,7 @@ public sealed partial class WebSocketConnection
     /// <param name="cancellationToken">Cancels the wait; the connection stays open and no data is lost.</param>
     /// <exception cref="WebSocketProtocolException">The peer broke the protocol (the close code sent is in the exception).</exception>
     /// <exception cref="WebSocketClosedException">The connection was lost or failed.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<WebSocketMessage> ReceiveMessageAsync(CancellationToken cancellationToken = default)
     {
         EnterReceive();
@@ -51,30 +51,27 @@ public sealed partial class WebSocketConnection
         {
             while (true)
             {
-                if (!_hasCurrent)
+                if ((_batch is null || _batch.IsConsumed) && !await NextBatchAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    if (!await NextChunkAsync(cancellationToken).ConfigureAwait(false))
-                    {
-                        return WebSocketMessage.FromClose(RemoteCloseStatus, RemoteCloseStatusDescription);
-                    }
+                    return WebSocketMessage.FromClose(RemoteCloseStatus, RemoteCloseStatusDescription);
                 }
 
-                ReadOnlySpan<byte> rest = _current.Span.Slice(_currentOffset);
-                WebSocketMessageType type = _current.Type;
-                bool end = _current.EndOfMessage;
-                if (end && _assemblyCount == 0)
+                ReceivedBatch batch = _batch!;
+                ReceivedBatch.Piece piece = batch.Pieces[batch.Next];
+                ReadOnlySpan<byte> rest = piece.Span.Slice(batch.NextOffset);
+                if (piece.EndOfMessage && _assemblyCount == 0)
                 {
-                    // The common case: the whole message is one queued piece; only the result allocates.
-                    WebSocketMessage whole = Materialize(type, rest);
-                    ReleaseCurrent();
+                    // The common case: the whole message is one piece; only the result allocates.
+                    WebSocketMessage whole = Materialize(piece.Type, rest);
+                    AdvancePiece(batch);
                     return whole;
                 }
 
                 AppendToAssembly(rest);
-                ReleaseCurrent();
-                if (end)
+                AdvancePiece(batch);
+                if (piece.EndOfMessage)
                 {
-                    WebSocketMessage assembled = Materialize(type, _assembly.AsSpan(0, _assemblyCount));
+                    WebSocketMessage assembled = Materialize(piece.Type, _assembly.AsSpan(0, _assemblyCount));
                     ArrayPool<byte>.Shared.Return(_assembly!);
                     _assembly = null;
                     _assemblyCount = 0;
@@ -97,29 +94,34 @@ public sealed partial class WebSocketConnection
     /// <param name="cancellationToken">Cancels the wait; the connection stays open and no data is lost.</param>
     /// <exception cref="WebSocketProtocolException">The peer broke the protocol.</exception>
     /// <exception cref="WebSocketClosedException">The connection was lost or failed.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ValueWebSocketReceiveResult> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         EnterReceive();
         try
         {
-            if (!_hasCurrent && !await NextChunkAsync(cancellationToken).ConfigureAwait(false))
+            if ((_batch is null || _batch.IsConsumed) && !await NextBatchAsync(cancellationToken).ConfigureAwait(false))
             {
                 return new ValueWebSocketReceiveResult(0, WebSocketMessageType.Close, endOfMessage: true);
             }
 
-            ReadOnlySpan<byte> rest = _current.Span.Slice(_currentOffset);
+            ReceivedBatch batch = _batch!;
+            ReceivedBatch.Piece piece = batch.Pieces[batch.Next];
+            ReadOnlySpan<byte> rest = piece.Span.Slice(batch.NextOffset);
             int count = Math.Min(rest.Length, buffer.Length);
             rest.Slice(0, count).CopyTo(buffer.Span);
-            _currentOffset += count;
-            WebSocketMessageType type = _current.Type;
             bool end = false;
-            if (_currentOffset == _current.Count)
+            if (count == rest.Length)
             {
-                end = _current.EndOfMessage;
-                ReleaseCurrent();
+                end = piece.EndOfMessage;
+                AdvancePiece(batch);
+            }
+            else
+            {
+                batch.NextOffset += count;
             }
 
-            return new ValueWebSocketReceiveResult(count, type, end);
+            return new ValueWebSocketReceiveResult(count, piece.Type, end);
         }
         finally
         {
@@ -137,17 +139,21 @@ public sealed partial class WebSocketConnection
 
     private void ExitReceive() => Volatile.Write(ref _receiving, 0);
 
-    /// <summary>Makes the next queued piece current; false when the connection ended cleanly.</summary>
-    private async ValueTask<bool> NextChunkAsync(CancellationToken cancellationToken)
+    /// <summary>Makes the next queued batch current; false when the connection ended cleanly.</summary>
+    private async ValueTask<bool> NextBatchAsync(CancellationToken cancellationToken)
     {
-        ChannelReader<ReceivedChunk> reader = _incoming.Reader;
+        if (_batch is not null)
+        {
+            _batch.Release();
+            _batch = null;
+        }
+
+        ChannelReader<ReceivedBatch> reader = _incoming.Reader;
         while (true)
         {
-            if (reader.TryRead(out ReceivedChunk chunk))
+            if (reader.TryRead(out ReceivedBatch? batch))
             {
-                _current = chunk;
-                _currentOffset = 0;
-                _hasCurrent = true;
+                _batch = batch;
                 return true;
             }
 
@@ -157,6 +163,18 @@ public sealed partial class WebSocketConnection
                 return false;
             }
         }
+    }
+
+    private static void AdvancePiece(ReceivedBatch batch)
+    {
+        ReceivedBatch.Piece piece = batch.Pieces[batch.Next];
+        if (piece.Owned)
+        {
+            ArrayPool<byte>.Shared.Return(piece.Array);
+        }
+
+        batch.Next++;
+        batch.NextOffset = 0;
     }
 
     private void ThrowIfEndedAbnormally()
@@ -173,18 +191,6 @@ public sealed partial class WebSocketConnection
             default:
                 throw LostConnection(error);
         }
-    }
-
-    private void ReleaseCurrent()
-    {
-        if (_current.Buffer is { } array)
-        {
-            ArrayPool<byte>.Shared.Return(array);
-        }
-
-        _current = default;
-        _currentOffset = 0;
-        _hasCurrent = false;
     }
 
     private void AppendToAssembly(ReadOnlySpan<byte> data)
@@ -212,8 +218,9 @@ public sealed partial class WebSocketConnection
             : WebSocketMessage.FromBinary(payload.IsEmpty ? Array.Empty<byte>() : payload.ToArray());
 
     /// <summary>
-    /// The one loop that reads the socket: decodes frames, answers Pings, matches Pongs, queues
-    /// message data for the application, and runs the receiving half of the closing handshake.
+    /// The one loop that reads the socket: decodes frames, answers Pings, matches Pongs, hands
+    /// message data to the application one read at a time, and runs the receiving half of the
+    /// closing handshake.
     /// </summary>
     private async Task ReceiveLoopAsync()
     {
@@ -224,6 +231,7 @@ public sealed partial class WebSocketConnection
         byte[]? buffer = null;
         byte[]? chunk = null;
         int chunkCount = 0;
+        ReceivedBatch? batch = null;
         try
         {
             while (true)
@@ -244,7 +252,7 @@ public sealed partial class WebSocketConnection
                 }
 
                 Volatile.Write(ref _lastReceivedTimestamp, _time.GetTimestamp());
-
+                bool bufferInBatch = false;
                 int position = 0;
                 while (position < read)
                 {
@@ -258,16 +266,25 @@ public sealed partial class WebSocketConnection
 
                     if (status == DecodeStatus.Data)
                     {
-                        ReadOnlySpan<byte> data = buffer.AsSpan(start + frame.Offset, frame.Count);
-                        Append(ref chunk, ref chunkCount, data);
-                        if (frame.EndOfMessage || chunkCount >= ReceiveChunkSize)
+                        batch ??= new ReceivedBatch(null);
+                        WebSocketMessageType type = ToMessageType(frame.Opcode);
+                        if (frame.EndOfMessage && chunkCount == 0)
                         {
-                            var item = new ReceivedChunk(chunk, chunkCount, ToMessageType(frame.Opcode), frame.EndOfMessage);
-                            chunk = null;
-                            chunkCount = 0;
-                            if (!_incoming.Writer.TryWrite(item))
+                            // A whole message inside this read: the application reads it in place.
+                            batch.Add(frame.Count == 0
+                                ? new ReceivedBatch.Piece([], 0, 0, type, EndOfMessage: true, Owned: false)
+                                : new ReceivedBatch.Piece(buffer, start + frame.Offset, frame.Count, type, EndOfMessage: true, Owned: false));
+                            bufferInBatch |= frame.Count != 0;
+                        }
+                        else
+                        {
+                            // A message that spans reads or frames is copied into chunks of its own.
+                            Append(ref chunk, ref chunkCount, buffer.AsSpan(start + frame.Offset, frame.Count));
+                            if (frame.EndOfMessage || chunkCount >= ReceiveChunkSize)
                             {
-                                await EnqueueSlowAsync(item, abort).ConfigureAwait(false);
+                                batch.Add(new ReceivedBatch.Piece(chunk ?? [], 0, chunkCount, type, frame.EndOfMessage, Owned: chunk is not null));
+                                chunk = null;
+                                chunkCount = 0;
                             }
                         }
                     }
@@ -275,7 +292,15 @@ public sealed partial class WebSocketConnection
                     {
                         if (frame.Opcode == Opcode.Close)
                         {
-                            await OnCloseFrameAsync(stream, buffer).ConfigureAwait(false);
+                            // Everything before the Close reaches the application first.
+                            await EnqueueAsync(batch, bufferInBatch ? buffer : null, abort).ConfigureAwait(false);
+                            batch = null;
+                            if (bufferInBatch)
+                            {
+                                buffer = null;
+                            }
+
+                            await OnCloseFrameAsync(stream).ConfigureAwait(false);
                             return;
                         }
 
@@ -283,6 +308,14 @@ public sealed partial class WebSocketConnection
                     }
                     else
                     {
+                        // Messages that arrived whole before the violation are still delivered.
+                        await EnqueueAsync(batch, bufferInBatch ? buffer : null, abort).ConfigureAwait(false);
+                        batch = null;
+                        if (bufferInBatch)
+                        {
+                            buffer = null;
+                        }
+
                         ProtocolViolation violation = _decoder.Violation;
                         Log.ProtocolViolation(_logger, violation.CloseStatus, violation.Message);
                         await FailAsync(violation.CloseStatus, null, violation.ToException()).ConfigureAwait(false);
@@ -290,7 +323,19 @@ public sealed partial class WebSocketConnection
                     }
                 }
 
-                if (read < buffer.Length)
+                bool drained = read < buffer.Length;
+                if (batch is { Count: > 0 })
+                {
+                    await EnqueueAsync(batch, bufferInBatch ? buffer : null, abort).ConfigureAwait(false);
+                    batch = null;
+                }
+
+                if (bufferInBatch)
+                {
+                    // The batch owns the read buffer now; the next read gets a fresh one.
+                    buffer = drained ? null : ArrayPool<byte>.Shared.Rent(_options.ReceiveBufferSize);
+                }
+                else if (drained)
                 {
                     // The socket is drained for now: give the buffer back before waiting again.
                     ArrayPool<byte>.Shared.Return(buffer);
@@ -348,20 +393,28 @@ public sealed partial class WebSocketConnection
         count = needed;
     }
 
-    private async ValueTask EnqueueSlowAsync(ReceivedChunk item, CancellationToken abort)
+    /// <summary>Queues a batch for the application, waiting (backpressure) while the queue is full.</summary>
+    private ValueTask EnqueueAsync(ReceivedBatch? batch, byte[]? readBuffer, CancellationToken abort)
+    {
+        if (batch is null || batch.Count == 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        batch.ReadBuffer = readBuffer;
+        return _incoming.Writer.TryWrite(batch) ? ValueTask.CompletedTask : EnqueueSlowAsync(batch, abort);
+    }
+
+    private async ValueTask EnqueueSlowAsync(ReceivedBatch batch, CancellationToken abort)
     {
         _receivePaused = true;
         try
         {
-            await _incoming.Writer.WriteAsync(item, abort).ConfigureAwait(false);
+            await _incoming.Writer.WriteAsync(batch, abort).ConfigureAwait(false);
         }
         catch
         {
-            if (item.Buffer is not null)
-            {
-                ArrayPool<byte>.Shared.Return(item.Buffer);
-            }
-
+            batch.Release();
             throw;
         }
         finally
@@ -387,7 +440,7 @@ public sealed partial class WebSocketConnection
     }
 
     /// <summary>RFC 6455 §5.5.1 and §7.1.1: the peer's Close arrived.</summary>
-    private async Task OnCloseFrameAsync(Stream stream, byte[] buffer)
+    private async Task OnCloseFrameAsync(Stream stream)
     {
         lock (_stateLock)
         {
@@ -417,9 +470,17 @@ public sealed partial class WebSocketConnection
             _incoming.Writer.TryComplete();
 
             // RFC 6455 §7.1.1: the server closes the TCP connection first; wait for that (bounded).
-            while (await stream.ReadAsync(buffer, deadline.Token).ConfigureAwait(false) > 0)
+            byte[] discard = ArrayPool<byte>.Shared.Rent(1024);
+            try
             {
-                // Nothing may follow a Close frame; whatever does is discarded.
+                while (await stream.ReadAsync(discard, deadline.Token).ConfigureAwait(false) > 0)
+                {
+                    // Nothing may follow a Close frame; whatever does is discarded.
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(discard);
             }
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException or DuplexException or System.Net.Sockets.SocketException)
@@ -454,11 +515,5 @@ public sealed partial class WebSocketConnection
         }
 
         Teardown(expected ? null : LostConnection(ex));
-    }
-
-    /// <summary>A piece of a received message waiting in the queue; the buffer is pooled.</summary>
-    private readonly record struct ReceivedChunk(byte[]? Buffer, int Count, WebSocketMessageType Type, bool EndOfMessage)
-    {
-        public ReadOnlySpan<byte> Span => Buffer is null ? default : Buffer.AsSpan(0, Count);
     }
 }

@@ -46,7 +46,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
         _time = _options.TimeProvider;
         _logger = _options.Logger;
         _decoder = new FrameDecoder(_options.MaxMessageSize);
-        _incoming = Channel.CreateBounded<ReceivedChunk>(new BoundedChannelOptions(_options.ReceiveQueueCapacity)
+        _incoming = Channel.CreateBounded<ReceivedBatch>(new BoundedChannelOptions(_options.ReceiveQueueCapacity)
         {
             SingleReader = true,
             SingleWriter = true,

@@ -44,11 +44,11 @@ public sealed class WebSocketConnectionOptions
     public int ReceiveBufferSize { get; set; } = 16 * 1024;
 
     /// <summary>
-    /// How many received messages (a message over 64 KiB counts once per 64 KiB) are held until the
-    /// application reads them. When full, reading from the network pauses (backpressure); nothing is
-    /// dropped. Default 128.
+    /// How many network reads' worth of received messages are held until the application reads them
+    /// (each at most <see cref="ReceiveBufferSize"/> of small messages, or up to 64 KiB of a large
+    /// one). When full, reading from the network pauses (backpressure); nothing is dropped. Default 32.
     /// </summary>
-    public int ReceiveQueueCapacity { get; set; } = 128;
+    public int ReceiveQueueCapacity { get; set; } = 32;
 
     /// <summary>
     /// How many bytes of frames may wait to be written before further sends wait for the network
