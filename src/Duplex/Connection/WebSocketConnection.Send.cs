@@ -8,6 +8,12 @@ namespace Duplex.Connection;
 
 public sealed partial class WebSocketConnection
 {
+    /// <summary>
+    /// A send that starts the writer after at least this long without a write writes inline;
+    /// sooner, the write is handed to the thread pool so back-to-back sends coalesce.
+    /// </summary>
+    private static readonly TimeSpan InlineWriteAfterIdle = TimeSpan.FromMicroseconds(10);
+
     /// <summary>Frames smaller than this are packed together into segments of this size.</summary>
     internal const int SendSegmentSize = 16 * 1024;
 
@@ -28,6 +34,7 @@ public sealed partial class WebSocketConnection
     private long _appendedTicket;
     private long _writtenTicket;
     private bool _flushing;
+    private long _lastWriteTimestamp;
 
     // The batch the writer is writing, and how many of its segments are fully written; what is left
     // of it when the connection fails never reached the network.
@@ -309,9 +316,18 @@ public sealed partial class WebSocketConnection
 
         if (startWriter)
         {
-            // Runs synchronously up to the first write that does not complete at once, so an idle
-            // connection writes on the sender's thread.
-            _ = WriteLoopAsync();
+            if (System.Diagnostics.Stopwatch.GetElapsedTime(Volatile.Read(ref _lastWriteTimestamp)) > InlineWriteAfterIdle)
+            {
+                // A connection that has been quiet writes on the sender's thread: no hop, lowest
+                // latency (the loop runs synchronously up to a write that does not complete at once).
+                _ = WriteLoopAsync();
+            }
+            else
+            {
+                // Sends are coming back to back: let a pool thread write while the sender goes on
+                // appending, so everything that piles up meanwhile leaves in one write.
+                ThreadPool.UnsafeQueueUserWorkItem(_writerWorkItem ??= new WriterWorkItem(this), preferLocal: false);
+            }
         }
 
         return ticket;
@@ -451,6 +467,7 @@ public sealed partial class WebSocketConnection
 
                 // Some streams (HTTP/2) hold writes until flushed: a batch counts as written only then.
                 await stream.FlushAsync(_abort.Token).ConfigureAwait(false);
+                Volatile.Write(ref _lastWriteTimestamp, System.Diagnostics.Stopwatch.GetTimestamp());
                 lock (_writeLock)
                 {
                     if (_inFlight == batch)
@@ -528,7 +545,15 @@ public sealed partial class WebSocketConnection
         }
     }
 
+    private WriterWorkItem? _writerWorkItem;
+
     private readonly record struct Segment(byte[] Array, int Count);
+
+    /// <summary>Starts the writer on a pool thread without allocating per queueing.</summary>
+    private sealed class WriterWorkItem(WebSocketConnection connection) : IThreadPoolWorkItem
+    {
+        public void Execute() => _ = connection.WriteLoopAsync();
+    }
 
     private readonly record struct SendWaiter(long Ticket, TaskCompletionSource Completion);
 }
