@@ -14,7 +14,13 @@ public sealed partial class WebSocketConnection
     /// Messages larger than this reach the receive queue in pieces of this size, so a big message
     /// can be streamed to the application while it arrives.
     /// </summary>
-    internal const int ReceiveChunkSize = 64 * 1024;
+    internal const int ReceiveChunkSize = 1024 * 1024;
+
+    /// <summary>
+    /// When at least this much of a data frame is still to come, it is read straight into the
+    /// message's chunk instead of through the read buffer: one copy less, and fewer, larger reads.
+    /// </summary>
+    private const int DirectReadThreshold = 8 * 1024;
 
     private readonly FrameDecoder _decoder;
     private readonly Channel<ReceivedBatch> _incoming;
@@ -236,6 +242,41 @@ public sealed partial class WebSocketConnection
         {
             while (true)
             {
+                long remaining = _decoder.DataFrameRemaining;
+                if (chunk is not null && remaining >= DirectReadThreshold)
+                {
+                    // The middle of a large frame: read it straight into the message's chunk.
+                    int want = (int)Math.Min(remaining, ReceiveChunkSize - chunkCount);
+                    Reserve(ref chunk, chunkCount, want);
+                    int direct = await stream.ReadAsync(chunk.AsMemory(chunkCount, want), abort).ConfigureAwait(false);
+                    if (direct == 0)
+                    {
+                        OnEndOfStream();
+                        return;
+                    }
+
+                    Volatile.Write(ref _lastReceivedTimestamp, _time.GetTimestamp());
+                    if (_decoder.Decode(chunk.AsSpan(chunkCount, direct), out _, out DecodedFrame piece) == DecodeStatus.Violation)
+                    {
+                        ProtocolViolation violation = _decoder.Violation;
+                        Log.ProtocolViolation(_logger, violation.CloseStatus, violation.Message);
+                        await FailAsync(violation.CloseStatus, null, violation.ToException()).ConfigureAwait(false);
+                        return;
+                    }
+
+                    chunkCount += direct;
+                    if (piece.EndOfMessage || chunkCount >= ReceiveChunkSize)
+                    {
+                        var pieces = new ReceivedBatch(null);
+                        pieces.Add(new ReceivedBatch.Piece(chunk, 0, chunkCount, ToMessageType(piece.Opcode), piece.EndOfMessage, Owned: true));
+                        chunk = null;
+                        chunkCount = 0;
+                        await EnqueueAsync(pieces, null, abort).ConfigureAwait(false);
+                    }
+
+                    continue;
+                }
+
                 if (buffer is null)
                 {
                     // An idle connection holds no receive buffer: wait for data with a zero-byte
@@ -376,21 +417,28 @@ public sealed partial class WebSocketConnection
             return;
         }
 
-        int needed = count + data.Length;
-        if (chunk is null || chunk.Length < needed)
-        {
-            byte[] bigger = ArrayPool<byte>.Shared.Rent(chunk is null ? needed : Math.Max(needed, Math.Min(chunk.Length * 2, ReceiveChunkSize)));
-            if (chunk is not null)
-            {
-                chunk.AsSpan(0, count).CopyTo(bigger);
-                ArrayPool<byte>.Shared.Return(chunk);
-            }
+        Reserve(ref chunk, count, data.Length);
+        data.CopyTo(chunk.AsSpan(count));
+        count += data.Length;
+    }
 
-            chunk = bigger;
+    /// <summary>Makes room for <paramref name="more"/> bytes after the first <paramref name="count"/> of a pooled chunk.</summary>
+    private static void Reserve([System.Diagnostics.CodeAnalysis.NotNull] ref byte[]? chunk, int count, int more)
+    {
+        int needed = count + more;
+        if (chunk is not null && chunk.Length >= needed)
+        {
+            return;
         }
 
-        data.CopyTo(chunk.AsSpan(count));
-        count = needed;
+        byte[] bigger = ArrayPool<byte>.Shared.Rent(chunk is null ? needed : Math.Max(needed, Math.Min(chunk.Length * 2, ReceiveChunkSize)));
+        if (chunk is not null)
+        {
+            chunk.AsSpan(0, count).CopyTo(bigger);
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+
+        chunk = bigger;
     }
 
     /// <summary>Queues a batch for the application, waiting (backpressure) while the queue is full.</summary>

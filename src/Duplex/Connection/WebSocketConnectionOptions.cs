@@ -45,7 +45,7 @@ public sealed class WebSocketConnectionOptions
 
     /// <summary>
     /// How many network reads' worth of received messages are held until the application reads them
-    /// (each at most <see cref="ReceiveBufferSize"/> of small messages, or up to 64 KiB of a large
+    /// (each at most <see cref="ReceiveBufferSize"/> of small messages, or up to 1 MiB of a large
     /// one). When full, reading from the network pauses (backpressure); nothing is dropped. Default 32.
     /// </summary>
     public int ReceiveQueueCapacity { get; set; } = 32;

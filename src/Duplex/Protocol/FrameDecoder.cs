@@ -84,6 +84,12 @@ internal sealed class FrameDecoder
     public bool InFrame => _inFrame || _headerCount != 0;
 
     /// <summary>
+    /// Payload bytes still to come in the current data frame (0 outside one). A caller may read that
+    /// many bytes straight into their destination and pass them to <see cref="Decode"/> there.
+    /// </summary>
+    public long DataFrameRemaining => _inFrame && !OpcodeRules.IsControl(_frame.Opcode) ? _frameRemaining : 0;
+
+    /// <summary>
     /// Decodes the next item from <paramref name="input"/>. <paramref name="consumed"/> is how many
     /// input bytes this call used; call again with the rest.
     /// </summary>
