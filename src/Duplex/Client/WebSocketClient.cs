@@ -182,6 +182,7 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
             _uri = uri;
             _connectHeaders = headers is null ? null : new Dictionary<string, string>(headers, StringComparer.OrdinalIgnoreCase);
             _connectTls = tls;
+            _run.Dispose();
             _run = new CancellationTokenSource();
             Volatile.Write(ref _streamEnded, false);
         }
