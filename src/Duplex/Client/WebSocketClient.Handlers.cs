@@ -18,7 +18,6 @@ public partial class WebSocketClient
 
     private enum DispatchKind
     {
-        Message,
         Connected,
         Disconnected,
         Error,
@@ -28,7 +27,7 @@ public partial class WebSocketClient
     /// <summary>
     /// Registers a handler for every received message (JSON already parsed, see
     /// <see cref="WebSocketClientMessage.Json"/>). Handlers run one at a time, in registration
-    /// order, on the client's dispatcher, never on the socket's receive loop.
+    /// order, on the client's message pump, never on the socket's receive loop.
     /// </summary>
     /// <param name="handler">The handler; its exception is logged and reported to the error handlers.</param>
     /// <returns>Dispose to unregister.</returns>
@@ -62,7 +61,7 @@ public partial class WebSocketClient
     /// <param name="cancellationToken">Ends the enumeration.</param>
     public async IAsyncEnumerable<WebSocketClientMessage> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var channel = Channel.CreateBounded<WebSocketClientMessage>(new BoundedChannelOptions(_options.HandlerQueueCapacity)
+        var channel = Channel.CreateBounded<WebSocketClientMessage>(new BoundedChannelOptions(_options.ReaderQueueCapacity)
         {
             SingleReader = true,
             SingleWriter = true,
@@ -82,7 +81,7 @@ public partial class WebSocketClient
     }
 
     /// <summary>
-    /// Called for every received message, on the dispatcher. The base invokes the registered message
+    /// Called for every received message, on the message pump. The base invokes the registered message
     /// handlers in order; override to count, filter or react, and call the base to keep them.
     /// </summary>
     /// <param name="message">The message.</param>
@@ -234,27 +233,6 @@ public partial class WebSocketClient
     {
         switch (item.Kind)
         {
-            case DispatchKind.Message:
-                var message = (WebSocketClientMessage)item.Payload!;
-                if (Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Trace))
-                {
-                    Log.MessageReceived(Logger, message.MessageType, message.ToString());
-                }
-
-                await OnMessageReceivedAsync(message, token).ConfigureAwait(false);
-                foreach (Channel<WebSocketClientMessage> channel in _readers.Snapshot)
-                {
-                    try
-                    {
-                        await channel.Writer.WriteAsync(message, token).ConfigureAwait(false);
-                    }
-                    catch (ChannelClosedException)
-                    {
-                        // That reader stopped reading.
-                    }
-                }
-
-                break;
             case DispatchKind.Connected:
                 // Sends from the connect handlers (and whatever they call) bypass the outbox.
                 s_handlerConnection.Value = item.Connection;
@@ -278,6 +256,49 @@ public partial class WebSocketClient
                 Volatile.Write(ref _streamEnded, true);
                 CompleteReaders();
                 break;
+        }
+    }
+
+    /// <summary>
+    /// Hands one received message to the handlers and the <see cref="ReadAllAsync"/> readers. Runs on
+    /// the client's message pump — never on the socket's receive loop — and never at the same time as
+    /// the dispatcher: connect handlers finish before the pump starts, disconnects are posted after
+    /// it ends, so handlers still run one at a time and in order.
+    /// </summary>
+    private async ValueTask DeliverAsync(WebSocketClientMessage message)
+    {
+        CancellationToken token = _lifetime.Token;
+        if (Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Trace))
+        {
+            Log.MessageReceived(Logger, message.MessageType, message.ToString());
+        }
+
+        try
+        {
+            await OnMessageReceivedAsync(message, token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            return;
+        }
+#pragma warning disable CA1031 // An override that throws is reported like a failing handler.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.HandlerFailed(Logger, "message", ex);
+            await OnErrorAsync(ex, token).ConfigureAwait(false);
+        }
+
+        foreach (Channel<WebSocketClientMessage> channel in _readers.Snapshot)
+        {
+            try
+            {
+                await channel.Writer.WriteAsync(message, token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
+            {
+                // That reader stopped reading, or the client is being disposed.
+            }
         }
     }
 

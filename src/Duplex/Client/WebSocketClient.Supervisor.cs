@@ -288,8 +288,9 @@ public partial class WebSocketClient
     }
 
     /// <summary>
-    /// Feeds the connection's messages to the dispatcher until the connection ends (waiting when the
-    /// handlers are behind, which pauses reading), and watches for silence.
+    /// The message pump: hands the connection's messages to the handlers until the connection ends
+    /// (while the handlers are busy the connection's receive queue fills and reading pauses), and
+    /// watches for silence.
     /// </summary>
     private async Task<ConnectionEnd> RunConnectionAsync(WebSocketConnection connection)
     {
@@ -307,7 +308,7 @@ public partial class WebSocketClient
                 DuplexTelemetry.MessagesReceived.Add(1);
                 DuplexTelemetry.BytesReceived.Add(message.Text is { } t ? t.Length : message.Data.Length);
                 var received = new WebSocketClientMessage(message.MessageType, message.Text, message.Data);
-                await PostAsync(new DispatchItem(DispatchKind.Message, received, null, null)).ConfigureAwait(false);
+                await DeliverAsync(received).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is DuplexException or System.Threading.Channels.ChannelClosedException)

@@ -16,9 +16,10 @@ namespace Duplex.Client;
 /// </summary>
 /// <remarks>
 /// <para>Thread safety: every public member may be called from any number of threads at once.</para>
-/// <para>One supervisor loop owns the state machine and decides about reconnecting; a dispatcher,
-/// separate from the socket's receive loop, invokes the handlers one at a time, in order, so a slow
-/// handler never delays Pongs or keepalive (when the handler queue is full, reading pauses).</para>
+/// <para>One supervisor loop owns the state machine and decides about reconnecting. Handlers run one
+/// at a time, in order, on the client's message pump and event dispatcher — never on the socket's
+/// receive loop — so a slow handler never delays Pongs or keepalive (messages wait in the
+/// connection's bounded receive queue; when it is full, reading pauses).</para>
 /// <para>Cancellation: a send cancelled while its message waits in the outbox is removed from it;
 /// once handed to a connection it is sent. Cancelling other waits leaves the client as it is.</para>
 /// <para>Designed for inheritance: override <see cref="OnMessageReceivedAsync"/> and the other
@@ -26,6 +27,9 @@ namespace Duplex.Client;
 /// </remarks>
 public partial class WebSocketClient : IAsyncDisposable, IDisposable
 {
+    /// <summary>Connects, disconnects and errors waiting for their handlers; they are rare.</summary>
+    private const int EventQueueCapacity = 64;
+
     private static readonly AsyncLocal<WebSocketConnection?> s_handlerConnection = new();
 
     private readonly WebSocketClientOptions _options;
@@ -56,7 +60,7 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
         _time = _options.TimeProvider;
         Logger = _options.Logger;
         _outbox = new Outbox(_options.OutboxCapacity);
-        _dispatch = Channel.CreateBounded<DispatchItem>(new BoundedChannelOptions(_options.HandlerQueueCapacity)
+        _dispatch = Channel.CreateBounded<DispatchItem>(new BoundedChannelOptions(EventQueueCapacity)
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,

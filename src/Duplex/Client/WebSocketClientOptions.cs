@@ -44,10 +44,12 @@ public sealed class WebSocketClientOptions
     public bool DrainOutboxOnClose { get; set; } = true;
 
     /// <summary>
-    /// How many received messages may wait for the handlers. When full, reading from the network
-    /// pauses until the handlers catch up (nothing is dropped; Pongs and keepalive go on). Default 256.
+    /// How many received messages may wait for each <see cref="WebSocketClient.ReadAllAsync"/> reader.
+    /// While a reader is behind, delivery waits, and with it reading from the network (nothing is
+    /// dropped; Pongs and keepalive go on). Messages waiting for the handlers are bounded by the
+    /// connection's <see cref="WebSocketConnectionOptions.ReceiveQueueCapacity"/>. Default 256.
     /// </summary>
-    public int HandlerQueueCapacity { get; set; } = 256;
+    public int ReaderQueueCapacity { get; set; } = 256;
 
     /// <summary>
     /// When nothing at all (no message, no Pong) arrives for this long, the connection is considered
@@ -88,7 +90,7 @@ public sealed class WebSocketClientOptions
             throw new ArgumentOutOfRangeException(nameof(OutboxOverflow), OutboxOverflow, "Unknown overflow policy.");
         }
 
-        ArgumentOutOfRangeException.ThrowIfLessThan(HandlerQueueCapacity, 1, nameof(HandlerQueueCapacity));
+        ArgumentOutOfRangeException.ThrowIfLessThan(ReaderQueueCapacity, 1, nameof(ReaderQueueCapacity));
         WebSocketConnectionOptions.ValidateTimeout(SilenceTimeout, nameof(SilenceTimeout));
         WebSocketConnectionOptions.ValidateTimeout(PingTimeout, nameof(PingTimeout));
         ArgumentNullException.ThrowIfNull(Logger, nameof(Logger));
