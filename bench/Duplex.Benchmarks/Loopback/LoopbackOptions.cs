@@ -1,0 +1,92 @@
+using System.Globalization;
+
+namespace Duplex.Benchmarks.Loopback;
+
+/// <summary>The <c>loopback</c> command's settings: sizes for full or <c>--short</c> mode, repetitions, filters.</summary>
+internal sealed class LoopbackOptions
+{
+    public bool Short { get; private init; }
+
+    public int Repetitions { get; private init; } = 3;
+
+    /// <summary>Host the server in this process instead of a child process (to see how much that skews).</summary>
+    public bool InProcessServer { get; private init; }
+
+    /// <summary>Also write the Markdown report to this file.</summary>
+    public string? OutputPath { get; private init; }
+
+    public IReadOnlySet<string> Scenarios { get; private init; } = new HashSet<string>(["S1", "S2", "S3", "S4", "S5"]);
+
+    public IReadOnlyList<ClientKind> Clients { get; private init; } = ClientCatalog.All;
+
+    public int ReceiveCount => Short ? 100_000 : 1_000_000;
+
+    public int SendCount => Short ? 100_000 : 1_000_000;
+
+    public int RoundTrips => Short ? 2_000 : 20_000;
+
+    public int BinaryRoundTrips => Short ? 20 : 200;
+
+    public int IdleConnections => Short ? 1_000 : 10_000;
+
+    public int MessageSize => 64;
+
+    public int BinarySize => 1024 * 1024;
+
+    /// <summary>The longest one measured run may take before it is abandoned and reported as failed.</summary>
+    public TimeSpan RunTimeout => Short ? TimeSpan.FromSeconds(60) : TimeSpan.FromSeconds(180);
+
+    public static LoopbackOptions Parse(IReadOnlyList<string> args)
+    {
+        bool isShort = false;
+        bool inProcess = false;
+        int reps = 3;
+        string? output = null;
+        HashSet<string> scenarios = ["S1", "S2", "S3", "S4", "S5"];
+        List<ClientKind> clients = [.. ClientCatalog.All];
+        for (int i = 0; i < args.Count; i++)
+        {
+            switch (args[i])
+            {
+                case "--short":
+                    isShort = true;
+                    break;
+                case "--reps":
+                    reps = int.Parse(Next(args, ref i), CultureInfo.InvariantCulture);
+                    if (reps is < 1 or > 50)
+                    {
+                        throw new ArgumentException("--reps must be between 1 and 50.");
+                    }
+
+                    break;
+                case "--in-process-server":
+                    inProcess = true;
+                    break;
+                case "--out":
+                    output = Next(args, ref i);
+                    break;
+                case "--scenarios":
+                    scenarios = [.. Next(args, ref i).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => s.ToUpperInvariant())];
+                    break;
+                case "--clients":
+                    clients = [.. Next(args, ref i).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ClientCatalog.Parse)];
+                    break;
+                default:
+                    throw new ArgumentException($"Unknown loopback option '{args[i]}'. Options: --short, --reps N, --out FILE, --scenarios S1,S2,…, --clients {string.Join(',', ClientCatalog.All.Select(ClientCatalog.Id))}, --in-process-server.");
+            }
+        }
+
+        return new LoopbackOptions
+        {
+            Short = isShort,
+            Repetitions = reps,
+            InProcessServer = inProcess,
+            OutputPath = output,
+            Scenarios = scenarios,
+            Clients = clients,
+        };
+    }
+
+    private static string Next(IReadOnlyList<string> args, ref int i) =>
+        ++i < args.Count ? args[i] : throw new ArgumentException($"{args[i - 1]} needs a value.");
+}

@@ -1,0 +1,142 @@
+using System.Globalization;
+using System.Text;
+
+namespace Duplex.Benchmarks.Loopback;
+
+/// <summary>
+/// The loopback results as Markdown: machine and date, one table (median of the repetitions, ratio
+/// to ClientWebSocket, allocated bytes per message, every run), and the team's targets checked.
+/// </summary>
+internal sealed class LoopbackReport(
+    LoopbackOptions options, IReadOnlyList<MetricSeries> series, IReadOnlyList<string> failures,
+    DateTimeOffset startedAt, string loadBefore, string loadAfter, TimeSpan duration)
+{
+    private static readonly CultureInfo s_culture = CultureInfo.InvariantCulture;
+
+    public string ToMarkdown()
+    {
+        var md = new StringBuilder();
+        md.AppendLine(s_culture, $"### Loopback results ({(options.Short ? "short" : "full")} mode, median of {options.Repetitions} repetitions)");
+        md.AppendLine();
+        md.AppendLine(s_culture, $"- Date: {startedAt:yyyy-MM-dd HH:mm} UTC; run took {duration.TotalSeconds:0} s; 1-min load average {loadBefore} before, {loadAfter} after");
+        md.AppendLine(s_culture, $"- Machine: {MachineInfo.Describe()}");
+        md.AppendLine(s_culture, $"- Server: Kestrel on 127.0.0.1, {(options.InProcessServer ? "in this process" : "in a child process")}; sizes: S1 {options.ReceiveCount:N0} × {options.MessageSize} B, S2 {options.SendCount:N0} × {options.MessageSize} B, S3 {options.RoundTrips:N0} round trips, S4 {options.BinaryRoundTrips} × 1 MiB, S5 {options.IdleConnections:N0} idle connections");
+        md.AppendLine("- Ratio: the client's median divided by ClientWebSocket's (for \"lower is better\" rows, below 1 is better). Alloc/msg: `GC.GetTotalAllocatedBytes(true)` delta over the timed loop (client process only) divided by messages (S4: by round trips).");
+        md.AppendLine();
+        md.AppendLine("| Scenario | Metric | Client | Median | vs ClientWebSocket | Better | Alloc/msg | Runs |");
+        md.AppendLine("|---|---|---|---:|---:|---|---:|---|");
+        foreach (MetricSeries row in series.OrderBy(s => s.Scenario, StringComparer.Ordinal).ThenBy(s => MetricOrder(s)).ThenBy(s => s.Client))
+        {
+            MetricSeries? baseline = Find(row.Scenario, row.Metric, ClientKind.ClientWebSocket);
+            double ratio = baseline is null ? double.NaN : row.Median / baseline.Median;
+            string alloc = row.AllocatedPerMessage.Count == 0 ? string.Empty : Bytes(row.MedianAllocated);
+            string runs = string.Join(", ", row.Values.Select(v => Format(v, row.Unit)));
+            md.AppendLine(s_culture, $"| {row.Scenario} | {row.Metric} | {ClientCatalog.Name(row.Client)} | {Format(row.Median, row.Unit)} {row.Unit} | {Ratio(ratio)} | {(row.Better == Better.Higher ? "higher" : "lower")} | {alloc} | {runs} |");
+        }
+
+        md.AppendLine();
+        md.AppendLine("#### Targets");
+        md.AppendLine();
+        foreach (string line in Targets())
+        {
+            md.AppendLine(line);
+        }
+
+        if (failures.Count > 0)
+        {
+            md.AppendLine();
+            md.AppendLine("#### Failed runs");
+            md.AppendLine();
+            foreach (string failure in failures)
+            {
+                md.AppendLine(s_culture, $"- {failure}");
+            }
+        }
+
+        return md.ToString();
+    }
+
+    private IEnumerable<string> Targets()
+    {
+        const ClientKind conn = ClientKind.DuplexConnection;
+        const ClientKind client = ClientKind.DuplexClient;
+        const ClientKind cws = ClientKind.ClientWebSocket;
+        const ClientKind wsc = ClientKind.WebsocketClient;
+
+        yield return RatioTarget("S1 receive ≥ 1.4× ClientWebSocket", "S1", "receive msg/s", conn, cws, 1.4, atLeast: true);
+        yield return RatioTarget("S2 send ≥ 5× ClientWebSocket", "S2", "send msg/s", conn, cws, 5.0, atLeast: true);
+        foreach (string metric in new[] { "echo p50", "echo p99" })
+        {
+            double best = Math.Min(Median("S3", metric, cws), Median("S3", metric, wsc));
+            double mine = Median("S3", metric, conn);
+            yield return Line($"S3 {metric} ≤ the best other .NET client", mine <= best, $"{mine:0.0} µs vs {best:0.0} µs", mine, best);
+        }
+
+        yield return RatioTarget("S4 1 MiB echo ≥ 1.0× ClientWebSocket", "S4", "1 MiB echo MB/s", conn, cws, 1.0, atLeast: true);
+        yield return RatioTarget("S5 managed heap per idle connection ≤ 0.25× ClientWebSocket", "S5", "idle heap B/conn", conn, cws, 0.25, atLeast: false);
+        yield return RatioTarget("S5 RSS per idle connection ≤ 0.4× ClientWebSocket", "S5", "idle RSS B/conn", conn, cws, 0.4, atLeast: false);
+        yield return RatioTarget("Client layer S1 within 0.9× of the connection layer", "S1", "receive msg/s", client, conn, 0.9, atLeast: true);
+        yield return RatioTarget("Client layer S2 within 0.9× of the connection layer", "S2", "send msg/s", client, conn, 0.9, atLeast: true);
+
+        // For latency, "within 0.9×" means at most 1/0.9 of the connection layer's time.
+        yield return RatioTarget("Client layer S3 p50 within 0.9× of the connection layer", "S3", "echo p50", client, conn, 1 / 0.9, atLeast: false);
+        foreach (ClientKind duplex in new[] { conn, client })
+        {
+            double sendAlloc = MedianAlloc("S2", "send msg/s", duplex);
+            yield return Line($"{ClientCatalog.Name(duplex)}: 0 B per message on the send path (S2)", sendAlloc < 1, $"{sendAlloc:0.0} B/msg", sendAlloc);
+
+            // A 64-character string is 152 bytes on 64-bit .NET.
+            double receiveAlloc = MedianAlloc("S1", "receive msg/s", duplex);
+            yield return Line($"{ClientCatalog.Name(duplex)}: only the string allocated per received text (S1, 152 B)", receiveAlloc < 160, $"{receiveAlloc:0.0} B/msg", receiveAlloc);
+        }
+    }
+
+    private string RatioTarget(string title, string scenario, string metric, ClientKind subject, ClientKind reference, double bound, bool atLeast)
+    {
+        double ratio = Median(scenario, metric, subject) / Median(scenario, metric, reference);
+        bool met = atLeast ? ratio >= bound : ratio <= bound;
+        return Line(title, met, $"{ratio:0.00}×", ratio);
+    }
+
+    private static string Line(string title, bool met, string detail, params double[] inputs) =>
+        inputs.Any(double.IsNaN)
+            ? $"- NOT MEASURED: {title}"
+            : string.Create(s_culture, $"- {(met ? "MET" : "NOT MET")}: {title} — {detail}");
+
+    private double Median(string scenario, string metric, ClientKind client) => Find(scenario, metric, client)?.Median ?? double.NaN;
+
+    private double MedianAlloc(string scenario, string metric, ClientKind client) => Find(scenario, metric, client)?.MedianAllocated ?? double.NaN;
+
+    private MetricSeries? Find(string scenario, string metric, ClientKind client) =>
+        series.FirstOrDefault(s => s.Scenario == scenario && s.Metric == metric && s.Client == client);
+
+    private static int MetricOrder(MetricSeries row) => row.Metric switch
+    {
+        "echo p50" => 0,
+        "echo p99" => 1,
+        "echo p99.9" => 2,
+        "idle heap B/conn" => 0,
+        _ => 1,
+    };
+
+    private static string Format(double value, string unit)
+    {
+        if (double.IsNaN(value))
+        {
+            return "failed";
+        }
+
+        return unit switch
+        {
+            "µs" => value.ToString("0.0", s_culture),
+            "MB/s" => value.ToString("N0", s_culture),
+            _ => value.ToString("N0", s_culture),
+        };
+    }
+
+    private static string Ratio(double ratio) => double.IsNaN(ratio) ? "n/a" : ratio.ToString("0.00", s_culture) + "×";
+
+    private static string Bytes(double bytes) => double.IsNaN(bytes) ? "n/a" : bytes < 10_000
+        ? bytes.ToString("0.0", s_culture) + " B"
+        : (bytes / 1024).ToString("N0", s_culture) + " KiB";
+}

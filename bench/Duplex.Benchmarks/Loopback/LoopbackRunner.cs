@@ -1,0 +1,334 @@
+using System.Diagnostics;
+using System.Globalization;
+using Duplex.Benchmarks.Server;
+
+namespace Duplex.Benchmarks.Loopback;
+
+/// <summary>
+/// The <c>loopback</c> command: one local server (a child process by default), every scenario for
+/// every client, repetitions interleaved (the client order rotates each repetition), medians and
+/// ratios to <see cref="System.Net.WebSockets.ClientWebSocket"/> printed as one Markdown table.
+/// </summary>
+internal sealed class LoopbackRunner
+{
+    private readonly LoopbackOptions _options;
+    private readonly List<MetricSeries> _series = [];
+    private readonly List<string> _failures = [];
+    private readonly string _text;
+    private readonly byte[] _binary;
+    private Uri _base = null!;
+
+    private LoopbackRunner(LoopbackOptions options)
+    {
+        _options = options;
+        _text = new string('x', options.MessageSize);
+        _binary = new byte[options.BinarySize];
+        new Random(42).NextBytes(_binary);
+    }
+
+    public static async Task<int> RunAsync(IReadOnlyList<string> args)
+    {
+        LoopbackOptions options = LoopbackOptions.Parse(args);
+        var runner = new LoopbackRunner(options);
+        return await runner.RunAsync();
+    }
+
+    private async Task<int> RunAsync()
+    {
+        DateTimeOffset startedAt = DateTimeOffset.UtcNow;
+        string loadBefore = MachineInfo.LoadAverage();
+        long started = Stopwatch.GetTimestamp();
+        BenchServer? inProcess = null;
+        ServerProcess? child = null;
+        try
+        {
+            if (_options.InProcessServer)
+            {
+                inProcess = await BenchServer.StartAsync();
+                _base = inProcess.BaseUri;
+            }
+            else
+            {
+                child = await ServerProcess.StartAsync(TimeSpan.FromSeconds(30));
+                _base = child.BaseUri;
+            }
+
+            Log($"server at {_base} ({(_options.InProcessServer ? "in process" : $"child process {child!.ProcessId}")}); {(_options.Short ? "short" : "full")} mode, {_options.Repetitions} repetitions");
+            await WarmUpAsync();
+            for (int rep = 0; rep < _options.Repetitions; rep++)
+            {
+                ClientKind[] order = [.. _options.Clients.Skip(rep % _options.Clients.Count).Concat(_options.Clients.Take(rep % _options.Clients.Count))];
+                Log($"repetition {rep + 1}/{_options.Repetitions}: {string.Join(", ", order.Select(ClientCatalog.Id))}");
+                foreach (ClientKind client in order)
+                {
+                    await RunScenariosAsync(client);
+                }
+
+                if (_options.Scenarios.Contains("S5"))
+                {
+                    foreach (ClientKind client in order)
+                    {
+                        await RunIdleAsync(client);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            if (inProcess is not null)
+            {
+                await inProcess.DisposeAsync();
+            }
+
+            if (child is not null)
+            {
+                await child.DisposeAsync();
+            }
+        }
+
+        var report = new LoopbackReport(_options, _series, _failures, startedAt, loadBefore, MachineInfo.LoadAverage(), Stopwatch.GetElapsedTime(started));
+        string markdown = report.ToMarkdown();
+        Console.Out.WriteLine(markdown);
+        if (_options.OutputPath is { } path)
+        {
+            await File.WriteAllTextAsync(path, markdown);
+        }
+
+        return 0;
+    }
+
+    /// <summary>A small run of every scenario for every client, so tiered JIT and pools are warm before timing.</summary>
+    private async Task WarmUpAsync()
+    {
+        Log("warming up");
+        foreach (ClientKind client in _options.Clients)
+        {
+            await TryAsync(client, "warm-up", async token =>
+            {
+                await ReceiveAsync(client, 20_000, token);
+                await SendAsync(client, 20_000, token);
+                await EchoTextAsync(client, 1_000, token);
+                await EchoBinaryAsync(client, 3, token);
+                return 0;
+            });
+        }
+    }
+
+    private async Task RunScenariosAsync(ClientKind client)
+    {
+        if (_options.Scenarios.Contains("S1"))
+        {
+            (double rate, double alloc)? s1 = await TryAsync(client, "S1", token => ReceiveAsync(client, _options.ReceiveCount, token));
+            Record("S1", "receive msg/s", client, "msg/s", Better.Higher, s1?.rate, s1?.alloc);
+        }
+
+        if (_options.Scenarios.Contains("S2"))
+        {
+            (double rate, double alloc)? s2 = await TryAsync(client, "S2", token => SendAsync(client, _options.SendCount, token));
+            Record("S2", "send msg/s", client, "msg/s", Better.Higher, s2?.rate, s2?.alloc);
+        }
+
+        if (_options.Scenarios.Contains("S3"))
+        {
+            (double p50, double p99, double p999, double alloc)? s3 = await TryAsync(client, "S3", token => EchoTextAsync(client, _options.RoundTrips, token));
+            Record("S3", "echo p50", client, "µs", Better.Lower, s3?.p50, s3?.alloc);
+            Record("S3", "echo p99", client, "µs", Better.Lower, s3?.p99, null);
+            Record("S3", "echo p99.9", client, "µs", Better.Lower, s3?.p999, null);
+        }
+
+        if (_options.Scenarios.Contains("S4"))
+        {
+            (double rate, double alloc)? s4 = await TryAsync(client, "S4", token => EchoBinaryAsync(client, _options.BinaryRoundTrips, token));
+            Record("S4", "1 MiB echo MB/s", client, "MB/s", Better.Higher, s4?.rate, s4?.alloc);
+        }
+    }
+
+    /// <summary>S1: the server pushes N texts after the handshake; timed from connect to the last message.</summary>
+    private async Task<(double Rate, double Alloc)> ReceiveAsync(ClientKind kind, int count, CancellationToken token)
+    {
+        Collect();
+        await using ILoopbackClient client = ClientCatalog.Create(kind);
+        client.ExpectPushed(count);
+        var uri = new Uri(_base, string.Create(CultureInfo.InvariantCulture, $"/push?count={count}&size={_options.MessageSize}"));
+        long allocated = GC.GetTotalAllocatedBytes(precise: true);
+        long started = Stopwatch.GetTimestamp();
+        await client.ConnectAsync(uri, token);
+        long chars = await client.ReceiveTextsAsync(count, token);
+        TimeSpan elapsed = Stopwatch.GetElapsedTime(started);
+        allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        Check(chars == (long)count * _options.MessageSize, $"received {chars} characters, expected {(long)count * _options.MessageSize}");
+        await CloseAsync(client, token);
+        return (count / elapsed.TotalSeconds, allocated / (double)count);
+    }
+
+    /// <summary>S2: N awaited sends to the sink, then "done"; the server's count must match.</summary>
+    private async Task<(double Rate, double Alloc)> SendAsync(ClientKind kind, int count, CancellationToken token)
+    {
+        Collect();
+        await using ILoopbackClient client = ClientCatalog.Create(kind);
+        await client.ConnectAsync(new Uri(_base, "/sink"), token);
+        long allocated = GC.GetTotalAllocatedBytes(precise: true);
+        long started = Stopwatch.GetTimestamp();
+        long counted = await client.SendTextsAsync(_text, count, token);
+        TimeSpan elapsed = Stopwatch.GetElapsedTime(started);
+        allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        Check(counted == count, $"the server counted {counted} messages, expected {count}");
+        await CloseAsync(client, token);
+        return (count / elapsed.TotalSeconds, allocated / (double)count);
+    }
+
+    /// <summary>S3: sequential text round trips; every one timed.</summary>
+    private async Task<(double P50, double P99, double P999, double Alloc)> EchoTextAsync(ClientKind kind, int count, CancellationToken token)
+    {
+        Collect();
+        await using ILoopbackClient client = ClientCatalog.Create(kind);
+        await client.ConnectAsync(new Uri(_base, "/echo"), token);
+
+        // One untimed round trip: buffers a client grows on first use are not part of the loop.
+        await client.EchoTextAsync(_text, token);
+        long[] ticks = new long[count];
+        long allocated = GC.GetTotalAllocatedBytes(precise: true);
+        for (int i = 0; i < count; i++)
+        {
+            long sent = Stopwatch.GetTimestamp();
+            int length = await client.EchoTextAsync(_text, token);
+            ticks[i] = Stopwatch.GetTimestamp() - sent;
+            if (length != _text.Length)
+            {
+                Check(false, $"echo {i} came back with {length} characters");
+            }
+        }
+
+        allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        await CloseAsync(client, token);
+        Array.Sort(ticks);
+        return (Micros(Percentile(ticks, 0.50)), Micros(Percentile(ticks, 0.99)), Micros(Percentile(ticks, 0.999)), allocated / (double)count);
+    }
+
+    /// <summary>S4: sequential 1 MiB binary round trips; MB/s of payload echoed.</summary>
+    private async Task<(double Rate, double Alloc)> EchoBinaryAsync(ClientKind kind, int count, CancellationToken token)
+    {
+        Collect();
+        await using ILoopbackClient client = ClientCatalog.Create(kind);
+        await client.ConnectAsync(new Uri(_base, "/echo"), token);
+        await client.EchoBinaryAsync(_binary, token);
+        long allocated = GC.GetTotalAllocatedBytes(precise: true);
+        long started = Stopwatch.GetTimestamp();
+        for (int i = 0; i < count; i++)
+        {
+            int length = await client.EchoBinaryAsync(_binary, token);
+            if (length != _binary.Length)
+            {
+                Check(false, $"binary echo {i} came back with {length} bytes");
+            }
+        }
+
+        TimeSpan elapsed = Stopwatch.GetElapsedTime(started);
+        allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        await CloseAsync(client, token);
+        double megabytes = (double)count * _binary.Length / (1024 * 1024);
+        return (megabytes / elapsed.TotalSeconds, allocated / (double)count);
+    }
+
+    private async Task RunIdleAsync(ClientKind client)
+    {
+        TimeSpan timeout = _options.Short ? TimeSpan.FromSeconds(60) : TimeSpan.FromSeconds(240);
+        IdleProbe.Result? result = null;
+        try
+        {
+            result = await IdleProbe.MeasureAsync(client, new Uri(_base, "/idle"), _options.IdleConnections, timeout);
+            Log($"  S5 {ClientCatalog.Id(client)}: {result.Value.HeapBytesPerConnection:0} B heap, {result.Value.WorkingSetBytesPerConnection:0} B RSS per connection ({_options.IdleConnections} opened in {result.Value.ConnectSeconds:0.0} s)");
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or FormatException or System.ComponentModel.Win32Exception)
+        {
+            Log($"  S5 {ClientCatalog.Id(client)} failed: {ex.Message}");
+            _failures.Add($"S5 {ClientCatalog.Name(client)}: {ex.Message}");
+        }
+
+        Record("S5", "idle heap B/conn", client, "B", Better.Lower, result?.HeapBytesPerConnection, null);
+        Record("S5", "idle RSS B/conn", client, "B", Better.Lower, result?.WorkingSetBytesPerConnection, null);
+
+        // Give the server a moment to see the probe's connections end.
+        await Task.Delay(_options.Short ? 300 : 1000);
+    }
+
+    /// <summary>Runs one measured run under the run timeout; a failure is logged and yields null.</summary>
+    private async Task<T?> TryAsync<T>(ClientKind client, string what, Func<CancellationToken, Task<T>> run)
+        where T : struct
+    {
+        using var timeout = new CancellationTokenSource(_options.RunTimeout);
+        try
+        {
+            T result = await run(timeout.Token);
+            if (what != "warm-up")
+            {
+                Log($"  {what} {ClientCatalog.Id(client)}: {result}");
+            }
+
+            return result;
+        }
+#pragma warning disable CA1031 // A client that fails one run is reported in the table; the others go on.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            string reason = timeout.IsCancellationRequested ? $"timed out after {_options.RunTimeout.TotalSeconds:0} s" : $"{ex.GetType().Name}: {ex.Message}";
+            Log($"  {what} {ClientCatalog.Id(client)} failed: {reason}");
+            if (what != "warm-up")
+            {
+                _failures.Add($"{what} {ClientCatalog.Name(client)}: {reason}");
+            }
+
+            return null;
+        }
+    }
+
+    private static async Task CloseAsync(ILoopbackClient client, CancellationToken token)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(token);
+        linked.CancelAfter(TimeSpan.FromSeconds(10));
+        await client.CloseAsync(linked.Token);
+    }
+
+    private void Record(string scenario, string metric, ClientKind client, string unit, Better better, double? value, double? alloc)
+    {
+        MetricSeries series = Series(scenario, metric, client, unit, better);
+        series.Values.Add(value ?? double.NaN);
+        if (alloc is { } a)
+        {
+            series.AllocatedPerMessage.Add(a);
+        }
+    }
+
+    private MetricSeries Series(string scenario, string metric, ClientKind client, string unit, Better better)
+    {
+        MetricSeries? series = _series.Find(s => s.Scenario == scenario && s.Metric == metric && s.Client == client);
+        if (series is null)
+        {
+            series = new MetricSeries(scenario, metric, client, unit, better);
+            _series.Add(series);
+        }
+
+        return series;
+    }
+
+    private static void Collect()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+    }
+
+    private static long Percentile(long[] sorted, double quantile) => sorted[(int)Math.Ceiling(quantile * sorted.Length) - 1];
+
+    private static double Micros(long ticks) => ticks * 1_000_000.0 / Stopwatch.Frequency;
+
+    private static void Check(bool condition, string message)
+    {
+        if (!condition)
+        {
+            throw new InvalidOperationException(message);
+        }
+    }
+
+    private static void Log(string message) => Console.Error.WriteLine(message);
+}

@@ -1,0 +1,39 @@
+namespace Duplex.Benchmarks.Loopback;
+
+/// <summary>
+/// One row of the result table: a metric of one scenario for one client, with the value of every
+/// repetition (NaN for a failed run) and, where it applies, allocated bytes per message.
+/// </summary>
+internal sealed class MetricSeries(string scenario, string metric, ClientKind client, string unit, Better better)
+{
+    public string Scenario { get; } = scenario;
+
+    public string Metric { get; } = metric;
+
+    public ClientKind Client { get; } = client;
+
+    public string Unit { get; } = unit;
+
+    public Better Better { get; } = better;
+
+    public List<double> Values { get; } = [];
+
+    public List<double> AllocatedPerMessage { get; } = [];
+
+    public double Median => MedianOf(Values);
+
+    public double MedianAllocated => MedianOf(AllocatedPerMessage);
+
+    /// <summary>The median of the runs that succeeded; NaN when none did.</summary>
+    public static double MedianOf(IEnumerable<double> values)
+    {
+        double[] sorted = [.. values.Where(v => !double.IsNaN(v)).Order()];
+        if (sorted.Length == 0)
+        {
+            return double.NaN;
+        }
+
+        int middle = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+    }
+}

@@ -1,0 +1,108 @@
+using System.Globalization;
+using System.Net.WebSockets;
+using System.Runtime.InteropServices;
+using System.Threading.Channels;
+using Websocket.Client;
+
+namespace Duplex.Benchmarks.Loopback;
+
+/// <summary>
+/// Websocket.Client 5.5.1: messages through its <c>MessageReceived</c> observable, sends through
+/// <c>SendInstant</c> (its awaitable send; <c>Send</c> only queues and returns a bool, so it cannot
+/// tell when a message was written). Its timers that reconnect a quiet connection are turned off.
+/// </summary>
+internal sealed class WebsocketClientClient : ILoopbackClient
+{
+    private readonly Channel<ResponseMessage> _replies = Channel.CreateUnbounded<ResponseMessage>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private WebsocketClient? _client;
+    private IDisposable? _subscription;
+    private TaskCompletionSource<long>? _pushDone;
+    private int _pushTarget;
+    private int _pushCount;
+    private long _pushChars;
+    private bool _counting;
+
+    public void ExpectPushed(int count)
+    {
+        _counting = true;
+        _pushTarget = count;
+        _pushDone = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    public async Task ConnectAsync(Uri uri, CancellationToken cancellationToken)
+    {
+        _client = new WebsocketClient(uri)
+        {
+            ReconnectTimeout = null,
+            ErrorReconnectTimeout = null,
+            IsReconnectionEnabled = false,
+        };
+        _subscription = _client.MessageReceived.Subscribe(OnMessage);
+        await _client.StartOrFail().WaitAsync(cancellationToken);
+    }
+
+    public async Task<long> ReceiveTextsAsync(int count, CancellationToken cancellationToken) =>
+        await _pushDone!.Task.WaitAsync(cancellationToken);
+
+    public async Task<long> SendTextsAsync(string text, int count, CancellationToken cancellationToken)
+    {
+        WebsocketClient client = _client!;
+        for (int i = 0; i < count; i++)
+        {
+            await client.SendInstant(text);
+        }
+
+        await client.SendInstant("done");
+        ResponseMessage reply = await _replies.Reader.ReadAsync(cancellationToken);
+        return long.Parse(reply.Text!, CultureInfo.InvariantCulture);
+    }
+
+    public async ValueTask<int> EchoTextAsync(string text, CancellationToken cancellationToken)
+    {
+        await _client!.SendInstant(text);
+        ResponseMessage reply = await _replies.Reader.ReadAsync(cancellationToken);
+        return reply.Text!.Length;
+    }
+
+    public async ValueTask<int> EchoBinaryAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        // Its awaitable binary send takes a byte[]; hand it the payload's own array, not a copy.
+        byte[] array = MemoryMarshal.TryGetArray(payload, out ArraySegment<byte> segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : payload.ToArray();
+        await _client!.SendInstant(array);
+        ResponseMessage reply = await _replies.Reader.ReadAsync(cancellationToken);
+        return reply.Binary!.Length;
+    }
+
+    public async Task CloseAsync(CancellationToken cancellationToken)
+    {
+        if (_client is not null)
+        {
+            await _client.Stop(WebSocketCloseStatus.NormalClosure, string.Empty).WaitAsync(cancellationToken);
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _subscription?.Dispose();
+        _client?.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private void OnMessage(ResponseMessage message)
+    {
+        if (_counting)
+        {
+            _pushChars += message.Text!.Length;
+            if (++_pushCount == _pushTarget)
+            {
+                _pushDone!.TrySetResult(_pushChars);
+            }
+
+            return;
+        }
+
+        _replies.Writer.TryWrite(message);
+    }
+}

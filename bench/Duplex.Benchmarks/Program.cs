@@ -1,0 +1,60 @@
+using BenchmarkDotNet.Running;
+using Duplex.Benchmarks.Loopback;
+using Duplex.Benchmarks.Server;
+
+namespace Duplex.Benchmarks;
+
+/// <summary>
+/// Entry point. <c>micro [BenchmarkDotNet args]</c> runs the micro benchmarks (in process unless a
+/// toolchain is chosen), <c>loopback [--short] [--reps N]</c> the client comparison; <c>server</c>
+/// and <c>idle</c> are the child processes the comparison starts.
+/// </summary>
+internal static class Program
+{
+    private const string Usage = "usage: Duplex.Benchmarks micro [BenchmarkDotNet args] | loopback [--short] [--reps N] [--out FILE] [--scenarios S1,..] [--clients ..] [--in-process-server]";
+
+    public static async Task<int> Main(string[] args)
+    {
+        if (args.Length == 0)
+        {
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+
+        string[] rest = args[1..];
+        try
+        {
+            switch (args[0])
+            {
+                case "micro":
+                    BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(MicroArguments(rest));
+                    return 0;
+                case "loopback":
+                    return await LoopbackRunner.RunAsync(rest);
+                case "server":
+                    return await ServerProcess.RunChildAsync();
+                case "idle":
+                    return await IdleProbe.RunChildAsync(rest);
+                default:
+                    Console.Error.WriteLine(Usage);
+                    return 2;
+            }
+        }
+        catch (ArgumentException ex)
+        {
+            Console.Error.WriteLine(ex.Message);
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+    }
+
+    /// <summary>
+    /// Runs in process by default: BenchmarkDotNet's generated project would inherit the
+    /// repository's warnings-as-errors build and take a rebuild per run.
+    /// </summary>
+    private static string[] MicroArguments(string[] args)
+    {
+        bool chosen = args.Any(a => a is "--inProcess" or "-i" or "--runtimes" or "-r" or "--toolchain" or "--list" or "--help");
+        return chosen ? args : [.. args, "--inProcess"];
+    }
+}
