@@ -21,7 +21,7 @@ public sealed partial class WebSocketConnection
     private static readonly SpanAction<byte, string> s_encodeText = static (destination, text) => Encoding.UTF8.GetBytes(text, destination);
 
     private readonly object _writeLock = new();
-    private readonly MaskKeySource _maskKeys = new();
+    private MaskKeySource? _maskKeys;
     private readonly SemaphoreSlim _messageLock = new(1, 1);
     private readonly Queue<SendWaiter> _sendWaiters = new();
 
@@ -294,7 +294,7 @@ public sealed partial class WebSocketConnection
             Span<byte> frame = Reserve(frameLength);
 
             // RFC 6455 §5.3: a fresh, unpredictable masking key for every frame.
-            int maskKey = _maskKeys.Next();
+            int maskKey = (_maskKeys ??= new MaskKeySource()).Next();
             int headerLength = FrameHeader.Write(frame, fin, 0, opcode, payloadLength, masked: true, maskKey);
             Span<byte> payload = frame.Slice(headerLength, payloadLength);
             write(payload, state);

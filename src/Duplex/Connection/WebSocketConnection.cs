@@ -23,6 +23,8 @@ namespace Duplex.Connection;
 /// </remarks>
 public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
 {
+    private static readonly WebSocketHandshakeOptions s_spentHandshake = new();
+
     private readonly WebSocketConnectionOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -118,6 +120,10 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
         }
 
         HandshakeResponse = result.Response;
+
+        // The request's headers and TLS settings are not needed any more; an idle connection should
+        // not keep them.
+        _options.Handshake = s_spentHandshake;
         Start(result.Stream, result.Response.SubProtocol);
     }
 
