@@ -40,6 +40,8 @@ internal sealed class LoopbackRunner
         long started = Stopwatch.GetTimestamp();
         BenchServer? inProcess = null;
         ServerProcess? child = null;
+        using AllocationSampler? sampler = _options.AllocationTypes ? new AllocationSampler() : null;
+        Meter.Sampler = sampler;
         try
         {
             if (_options.InProcessServer)
