@@ -89,6 +89,12 @@ internal static class IdleProbe
             $"{ResultPrefix}{(heap1 - heap0) / (double)count:0.0} {(rss1 - rss0) / (double)count:0.0} {connectSeconds:0.000}"));
         Console.Out.Flush();
 
+        // --hold keeps the connections open a while, e.g. for dotnet-gcdump or dotnet-counters.
+        if (Array.IndexOf([.. args], "--hold") >= 0)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(int.Parse(Value(args, "--hold"), CultureInfo.InvariantCulture)), CancellationToken.None);
+        }
+
         // The process exit closes every socket; the server sees the end of each connection.
         return 0;
     }

@@ -12,6 +12,9 @@ internal sealed class LoopbackOptions
     /// <summary>Host the server in this process instead of a child process (to see how much that skews).</summary>
     public bool InProcessServer { get; private init; }
 
+    /// <summary>Log the most allocated types of every timed loop (sampled GC events; slows the run a little).</summary>
+    public bool AllocationTypes { get; private init; }
+
     /// <summary>Also write the Markdown report to this file.</summary>
     public string? OutputPath { get; private init; }
 
@@ -40,6 +43,7 @@ internal sealed class LoopbackOptions
     {
         bool isShort = false;
         bool inProcess = false;
+        bool allocationTypes = false;
         int reps = 3;
         string? output = null;
         HashSet<string> scenarios = ["S1", "S2", "S3", "S4", "S5"];
@@ -62,6 +66,9 @@ internal sealed class LoopbackOptions
                 case "--in-process-server":
                     inProcess = true;
                     break;
+                case "--alloc-types":
+                    allocationTypes = true;
+                    break;
                 case "--out":
                     output = Next(args, ref i);
                     break;
@@ -72,7 +79,7 @@ internal sealed class LoopbackOptions
                     clients = [.. Next(args, ref i).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ClientCatalog.Parse)];
                     break;
                 default:
-                    throw new ArgumentException($"Unknown loopback option '{args[i]}'. Options: --short, --reps N, --out FILE, --scenarios S1,S2,…, --clients {string.Join(',', ClientCatalog.All.Select(ClientCatalog.Id))}, --in-process-server.");
+                    throw new ArgumentException($"Unknown loopback option '{args[i]}'. Options: --short, --reps N, --out FILE, --scenarios S1,S2,…, --clients {string.Join(',', ClientCatalog.All.Select(ClientCatalog.Id))}, --in-process-server, --alloc-types.");
             }
         }
 
@@ -81,6 +88,7 @@ internal sealed class LoopbackOptions
             Short = isShort,
             Repetitions = reps,
             InProcessServer = inProcess,
+            AllocationTypes = allocationTypes,
             OutputPath = output,
             Scenarios = scenarios,
             Clients = clients,

@@ -21,17 +21,18 @@ internal sealed class LoopbackReport(
         md.AppendLine(s_culture, $"- Date: {startedAt:yyyy-MM-dd HH:mm} UTC; run took {duration.TotalSeconds:0} s; 1-min load average {loadBefore} before, {loadAfter} after");
         md.AppendLine(s_culture, $"- Machine: {MachineInfo.Describe()}");
         md.AppendLine(s_culture, $"- Server: Kestrel on 127.0.0.1, {(options.InProcessServer ? "in this process" : "in a child process")}; sizes: S1 {options.ReceiveCount:N0} × {options.MessageSize} B, S2 {options.SendCount:N0} × {options.MessageSize} B, S3 {options.RoundTrips:N0} round trips, S4 {options.BinaryRoundTrips} × 1 MiB, S5 {options.IdleConnections:N0} idle connections");
-        md.AppendLine("- Ratio: the client's median divided by ClientWebSocket's (for \"lower is better\" rows, below 1 is better). Alloc/msg: `GC.GetTotalAllocatedBytes(true)` delta over the timed loop (client process only) divided by messages (S4: by round trips).");
+        md.AppendLine("- Ratio: the client's median divided by ClientWebSocket's (for \"lower is better\" rows, below 1 is better). Alloc/msg: `GC.GetTotalAllocatedBytes(true)` delta over the timed loop (client process only) divided by messages (S3, S4: by round trips). CPU µs/msg: client-process CPU time (all threads, `Environment.CpuUsage`) over the same loop, divided the same way; steadier than wall time when other work shares the cores.");
         md.AppendLine();
-        md.AppendLine("| Scenario | Metric | Client | Median | vs ClientWebSocket | Better | Alloc/msg | Runs |");
-        md.AppendLine("|---|---|---|---:|---:|---|---:|---|");
+        md.AppendLine("| Scenario | Metric | Client | Median | vs ClientWebSocket | Better | Alloc/msg | CPU µs/msg | Runs |");
+        md.AppendLine("|---|---|---|---:|---:|---|---:|---:|---|");
         foreach (MetricSeries row in series.OrderBy(s => s.Scenario, StringComparer.Ordinal).ThenBy(s => MetricOrder(s)).ThenBy(s => s.Client))
         {
             MetricSeries? baseline = Find(row.Scenario, row.Metric, ClientKind.ClientWebSocket);
             double ratio = baseline is null ? double.NaN : row.Median / baseline.Median;
             string alloc = row.AllocatedPerMessage.Count == 0 ? string.Empty : Bytes(row.MedianAllocated);
+            string cpu = row.CpuPerMessage.Count == 0 ? string.Empty : row.MedianCpu.ToString(row.MedianCpu < 100 ? "0.00" : "N0", s_culture);
             string runs = string.Join(", ", row.Values.Select(v => Format(v, row.Unit)));
-            md.AppendLine(s_culture, $"| {row.Scenario} | {row.Metric} | {ClientCatalog.Name(row.Client)} | {Format(row.Median, row.Unit)} {row.Unit} | {Ratio(ratio)} | {(row.Better == Better.Higher ? "higher" : "lower")} | {alloc} | {runs} |");
+            md.AppendLine(s_culture, $"| {row.Scenario} | {row.Metric} | {ClientCatalog.Name(row.Client)} | {Format(row.Median, row.Unit)} {row.Unit} | {Ratio(ratio)} | {(row.Better == Better.Higher ? "higher" : "lower")} | {alloc} | {cpu} | {runs} |");
         }
 
         md.AppendLine();

@@ -40,6 +40,8 @@ internal sealed class LoopbackRunner
         long started = Stopwatch.GetTimestamp();
         BenchServer? inProcess = null;
         ServerProcess? child = null;
+        using AllocationSampler? sampler = _options.AllocationTypes ? new AllocationSampler() : null;
+        Meter.Sampler = sampler;
         try
         {
             if (_options.InProcessServer)
@@ -118,67 +120,63 @@ internal sealed class LoopbackRunner
     {
         if (_options.Scenarios.Contains("S1"))
         {
-            (double rate, double alloc)? s1 = await TryAsync(client, "S1", token => ReceiveAsync(client, _options.ReceiveCount, token));
-            Record("S1", "receive msg/s", client, "msg/s", Better.Higher, s1?.rate, s1?.alloc);
+            Meter.Reading? s1 = await TryAsync(client, "S1", token => ReceiveAsync(client, _options.ReceiveCount, token));
+            Record("S1", "receive msg/s", client, "msg/s", Better.Higher, s1?.PerSecond, s1);
         }
 
         if (_options.Scenarios.Contains("S2"))
         {
-            (double rate, double alloc)? s2 = await TryAsync(client, "S2", token => SendAsync(client, _options.SendCount, token));
-            Record("S2", "send msg/s", client, "msg/s", Better.Higher, s2?.rate, s2?.alloc);
+            Meter.Reading? s2 = await TryAsync(client, "S2", token => SendAsync(client, _options.SendCount, token));
+            Record("S2", "send msg/s", client, "msg/s", Better.Higher, s2?.PerSecond, s2);
         }
 
         if (_options.Scenarios.Contains("S3"))
         {
-            (double p50, double p99, double p999, double alloc)? s3 = await TryAsync(client, "S3", token => EchoTextAsync(client, _options.RoundTrips, token));
-            Record("S3", "echo p50", client, "µs", Better.Lower, s3?.p50, s3?.alloc);
+            (double p50, double p99, double p999, Meter.Reading reading)? s3 = await TryAsync(client, "S3", token => EchoTextAsync(client, _options.RoundTrips, token));
+            Record("S3", "echo p50", client, "µs", Better.Lower, s3?.p50, s3?.reading);
             Record("S3", "echo p99", client, "µs", Better.Lower, s3?.p99, null);
             Record("S3", "echo p99.9", client, "µs", Better.Lower, s3?.p999, null);
         }
 
         if (_options.Scenarios.Contains("S4"))
         {
-            (double rate, double alloc)? s4 = await TryAsync(client, "S4", token => EchoBinaryAsync(client, _options.BinaryRoundTrips, token));
-            Record("S4", "1 MiB echo MB/s", client, "MB/s", Better.Higher, s4?.rate, s4?.alloc);
+            (double rate, Meter.Reading reading)? s4 = await TryAsync(client, "S4", token => EchoBinaryAsync(client, _options.BinaryRoundTrips, token));
+            Record("S4", "1 MiB echo MB/s", client, "MB/s", Better.Higher, s4?.rate, s4?.reading);
         }
     }
 
     /// <summary>S1: the server pushes N texts after the handshake; timed from connect to the last message.</summary>
-    private async Task<(double Rate, double Alloc)> ReceiveAsync(ClientKind kind, int count, CancellationToken token)
+    private async Task<Meter.Reading> ReceiveAsync(ClientKind kind, int count, CancellationToken token)
     {
         Collect();
         await using ILoopbackClient client = ClientCatalog.Create(kind);
         client.ExpectPushed(count);
         var uri = new Uri(_base, string.Create(CultureInfo.InvariantCulture, $"/push?count={count}&size={_options.MessageSize}"));
-        long allocated = GC.GetTotalAllocatedBytes(precise: true);
-        long started = Stopwatch.GetTimestamp();
+        var meter = Meter.Start();
         await client.ConnectAsync(uri, token);
         long chars = await client.ReceiveTextsAsync(count, token);
-        TimeSpan elapsed = Stopwatch.GetElapsedTime(started);
-        allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        Meter.Reading reading = meter.Stop(count);
         Check(chars == (long)count * _options.MessageSize, $"received {chars} characters, expected {(long)count * _options.MessageSize}");
         await CloseAsync(client, token);
-        return (count / elapsed.TotalSeconds, allocated / (double)count);
+        return reading;
     }
 
     /// <summary>S2: N awaited sends to the sink, then "done"; the server's count must match.</summary>
-    private async Task<(double Rate, double Alloc)> SendAsync(ClientKind kind, int count, CancellationToken token)
+    private async Task<Meter.Reading> SendAsync(ClientKind kind, int count, CancellationToken token)
     {
         Collect();
         await using ILoopbackClient client = ClientCatalog.Create(kind);
         await client.ConnectAsync(new Uri(_base, "/sink"), token);
-        long allocated = GC.GetTotalAllocatedBytes(precise: true);
-        long started = Stopwatch.GetTimestamp();
+        var meter = Meter.Start();
         long counted = await client.SendTextsAsync(_text, count, token);
-        TimeSpan elapsed = Stopwatch.GetElapsedTime(started);
-        allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        Meter.Reading reading = meter.Stop(count);
         Check(counted == count, $"the server counted {counted} messages, expected {count}");
         await CloseAsync(client, token);
-        return (count / elapsed.TotalSeconds, allocated / (double)count);
+        return reading;
     }
 
     /// <summary>S3: sequential text round trips; every one timed.</summary>
-    private async Task<(double P50, double P99, double P999, double Alloc)> EchoTextAsync(ClientKind kind, int count, CancellationToken token)
+    private async Task<(double P50, double P99, double P999, Meter.Reading Reading)> EchoTextAsync(ClientKind kind, int count, CancellationToken token)
     {
         Collect();
         await using ILoopbackClient client = ClientCatalog.Create(kind);
@@ -187,7 +185,7 @@ internal sealed class LoopbackRunner
         // One untimed round trip: buffers a client grows on first use are not part of the loop.
         await client.EchoTextAsync(_text, token);
         long[] ticks = new long[count];
-        long allocated = GC.GetTotalAllocatedBytes(precise: true);
+        var meter = Meter.Start();
         for (int i = 0; i < count; i++)
         {
             long sent = Stopwatch.GetTimestamp();
@@ -199,21 +197,20 @@ internal sealed class LoopbackRunner
             }
         }
 
-        allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        Meter.Reading reading = meter.Stop(count);
         await CloseAsync(client, token);
         Array.Sort(ticks);
-        return (Micros(Percentile(ticks, 0.50)), Micros(Percentile(ticks, 0.99)), Micros(Percentile(ticks, 0.999)), allocated / (double)count);
+        return (Micros(Percentile(ticks, 0.50)), Micros(Percentile(ticks, 0.99)), Micros(Percentile(ticks, 0.999)), reading);
     }
 
     /// <summary>S4: sequential 1 MiB binary round trips; MB/s of payload echoed.</summary>
-    private async Task<(double Rate, double Alloc)> EchoBinaryAsync(ClientKind kind, int count, CancellationToken token)
+    private async Task<(double Rate, Meter.Reading Reading)> EchoBinaryAsync(ClientKind kind, int count, CancellationToken token)
     {
         Collect();
         await using ILoopbackClient client = ClientCatalog.Create(kind);
         await client.ConnectAsync(new Uri(_base, "/echo"), token);
         await client.EchoBinaryAsync(_binary, token);
-        long allocated = GC.GetTotalAllocatedBytes(precise: true);
-        long started = Stopwatch.GetTimestamp();
+        var meter = Meter.Start();
         for (int i = 0; i < count; i++)
         {
             int length = await client.EchoBinaryAsync(_binary, token);
@@ -223,11 +220,10 @@ internal sealed class LoopbackRunner
             }
         }
 
-        TimeSpan elapsed = Stopwatch.GetElapsedTime(started);
-        allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        Meter.Reading reading = meter.Stop(count);
         await CloseAsync(client, token);
         double megabytes = (double)count * _binary.Length / (1024 * 1024);
-        return (megabytes / elapsed.TotalSeconds, allocated / (double)count);
+        return (megabytes / reading.Elapsed.TotalSeconds, reading);
     }
 
     private async Task RunIdleAsync(ClientKind client)
@@ -289,13 +285,14 @@ internal sealed class LoopbackRunner
         await client.CloseAsync(linked.Token);
     }
 
-    private void Record(string scenario, string metric, ClientKind client, string unit, Better better, double? value, double? alloc)
+    private void Record(string scenario, string metric, ClientKind client, string unit, Better better, double? value, Meter.Reading? reading)
     {
         MetricSeries series = Series(scenario, metric, client, unit, better);
         series.Values.Add(value ?? double.NaN);
-        if (alloc is { } a)
+        if (reading is { } r)
         {
-            series.AllocatedPerMessage.Add(a);
+            series.AllocatedPerMessage.Add(r.AllocatedPerOperation);
+            series.CpuPerMessage.Add(r.CpuMicrosecondsPerOperation);
         }
     }
 

@@ -20,7 +20,12 @@ internal sealed class MetricSeries(string scenario, string metric, ClientKind cl
 
     public List<double> AllocatedPerMessage { get; } = [];
 
+    /// <summary>Client-process CPU time (all threads) per message, in microseconds.</summary>
+    public List<double> CpuPerMessage { get; } = [];
+
     public double Median => MedianOf(Values);
+
+    public double MedianCpu => MedianOf(CpuPerMessage);
 
     public double MedianAllocated => MedianOf(AllocatedPerMessage);
 

@@ -1,0 +1,61 @@
+using System.Diagnostics;
+
+namespace Duplex.Benchmarks.Loopback;
+
+/// <summary>
+/// Wall time, client-process CPU time (every thread) and allocated bytes (every thread,
+/// <see cref="GC.GetTotalAllocatedBytes(bool)"/>) over a timed loop. CPU time per message holds up
+/// better than wall time when other work competes for the two cores.
+/// </summary>
+internal readonly struct Meter
+{
+    private readonly long _started;
+    private readonly TimeSpan _cpu;
+    private readonly long _allocated;
+    private readonly AllocationSampler? _sampler;
+
+    private Meter(long started, TimeSpan cpu, long allocated, AllocationSampler? sampler)
+    {
+        _started = started;
+        _cpu = cpu;
+        _allocated = allocated;
+        _sampler = sampler;
+    }
+
+    /// <summary>Set by <c>--alloc-types</c>: every timed loop also samples allocations by type.</summary>
+    public static AllocationSampler? Sampler { get; set; }
+
+    public static Meter Start()
+    {
+        AllocationSampler? sampler = Sampler;
+        sampler?.Start();
+        long allocated = GC.GetTotalAllocatedBytes(precise: true);
+        TimeSpan cpu = Environment.CpuUsage.TotalTime;
+        return new Meter(Stopwatch.GetTimestamp(), cpu, allocated, sampler);
+    }
+
+    public Reading Stop(int operations)
+    {
+        TimeSpan elapsed = Stopwatch.GetElapsedTime(_started);
+        TimeSpan cpu = Environment.CpuUsage.TotalTime - _cpu;
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - _allocated;
+        string? types = _sampler is null
+            ? null
+            : string.Join(", ", _sampler.Stop(6).Select(t => FormattableString.Invariant($"{t.Type} {t.Share:P0}")));
+        return new Reading(operations, elapsed, cpu, allocated, types);
+    }
+
+    /// <summary>What one timed loop cost.</summary>
+    internal readonly record struct Reading(int Operations, TimeSpan Elapsed, TimeSpan Cpu, long Allocated, string? AllocatedTypes = null)
+    {
+        public double PerSecond => Operations / Elapsed.TotalSeconds;
+
+        public double AllocatedPerOperation => Allocated / (double)Operations;
+
+        public double CpuMicrosecondsPerOperation => Cpu.TotalMicroseconds / Operations;
+
+        public override string ToString() =>
+            FormattableString.Invariant($"{PerSecond:N0}/s, {CpuMicrosecondsPerOperation:0.00} µs CPU, {AllocatedPerOperation:0.0} B per operation") +
+            (AllocatedTypes is null ? string.Empty : $" [allocated: {AllocatedTypes}]");
+    }
+}
