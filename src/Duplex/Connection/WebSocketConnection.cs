@@ -101,7 +101,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
             _connecting = true;
         }
 
-        IWebSocketTransport transport = _options.Transport ?? HttpWebSocketTransport.Default;
+        IWebSocketTransport transport = _options.Transport ?? WebSocketTransportSelector.Choose(uri, _options.Handshake);
         WebSocketHandshakeResult result;
         try
         {

@@ -115,7 +115,7 @@ internal sealed class HttpInvokerCache
             handler.Proxy = options.Proxy;
         }
 
-        ConfigureTls(handler.SslOptions, options.Tls);
+        options.Tls.ApplyTo(handler.SslOptions, options.Tls.CreateChainPolicy());
         return handler;
     }
 
@@ -125,69 +125,11 @@ internal sealed class HttpInvokerCache
     private static readonly Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>> s_connectWithDelay =
         (context, cancellationToken) => ConnectSocketAsync(context.DnsEndPoint, noDelay: false, cancellationToken);
 
-    /// <summary>
-    /// Opens a TCP connection. A dual-mode socket with a <see cref="DnsEndPoint"/> tries every
-    /// address the name resolves to, IPv6 and IPv4.
-    /// </summary>
+    /// <summary>Opens a TCP connection the way the socket transport does, as a stream that owns the socket.</summary>
     internal static async ValueTask<Stream> ConnectSocketAsync(DnsEndPoint endPoint, bool noDelay, CancellationToken cancellationToken)
     {
-        // RFC 6761 §6.4: names under "invalid." never resolve, and resolution APIs should say so at
-        // once rather than ask DNS.
-        if (endPoint.Host.EndsWith(".invalid", StringComparison.OrdinalIgnoreCase) ||
-            endPoint.Host.EndsWith(".invalid.", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new SocketException((int)SocketError.HostNotFound);
-        }
-
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = noDelay };
-        try
-        {
-            await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
-            return new NetworkStream(socket, ownsSocket: true);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-    }
-
-    private static void ConfigureTls(SslClientAuthenticationOptions ssl, WebSocketTlsOptions tls)
-    {
-        ssl.EnabledSslProtocols = tls.EnabledProtocols;
-        ssl.CertificateRevocationCheckMode = tls.CertificateRevocationCheckMode;
-        if (tls.ClientCertificates is { Count: > 0 })
-        {
-            ssl.ClientCertificates = new X509CertificateCollection(tls.ClientCertificates);
-        }
-
-        if (tls.TrustedRootCertificates is { Count: > 0 })
-        {
-            // The chain is built against these roots only; SslStream still checks the host name and
-            // reports any failure as policy errors, which the callback (if any) sees.
-            var policy = new X509ChainPolicy
-            {
-                TrustMode = X509ChainTrustMode.CustomRootTrust,
-                RevocationMode = tls.CertificateRevocationCheckMode,
-            };
-            foreach (X509Certificate2 root in tls.TrustedRootCertificates)
-            {
-                // Our own copy (public part only): the caller may dispose theirs, and a shared
-                // handler outlives any one connect.
-                policy.CustomTrustStore.Add(X509CertificateLoader.LoadCertificate(root.RawDataMemory.Span));
-            }
-
-            ssl.CertificateChainPolicy = policy;
-        }
-
-        if (tls.AcceptAnyCertificate)
-        {
-            ssl.RemoteCertificateValidationCallback = static (_, _, _, _) => true;
-        }
-        else if (tls.RemoteCertificateValidationCallback is not null)
-        {
-            ssl.RemoteCertificateValidationCallback = tls.RemoteCertificateValidationCallback;
-        }
+        Socket socket = await SocketWebSocketTransport.ConnectSocketAsync(endPoint, noDelay, cancellationToken).ConfigureAwait(false);
+        return new NetworkStream(socket, ownsSocket: true);
     }
 
     /// <summary>The values that shape a handler, when the options hold nothing but values.</summary>
@@ -203,19 +145,6 @@ internal sealed class HttpInvokerCache
             return false;
         }
 
-        string roots = string.Empty;
-        if (tls.TrustedRootCertificates is { Count: > 0 })
-        {
-            var thumbprints = new List<string>(tls.TrustedRootCertificates.Count);
-            foreach (X509Certificate2 root in tls.TrustedRootCertificates)
-            {
-                thumbprints.Add(root.GetCertHashString(HashAlgorithmName.SHA256));
-            }
-
-            thumbprints.Sort(StringComparer.Ordinal);
-            roots = string.Join(',', thumbprints);
-        }
-
         key = new HandlerKey(
             options.MaxResponseHeadersBytes,
             options.NoDelay,
@@ -223,7 +152,7 @@ internal sealed class HttpInvokerCache
             tls.EnabledProtocols,
             tls.CertificateRevocationCheckMode,
             tls.AcceptAnyCertificate,
-            roots);
+            tls.TrustedRootsKey);
         return true;
     }
 

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http;
 using System.Net.Http.Headers;
-using System.Text;
 using Duplex.Diagnostics;
 using Microsoft.Extensions.Logging;
 
@@ -14,13 +13,12 @@ namespace Duplex.Handshake;
 /// </summary>
 /// <remarks>
 /// Thread-safe; <see cref="Default"/> serves the whole process. See <see cref="HttpInvokerCache"/>
-/// for when handlers are shared.
+/// for when handlers are shared, and <see cref="WebSocketTransportSelector"/> for when this
+/// transport is used rather than <see cref="SocketWebSocketTransport"/>. The rules of the handshake
+/// itself are <see cref="OpeningHandshake"/>'s, shared by both.
 /// </remarks>
-internal sealed partial class HttpWebSocketTransport : IWebSocketTransport
+internal sealed class HttpWebSocketTransport : IWebSocketTransport
 {
-    /// <summary>The longest a rejected response's body is waited for when <see cref="WebSocketHandshakeOptions.OpenTimeout"/> is infinite.</summary>
-    internal static readonly TimeSpan RejectedBodyReadLimit = TimeSpan.FromSeconds(10);
-
     private readonly HttpInvokerCache _invokers;
     private readonly TimeProvider _timeProvider;
 
@@ -42,144 +40,129 @@ internal sealed partial class HttpWebSocketTransport : IWebSocketTransport
     /// <inheritdoc />
     public async Task<WebSocketHandshakeResult> ConnectAsync(Uri uri, WebSocketHandshakeOptions options, ILogger logger, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(uri);
-        ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);
-
-        Uri current = WebSocketHandshake.ToHttpUri(uri);
-        options = options.Clone();
-        options.Validate();
-        cancellationToken.ThrowIfCancellationRequested();
-
-        Dictionary<string, string> headers = new(options.Headers, StringComparer.OrdinalIgnoreCase);
-        if (WebSocketHandshake.GetBasicCredentials(uri) is { } credentials && !headers.ContainsKey("Authorization"))
-        {
-            headers["Authorization"] = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials));
-        }
-
-        if (options.Tls.AcceptAnyCertificate)
-        {
-            Log.AcceptAnyCertificate(logger, Redaction.Uri(WebSocketHandshake.ToWebSocketUri(current)));
-        }
-
-        // The open timeout covers everything below: connect, TLS, every redirect, the response.
-        using CancellationTokenSource? timeout = options.OpenTimeout == Timeout.InfiniteTimeSpan
-            ? null
-            : new CancellationTokenSource(options.OpenTimeout, _timeProvider);
-        using CancellationTokenSource handshake = timeout is null
-            ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken)
-            : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-
-        HttpMessageInvoker invoker = _invokers.Get(options, out bool ownsInvoker);
-        bool invokerHandedOver = false;
-        try
-        {
-            int redirects = 0;
-            while (true)
-            {
-                (HttpResponseMessage response, string? expectedAccept) =
-                    await SendAsync(invoker, current, headers, options, logger, handshake.Token).ConfigureAwait(false);
-                HttpResponseMessage? toDispose = response;
-                try
-                {
-                    LogResponseHeaders(logger, response);
-                    int status = (int)response.StatusCode;
-                    int expectedStatus = response.Version.Major >= 2 ? 200 : 101;
-                    if (status == expectedStatus)
-                    {
-                        WebSocketHandshakeResult result = await CompleteAsync(
-                            response, current, expectedAccept, options, ownsInvoker ? invoker : null, logger, handshake.Token).ConfigureAwait(false);
-                        invokerHandedOver = true;
-                        toDispose = null; // the result owns it now
-                        return result;
-                    }
-
-                    if (options.FollowRedirects && WebSocketHandshake.IsRedirect(response.StatusCode))
-                    {
-                        if (++redirects > options.MaxRedirects)
-                        {
-                            throw new WebSocketConnectException(
-                                WebSocketConnectError.TooManyRedirects,
-                                $"The server redirected more than {options.MaxRedirects} times.");
-                        }
-
-                        Uri next = WebSocketHandshake.ResolveRedirect(current, response.Headers.Location);
-                        Log.HandshakeRedirect(logger, status, redirects, Redaction.Uri(WebSocketHandshake.ToWebSocketUri(current)), Redaction.Uri(WebSocketHandshake.ToWebSocketUri(next)));
-                        if (!WebSocketHandshake.IsSameOrigin(current, next))
-                        {
-                            int dropped = WebSocketHandshake.RemoveCrossOriginHeaders(headers);
-                            if (dropped > 0)
-                            {
-                                Log.HandshakeRedirectHeadersDropped(logger, dropped, Redaction.Uri(WebSocketHandshake.ToWebSocketUri(next)));
-                            }
-                        }
-
-                        current = next;
-                        continue;
-                    }
-
-                    Log.HandshakeRejected(logger, Redaction.Uri(WebSocketHandshake.ToWebSocketUri(current)), status, response.ReasonPhrase);
-                    throw await CreateRejectedExceptionAsync(response, options, cancellationToken, handshake.Token).ConfigureAwait(false);
-                }
-                finally
-                {
-                    toDispose?.Dispose();
-                }
-            }
-        }
-        catch (Exception exception)
-        {
-            Exception failure = Fail(exception, current, options, timeout, logger, cancellationToken);
-            if (ReferenceEquals(failure, exception))
-            {
-                throw;
-            }
-
-            throw failure;
-        }
-        finally
-        {
-            if (ownsInvoker && !invokerHandedOver)
-            {
-                invoker.Dispose();
-            }
-        }
+        options = OpeningHandshake.Snapshot(uri, options, cancellationToken);
+        using Sender sender = CreateSender(options);
+        return await OpeningHandshake.RunAsync(sender, uri, options, logger, _timeProvider, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// Sends the handshake request once, over HTTP/2 first when the options ask for it and falling
-    /// back to HTTP/1.1 when the server cannot do WebSockets over HTTP/2 and the policy allows it.
+    /// A sender for one connect with these (validated, snapshotted) options, through the invoker
+    /// they call for. Disposing it releases an invoker made for this connect alone, unless a
+    /// WebSocket over HTTP/2 still needs it.
     /// </summary>
-    /// <returns>The response, and the <c>Sec-WebSocket-Accept</c> value expected for HTTP/1.1.</returns>
-    private static async Task<(HttpResponseMessage Response, string? ExpectedAccept)> SendAsync(
-        HttpMessageInvoker invoker, Uri uri, Dictionary<string, string> headers, WebSocketHandshakeOptions options, ILogger logger, CancellationToken cancellationToken)
-    {
-        bool secure = WebSocketHandshake.IsSecure(uri);
-        bool wantsHttp2 = options.HttpVersion == HttpVersion.Version20 ||
-            options.HttpVersionPolicy == HttpVersionPolicy.RequestVersionOrHigher;
-        bool http11Allowed = options.HttpVersion == HttpVersion.Version11 ||
-            options.HttpVersionPolicy == HttpVersionPolicy.RequestVersionOrLower;
+    internal Sender CreateSender(WebSocketHandshakeOptions options) => new(_invokers.Get(options, out bool owned), owned);
 
-        // Like SocketsHttpHandler for cleartext: without TLS there is no ALPN to learn whether the
-        // server speaks HTTP/2, so HTTP/2 ("h2c", prior knowledge) is used only when it is required.
-        bool tryHttp2 = wantsHttp2 && (secure || !http11Allowed);
-        if (tryHttp2)
+    /// <summary>Sends handshake requests through one <see cref="HttpMessageInvoker"/>.</summary>
+    internal sealed class Sender : IHandshakeSender, IDisposable
+    {
+        private readonly HttpMessageInvoker _invoker;
+        private HttpMessageInvoker? _ownedInvoker;
+
+        public Sender(HttpMessageInvoker invoker, bool owned)
         {
-            HttpRequestMessage request = CreateRequest(uri, http2: true, headers, options, key: null, logger);
-            try
-            {
-                return (await SendRequestAsync(invoker, request, cancellationToken).ConfigureAwait(false), null);
-            }
-            catch (HttpRequestException exception) when (http11Allowed && IsHttp2Unavailable(exception))
-            {
-                Log.HandshakeHttp2Fallback(logger, Redaction.Uri(WebSocketHandshake.ToWebSocketUri(uri)), exception.HttpRequestError.ToString());
-            }
+            _invoker = invoker;
+            _ownedInvoker = owned ? invoker : null;
         }
 
-        string key = WebSocketHandshake.CreateKey();
-        HttpRequestMessage upgrade = CreateRequest(uri, http2: false, headers, options, key, logger);
-        HttpResponseMessage response = await SendRequestAsync(invoker, upgrade, cancellationToken).ConfigureAwait(false);
-        return (response, WebSocketHandshake.ComputeAccept(key));
+        /// <summary>
+        /// Sends the handshake request once, over HTTP/2 first when the options ask for it and falling
+        /// back to HTTP/1.1 when the server cannot do WebSockets over HTTP/2 and the policy allows it.
+        /// </summary>
+        public async Task<HandshakeExchange> SendAsync(
+            Uri uri, IReadOnlyDictionary<string, string> headers, WebSocketHandshakeOptions options, ILogger logger, CancellationToken cancellationToken)
+        {
+            if (WebSocketHandshake.StartsWithHttp2(uri, options))
+            {
+                HttpRequestMessage request = CreateRequest(uri, headers, options, key: null, logger);
+                try
+                {
+                    return new Exchange(await SendRequestAsync(request, cancellationToken).ConfigureAwait(false), expectedAccept: null, this);
+                }
+                catch (HttpRequestException exception) when (WebSocketHandshake.AllowsHttp11(options) && IsHttp2Unavailable(exception))
+                {
+                    Log.HandshakeHttp2Fallback(logger, Redaction.Uri(WebSocketHandshake.ToWebSocketUri(uri)), exception.HttpRequestError.ToString());
+                }
+            }
+
+            string key = WebSocketHandshake.CreateKey();
+            HttpRequestMessage upgrade = CreateRequest(uri, headers, options, key, logger);
+            HttpResponseMessage response = await SendRequestAsync(upgrade, cancellationToken).ConfigureAwait(false);
+            return new Exchange(response, WebSocketHandshake.ComputeAccept(key), this);
+        }
+
+        /// <summary>Releases the invoker made for this connect, unless the WebSocket still needs it.</summary>
+        public void Dispose() => Interlocked.Exchange(ref _ownedInvoker, null)?.Dispose();
+
+        /// <summary>Takes the connect-owned invoker away from this sender (it is then the caller's), or <see langword="null"/>.</summary>
+        internal HttpMessageInvoker? TakeOwnedInvoker() => Interlocked.Exchange(ref _ownedInvoker, null);
+
+        private Task<HttpResponseMessage> SendRequestAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            // HttpClient would buffer the body of the response unless told not to.
+            _invoker is HttpClient client
+                ? client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken)
+                : _invoker.SendAsync(request, cancellationToken);
+    }
+
+    /// <summary>An <see cref="HttpResponseMessage"/> to a handshake request.</summary>
+    private sealed class Exchange(HttpResponseMessage response, string? expectedAccept, Sender sender)
+        : HandshakeExchange((int)response.StatusCode, response.ReasonPhrase, response.Version, WebSocketHandshake.CollectHeaders(response), expectedAccept)
+    {
+        private HttpResponseMessage? _response = response;
+        private Stream? _body;
+
+        public override async Task<WebSocketHandshakeResult> OpenAsync(WebSocketHandshakeResponse description, CancellationToken cancellationToken)
+        {
+            HttpResponseMessage response = _response!;
+
+            // HTTP/1.1: the 101 response's content is the raw connection, readable and writable.
+            // HTTP/2: for an extended CONNECT, the response content stream is the request stream as well;
+            // writes go out as DATA frames on the same HTTP/2 stream.
+            Stream stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            if (!stream.CanRead || !stream.CanWrite)
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+                throw new InvalidOperationException(
+                    "The HTTP handler returned a stream that is not both readable and writable; the handler must be (or end in) a SocketsHttpHandler.");
+            }
+
+            IDisposable? keepAlive = sender.TakeOwnedInvoker();
+            if (HttpVersion.Major < 2 && keepAlive is not null)
+            {
+                // An upgraded HTTP/1.1 connection leaves the handler's pool (its content stream owns it),
+                // and disposing the handler only closes pooled idle connections: release it now.
+                keepAlive.Dispose();
+                keepAlive = null;
+            }
+
+            // HTTP/2: the stream lives on a connection in the handler's pool; the handler stays until the
+            // stream is done.
+            _response = null; // the result owns it now
+            return new WebSocketHandshakeResult(stream, description, response, keepAlive);
+        }
+
+        public override async ValueTask<int> ReadBodyAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+        {
+            _body ??= await _response!.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            return await _body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            if (_body is not null)
+            {
+                try
+                {
+                    await _body.DisposeAsync().ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // Closing a broken body stream may fail; the response is released below regardless.
+                }
+            }
+
+            _response?.Dispose();
+        }
     }
 
     /// <summary>Whether the failure means HTTP/2 cannot carry a WebSocket to this server (so HTTP/1.1 may).</summary>
@@ -199,10 +182,11 @@ internal sealed partial class HttpWebSocketTransport : IWebSocketTransport
         exception.Data.Contains("HTTP2_ENABLED");
 
     private static HttpRequestMessage CreateRequest(
-        Uri uri, bool http2, Dictionary<string, string> headers, WebSocketHandshakeOptions options, string? key, ILogger logger)
+        Uri uri, IReadOnlyDictionary<string, string> headers, WebSocketHandshakeOptions options, string? key, ILogger logger)
     {
         // The request keeps the ws/wss scheme (SocketsHttpHandler accepts it): through an HTTP proxy a
         // ws:// request then gets a CONNECT tunnel, as a WebSocket needs, rather than a forwarded GET.
+        bool http2 = key is null;
         var request = new HttpRequestMessage(http2 ? HttpMethod.Connect : HttpMethod.Get, WebSocketHandshake.ToWebSocketUri(uri))
         {
             Version = http2 ? HttpVersion.Version20 : HttpVersion.Version11,
@@ -211,8 +195,8 @@ internal sealed partial class HttpWebSocketTransport : IWebSocketTransport
 
         foreach (KeyValuePair<string, string> header in headers)
         {
-            // Names and values were validated (WebSocketHandshake.ValidateRequestHeader); a name that is
-            // not a request header at all (a content header such as Content-Type) is refused here.
+            // Names and values were validated (WebSocketHandshake.ValidateRequestHeader), content
+            // headers refused there; this only guards against a header HttpClient has no place for.
             if (!request.Headers.TryAddWithoutValidation(header.Key, header.Value))
             {
                 throw new ArgumentException($"The header '{header.Key}' cannot be sent on a WebSocket handshake request.", nameof(WebSocketHandshakeOptions.Headers));
@@ -230,12 +214,11 @@ internal sealed partial class HttpWebSocketTransport : IWebSocketTransport
             // RFC 8441 §4: extended CONNECT with :protocol = websocket; no key, no Upgrade/Connection.
             request.Headers.Protocol = WebSocketHandshake.WebSocketToken;
         }
-        else
-        {
-            WebSocketHandshake.AddHttp11UpgradeHeaders(request.Headers, key!);
-        }
 
-        WebSocketHandshake.AddCommonHeaders(request.Headers, options.SubProtocols, options.ExtensionOffers);
+        foreach (KeyValuePair<string, string> header in WebSocketHandshake.GetHandshakeHeaders(key, options.SubProtocols, options.ExtensionOffers))
+        {
+            request.Headers.TryAddWithoutValidation(header.Key, header.Value);
+        }
 
         if (logger.IsEnabled(LogLevel.Debug))
         {
@@ -250,114 +233,5 @@ internal sealed partial class HttpWebSocketTransport : IWebSocketTransport
         }
 
         return request;
-    }
-
-    private static Task<HttpResponseMessage> SendRequestAsync(HttpMessageInvoker invoker, HttpRequestMessage request, CancellationToken cancellationToken) =>
-        // HttpClient would buffer the body of the response unless told not to.
-        invoker is HttpClient client
-            ? client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken)
-            : invoker.SendAsync(request, cancellationToken);
-
-    /// <summary>Validates a 101/200 response and turns it into the result.</summary>
-    private static async Task<WebSocketHandshakeResult> CompleteAsync(
-        HttpResponseMessage response, Uri uri, string? expectedAccept, WebSocketHandshakeOptions options,
-        HttpMessageInvoker? ownedInvoker, ILogger logger, CancellationToken cancellationToken)
-    {
-        bool http2 = response.Version.Major >= 2;
-        if (!http2)
-        {
-            WebSocketHandshake.ValidateHttp11Upgrade(response.Headers, expectedAccept!);
-        }
-
-        string? subProtocol = WebSocketHandshake.NegotiateSubProtocol(response.Headers, options.SubProtocols);
-        string? extensions = WebSocketHandshake.NegotiateExtensions(response.Headers, options.ExtensionOffers);
-
-        // HTTP/1.1: the 101 response's content is the raw connection, readable and writable.
-        // HTTP/2: for an extended CONNECT, the response content stream is the request stream as well;
-        // writes go out as DATA frames on the same HTTP/2 stream.
-        Stream stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        if (!stream.CanRead || !stream.CanWrite)
-        {
-            await stream.DisposeAsync().ConfigureAwait(false);
-            throw new InvalidOperationException(
-                "The HTTP handler returned a stream that is not both readable and writable; the handler must be (or end in) a SocketsHttpHandler.");
-        }
-
-        var description = new WebSocketHandshakeResponse(
-            WebSocketHandshake.ToWebSocketUri(uri),
-            (int)response.StatusCode,
-            response.Version,
-            WebSocketHandshake.CollectHeaders(response),
-            subProtocol,
-            extensions);
-        Log.HandshakeSucceeded(logger, Redaction.Uri(description.Uri), description.StatusCode, http2 ? "2" : "1.1", subProtocol, extensions);
-
-        IDisposable? keepAlive = ownedInvoker;
-        if (!http2 && ownedInvoker is not null)
-        {
-            // An upgraded HTTP/1.1 connection leaves the handler's pool (its content stream owns it),
-            // and disposing the handler only closes pooled idle connections: release it now.
-            ownedInvoker.Dispose();
-            keepAlive = null;
-        }
-
-        // HTTP/2: the stream lives on a connection in the handler's pool; the handler stays until the
-        // stream is done.
-        return new WebSocketHandshakeResult(stream, description, response, keepAlive);
-    }
-
-    /// <summary>Describes a rejected handshake: status, headers, the start of the body, Retry-After.</summary>
-    private async Task<WebSocketHandshakeRejectedException> CreateRejectedExceptionAsync(
-        HttpResponseMessage response, WebSocketHandshakeOptions options, CancellationToken callerToken, CancellationToken handshakeToken)
-    {
-        IReadOnlyDictionary<string, IReadOnlyList<string>> headers = WebSocketHandshake.CollectHeaders(response);
-        TimeSpan? retryAfter = WebSocketHandshake.GetRetryAfter(response.Headers, _timeProvider.GetUtcNow());
-
-        byte[] buffer = new byte[WebSocketHandshakeRejectedException.MaxBodyBytes];
-        int length = 0;
-        using (var bodyRead = CancellationTokenSource.CreateLinkedTokenSource(handshakeToken))
-        {
-            if (options.OpenTimeout == Timeout.InfiniteTimeSpan)
-            {
-                bodyRead.CancelAfter(RejectedBodyReadLimit);
-            }
-
-            try
-            {
-                Stream body = await response.Content.ReadAsStreamAsync(bodyRead.Token).ConfigureAwait(false);
-                await using (body.ConfigureAwait(false))
-                {
-                    int read;
-                    while (length < buffer.Length &&
-                        (read = await body.ReadAsync(buffer.AsMemory(length), bodyRead.Token).ConfigureAwait(false)) > 0)
-                    {
-                        length += read;
-                    }
-                }
-            }
-            catch (Exception) when (!callerToken.IsCancellationRequested)
-            {
-                // A body that is slow, cut short or broken still leaves the status and headers to report.
-            }
-        }
-
-        callerToken.ThrowIfCancellationRequested();
-
-        // UTF-8, lossy: invalid sequences (and a character cut at the limit) become U+FFFD.
-        string text = Encoding.UTF8.GetString(buffer, 0, length);
-        return new WebSocketHandshakeRejectedException((int)response.StatusCode, response.ReasonPhrase, headers, text, retryAfter);
-    }
-
-    private static void LogResponseHeaders(ILogger logger, HttpResponseMessage response)
-    {
-        if (!logger.IsEnabled(LogLevel.Trace))
-        {
-            return;
-        }
-
-        foreach (KeyValuePair<string, HeaderStringValues> header in response.Headers.NonValidated)
-        {
-            Log.HandshakeResponseHeader(logger, header.Key, Redaction.HeaderValue(header.Key, header.Value.ToString()));
-        }
     }
 }

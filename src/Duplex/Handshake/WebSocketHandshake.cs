@@ -40,6 +40,16 @@ internal static class WebSocketHandshake
         "Content-Length", "Transfer-Encoding",
     ];
 
+    /// <summary>
+    /// Headers that describe a request body (HttpClient's content headers); a handshake request has
+    /// none, so a caller may not set them.
+    /// </summary>
+    private static readonly string[] s_contentHeaders =
+    [
+        "Allow", "Content-Disposition", "Content-Encoding", "Content-Language", "Content-Location",
+        "Content-MD5", "Content-Range", "Content-Type", "Expires", "Last-Modified",
+    ];
+
     /// <summary>Headers never carried to another origin by a redirect (besides those <see cref="Redaction"/> flags).</summary>
     private static readonly string[] s_crossOriginDropped = ["Authorization", "Cookie", "Proxy-Authorization"];
 
@@ -48,6 +58,10 @@ internal static class WebSocketHandshake
         SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
 
     private static readonly SearchValues<char> s_forbiddenValueChars = SearchValues.Create("\r\n\0");
+
+    // RFC 9110 §5.5: field-value characters a client sends — HTAB, SP and VCHAR (visible ASCII).
+    private static readonly SearchValues<char> s_requestValueChars =
+        SearchValues.Create("\t !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~");
 
     /// <summary>RFC 6455 §4.1: a nonce of 16 random bytes, base64-encoded (24 characters).</summary>
     public static string CreateKey()
@@ -166,7 +180,10 @@ internal static class WebSocketHandshake
     /// Checks one custom request header. The message names the header but never its value, which
     /// may be a secret.
     /// </summary>
-    /// <exception cref="ArgumentException">The name is not a token, is owned by the handshake, or the value holds CR, LF or NUL.</exception>
+    /// <exception cref="ArgumentException">
+    /// The name is not a token, is owned by the handshake or describes a body, or the value holds
+    /// CR, LF, NUL or any character other than printable ASCII and tabs.
+    /// </exception>
     public static void ValidateRequestHeader(string name, string? value)
     {
         const string ParamName = nameof(WebSocketHandshakeOptions.Headers);
@@ -188,6 +205,11 @@ internal static class WebSocketHandshake
                 ParamName);
         }
 
+        if (Array.Exists(s_contentHeaders, h => h.Equals(name, StringComparison.OrdinalIgnoreCase)))
+        {
+            throw new ArgumentException($"The header '{name}' describes a request body and cannot be sent on a WebSocket handshake request, which has none.", ParamName);
+        }
+
         if (value is null)
         {
             throw new ArgumentException($"The value of the header '{name}' must not be null.", ParamName);
@@ -197,6 +219,12 @@ internal static class WebSocketHandshake
         if (value.AsSpan().ContainsAny(s_forbiddenValueChars))
         {
             throw new ArgumentException($"The value of the header '{name}' must not contain CR, LF or NUL characters.", ParamName);
+        }
+
+        // Request headers go out as ASCII (SocketsHttpHandler refuses anything else when it sends).
+        if (value.AsSpan().ContainsAnyExcept(s_requestValueChars))
+        {
+            throw new ArgumentException($"The value of the header '{name}' must contain only printable ASCII characters and tabs.", ParamName);
         }
     }
 
@@ -250,21 +278,26 @@ internal static class WebSocketHandshake
         }
     }
 
-    /// <summary>RFC 6455 §4.1: the request headers of an HTTP/1.1 upgrade (the key is the caller's).</summary>
-    public static void AddHttp11UpgradeHeaders(HttpRequestHeaders headers, string key)
+    /// <summary>
+    /// The request headers the handshake itself sends, in order. With a key, those of an HTTP/1.1
+    /// upgrade (RFC 6455 §4.1: <c>Connection</c>, <c>Upgrade</c>, <c>Sec-WebSocket-Key</c>); without,
+    /// those of an HTTP/2 extended CONNECT (RFC 8441 §4), which has none of the three. Then, for both,
+    /// the version and the offered subprotocols and extensions.
+    /// </summary>
+    public static IEnumerable<KeyValuePair<string, string>> GetHandshakeHeaders(
+        string? key, IList<string> subProtocols, IList<WebSocketExtensionOffer> offers)
     {
-        headers.TryAddWithoutValidation("Connection", "Upgrade");
-        headers.TryAddWithoutValidation("Upgrade", WebSocketToken);
-        headers.TryAddWithoutValidation(SecWebSocketKey, key);
-    }
+        if (key is not null)
+        {
+            yield return new("Connection", "Upgrade");
+            yield return new("Upgrade", WebSocketToken);
+            yield return new(SecWebSocketKey, key);
+        }
 
-    /// <summary>The headers both HTTP versions send: version, offered subprotocols and extensions.</summary>
-    public static void AddCommonHeaders(HttpRequestHeaders headers, IList<string> subProtocols, IList<WebSocketExtensionOffer> offers)
-    {
-        headers.TryAddWithoutValidation(SecWebSocketVersion, Version);
+        yield return new(SecWebSocketVersion, Version);
         if (subProtocols.Count > 0)
         {
-            headers.TryAddWithoutValidation(SecWebSocketProtocol, string.Join(", ", subProtocols));
+            yield return new(SecWebSocketProtocol, string.Join(", ", subProtocols));
         }
 
         if (offers.Count > 0)
@@ -275,9 +308,27 @@ internal static class WebSocketHandshake
                 values[i] = offers[i].OfferHeaderValue.Trim();
             }
 
-            headers.TryAddWithoutValidation(SecWebSocketExtensions, string.Join(", ", values));
+            yield return new(SecWebSocketExtensions, string.Join(", ", values));
         }
     }
+
+    /// <summary>
+    /// Whether the handshake starts with an HTTP/2 extended CONNECT rather than an HTTP/1.1 upgrade.
+    /// Like SocketsHttpHandler for cleartext: without TLS there is no ALPN to learn whether the server
+    /// speaks HTTP/2, so HTTP/2 ("h2c", prior knowledge) is used only when it is required.
+    /// </summary>
+    public static bool StartsWithHttp2(Uri uri, WebSocketHandshakeOptions options) =>
+        WantsHttp2(options) && (IsSecure(uri) || !AllowsHttp11(options));
+
+    /// <summary>Whether the options ask for HTTP/2 (version 2.0, or a policy that allows a higher version).</summary>
+    public static bool WantsHttp2(WebSocketHandshakeOptions options) =>
+        options.HttpVersion == HttpVersion.Version20 ||
+        options.HttpVersionPolicy == HttpVersionPolicy.RequestVersionOrHigher;
+
+    /// <summary>Whether the options allow an HTTP/1.1 upgrade (version 1.1, or a policy that allows a lower version).</summary>
+    public static bool AllowsHttp11(WebSocketHandshakeOptions options) =>
+        options.HttpVersion == HttpVersion.Version11 ||
+        options.HttpVersionPolicy == HttpVersionPolicy.RequestVersionOrLower;
 
     /// <summary>
     /// RFC 6455 §4.2.2 / §4.1 (client steps 2–4): the 101 response must carry
@@ -285,7 +336,7 @@ internal static class WebSocketHandshake
     /// <c>Sec-WebSocket-Accept</c> value computed from our key.
     /// </summary>
     /// <exception cref="WebSocketConnectException">With <see cref="WebSocketConnectError.InvalidHandshake"/> when a rule is broken.</exception>
-    public static void ValidateHttp11Upgrade(HttpResponseHeaders headers, string expectedAccept)
+    public static void ValidateHttp11Upgrade(IReadOnlyDictionary<string, IReadOnlyList<string>> headers, string expectedAccept)
     {
         List<string> upgrade = SplitList(GetValues(headers, "Upgrade"));
         if (upgrade.Count != 1 || !upgrade[0].Equals(WebSocketToken, StringComparison.OrdinalIgnoreCase))
@@ -304,7 +355,7 @@ internal static class WebSocketHandshake
             throw InvalidHandshake("The server's 101 response does not carry the 'upgrade' token in its Connection header (RFC 6455 §4.1).");
         }
 
-        List<string> accept = GetValues(headers, SecWebSocketAccept);
+        IReadOnlyList<string> accept = GetValues(headers, SecWebSocketAccept);
         if (accept.Count != 1 || !accept[0].Trim().Equals(expectedAccept, StringComparison.Ordinal))
         {
             throw InvalidHandshake("The server's Sec-WebSocket-Accept value does not match the key that was sent (RFC 6455 §4.1).");
@@ -316,10 +367,9 @@ internal static class WebSocketHandshake
     /// or <see langword="null"/> when it selected none.
     /// </summary>
     /// <exception cref="WebSocketConnectException">With <see cref="WebSocketConnectError.InvalidHandshake"/> when the server selected one that was not offered, or several.</exception>
-    public static string? NegotiateSubProtocol(HttpResponseHeaders headers, IList<string> offered)
+    public static string? NegotiateSubProtocol(IReadOnlyDictionary<string, IReadOnlyList<string>> headers, IList<string> offered)
     {
-        List<string> values = GetValues(headers, SecWebSocketProtocol);
-        List<string> selected = SplitList(values);
+        List<string> selected = SplitList(GetValues(headers, SecWebSocketProtocol));
         if (selected.Count == 0)
         {
             return null;
@@ -352,10 +402,9 @@ internal static class WebSocketHandshake
     /// or <see langword="null"/> when the server named no extension.
     /// </summary>
     /// <exception cref="WebSocketConnectException">With <see cref="WebSocketConnectError.InvalidHandshake"/> when a rule is broken.</exception>
-    public static string? NegotiateExtensions(HttpResponseHeaders headers, IList<WebSocketExtensionOffer> offers)
+    public static string? NegotiateExtensions(IReadOnlyDictionary<string, IReadOnlyList<string>> headers, IList<WebSocketExtensionOffer> offers)
     {
-        List<string> values = GetValues(headers, SecWebSocketExtensions);
-        List<string> elements = SplitList(values);
+        List<string> elements = SplitList(GetValues(headers, SecWebSocketExtensions));
         if (elements.Count == 0)
         {
             return null;
@@ -416,7 +465,7 @@ internal static class WebSocketHandshake
     {
         if (location is null)
         {
-            throw InvalidHandshake("The server sent a redirect without a Location header.");
+            throw InvalidHandshake("The server sent a redirect without a single, valid Location header.");
         }
 
         Uri target = location.IsAbsoluteUri ? location : new Uri(current, location);
@@ -472,9 +521,9 @@ internal static class WebSocketHandshake
     /// The delay a <c>Retry-After</c> header asks for (RFC 9110 §10.2.3: delta-seconds or an HTTP
     /// date), never negative; <see langword="null"/> when absent or unreadable.
     /// </summary>
-    public static TimeSpan? GetRetryAfter(HttpResponseHeaders headers, DateTimeOffset now)
+    public static TimeSpan? GetRetryAfter(IReadOnlyDictionary<string, IReadOnlyList<string>> headers, DateTimeOffset now)
     {
-        List<string> values = GetValues(headers, "Retry-After");
+        IReadOnlyList<string> values = GetValues(headers, "Retry-After");
         if (values.Count != 1)
         {
             return null;
@@ -531,26 +580,25 @@ internal static class WebSocketHandshake
     public static WebSocketConnectException InvalidHandshake(string message, Exception? innerException = null) =>
         new(WebSocketConnectError.InvalidHandshake, message, innerException);
 
-    /// <summary>The raw values of one header, in order; empty when absent.</summary>
-    private static List<string> GetValues(HttpResponseHeaders headers, string name)
+    /// <summary>
+    /// The target of a redirect: the single <c>Location</c> value as an absolute or relative URI, or
+    /// <see langword="null"/> when it is missing, repeated or not a URI.
+    /// </summary>
+    public static Uri? GetLocation(IReadOnlyDictionary<string, IReadOnlyList<string>> headers)
     {
-        var list = new List<string>();
-        if (headers.NonValidated.TryGetValues(name, out HeaderStringValues values))
-        {
-            foreach (string value in values)
-            {
-                list.Add(value);
-            }
-        }
-
-        return list;
+        IReadOnlyList<string> values = GetValues(headers, "Location");
+        return values.Count == 1 && Uri.TryCreate(values[0].Trim(), UriKind.RelativeOrAbsolute, out Uri? location) ? location : null;
     }
+
+    /// <summary>The raw values of one header, in order; empty when absent.</summary>
+    private static IReadOnlyList<string> GetValues(IReadOnlyDictionary<string, IReadOnlyList<string>> headers, string name) =>
+        headers.TryGetValue(name, out IReadOnlyList<string>? values) ? values : [];
 
     /// <summary>
     /// RFC 9110 §5.6.1: the elements of comma-separated list values, trimmed, empty ones dropped.
     /// Commas inside quoted strings (extension parameters may be quoted) do not split.
     /// </summary>
-    internal static List<string> SplitList(List<string> values)
+    internal static List<string> SplitList(IReadOnlyList<string> values)
     {
         var elements = new List<string>();
         foreach (string value in values)

@@ -1,5 +1,6 @@
 using System.Net.Security;
 using System.Security.Authentication;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
 namespace Duplex.Handshake;
@@ -93,6 +94,86 @@ public sealed class WebSocketTlsOptions
         CertificateRevocationCheckMode = CertificateRevocationCheckMode,
         TargetHost = TargetHost,
     };
+
+    /// <summary>
+    /// The trusted roots as a value (their sorted SHA-256 thumbprints, comma-separated), so that
+    /// options naming the same roots share what is built from them; empty when none are set.
+    /// </summary>
+    internal string TrustedRootsKey
+    {
+        get
+        {
+            if (TrustedRootCertificates is not { Count: > 0 } roots)
+            {
+                return string.Empty;
+            }
+
+            var thumbprints = new List<string>(roots.Count);
+            foreach (X509Certificate2 root in roots)
+            {
+                thumbprints.Add(root.GetCertHashString(HashAlgorithmName.SHA256));
+            }
+
+            thumbprints.Sort(StringComparer.Ordinal);
+            return string.Join(',', thumbprints);
+        }
+    }
+
+    /// <summary>
+    /// The chain policy that trusts <see cref="TrustedRootCertificates"/> only, or
+    /// <see langword="null"/> when none are set (the system store is used). It holds its own copies
+    /// of the certificates (public part only): the caller may dispose theirs, and the policy may be
+    /// shared by many connections.
+    /// </summary>
+    internal X509ChainPolicy? CreateChainPolicy()
+    {
+        if (TrustedRootCertificates is not { Count: > 0 } roots)
+        {
+            return null;
+        }
+
+        // The chain is built against these roots only; SslStream still checks the host name and
+        // reports any failure as policy errors, which the callback (if any) sees.
+        var policy = new X509ChainPolicy
+        {
+            TrustMode = X509ChainTrustMode.CustomRootTrust,
+            RevocationMode = CertificateRevocationCheckMode,
+        };
+        foreach (X509Certificate2 root in roots)
+        {
+            policy.CustomTrustStore.Add(X509CertificateLoader.LoadCertificate(root.RawDataMemory.Span));
+        }
+
+        return policy;
+    }
+
+    /// <summary>
+    /// Sets what these options decide on <paramref name="ssl"/>: protocols, revocation, client
+    /// certificates, trust and the validation callback. SocketsHttpHandler's TLS options and the
+    /// socket transport's <see cref="SslStream"/> are configured by this one method, so both
+    /// authenticate servers the same way. The target host and ALPN are the caller's.
+    /// </summary>
+    /// <param name="ssl">The options to configure.</param>
+    /// <param name="chainPolicy">The result of <see cref="CreateChainPolicy"/>, possibly shared.</param>
+    internal void ApplyTo(SslClientAuthenticationOptions ssl, X509ChainPolicy? chainPolicy)
+    {
+        ssl.EnabledSslProtocols = EnabledProtocols;
+        ssl.CertificateRevocationCheckMode = CertificateRevocationCheckMode;
+        if (ClientCertificates is { Count: > 0 })
+        {
+            ssl.ClientCertificates = new X509CertificateCollection(ClientCertificates);
+        }
+
+        ssl.CertificateChainPolicy = chainPolicy;
+        if (AcceptAnyCertificate)
+        {
+            ssl.RemoteCertificateValidationCallback = static (_, _, _, _) => true;
+        }
+        else if (RemoteCertificateValidationCallback is not null)
+        {
+            ssl.RemoteCertificateValidationCallback = RemoteCertificateValidationCallback;
+        }
+    }
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid property.</summary>
     internal void Validate()

@@ -198,9 +198,9 @@ public sealed class WebSocketHandshakeTests
     [Fact]
     public void ValidateHttp11Upgrade_CorrectResponse_Passes()
     {
-        using var response = Response101(upgrade: "WebSocket", connection: "keep-alive, Upgrade", accept: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        var response = Response101(upgrade: "WebSocket", connection: "keep-alive, Upgrade", accept: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 
-        WebSocketHandshake.ValidateHttp11Upgrade(response.Headers, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        WebSocketHandshake.ValidateHttp11Upgrade(response, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     }
 
     [Theory]
@@ -214,9 +214,9 @@ public sealed class WebSocketHandshakeTests
     [InlineData("websocket", "Upgrade", "S3PPLMBITXAQ9KYGZZHZRBK+XOO=", "Sec-WebSocket-Accept")]
     public void ValidateHttp11Upgrade_BrokenRule_FailsWithInvalidHandshakeNamingTheRule(string? upgrade, string? connection, string? accept, string rule)
     {
-        using var response = Response101(upgrade, connection, accept);
+        var response = Response101(upgrade, connection, accept);
 
-        var exception = Assert.Throws<WebSocketConnectException>(() => WebSocketHandshake.ValidateHttp11Upgrade(response.Headers, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+        var exception = Assert.Throws<WebSocketConnectException>(() => WebSocketHandshake.ValidateHttp11Upgrade(response, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
 
         Assert.Equal(WebSocketConnectError.InvalidHandshake, exception.Error);
         Assert.Contains(rule, exception.Message, StringComparison.OrdinalIgnoreCase);
@@ -225,18 +225,17 @@ public sealed class WebSocketHandshakeTests
     [Fact]
     public void NegotiateSubProtocol_ServerPicksOffered_ReturnsOurSpelling()
     {
-        using var response = new HttpResponseMessage();
-        response.Headers.TryAddWithoutValidation("Sec-WebSocket-Protocol", "CHAT.v2");
+        var response = Headers(("Sec-WebSocket-Protocol", "CHAT.v2"));
 
-        Assert.Equal("chat.v2", WebSocketHandshake.NegotiateSubProtocol(response.Headers, ["chat.v1", "chat.v2"]));
+        Assert.Equal("chat.v2", WebSocketHandshake.NegotiateSubProtocol(response, ["chat.v1", "chat.v2"]));
     }
 
     [Fact]
     public void NegotiateSubProtocol_ServerPicksNone_ReturnsNull()
     {
-        using var response = new HttpResponseMessage();
+        var response = Headers();
 
-        Assert.Null(WebSocketHandshake.NegotiateSubProtocol(response.Headers, ["chat"]));
+        Assert.Null(WebSocketHandshake.NegotiateSubProtocol(response, ["chat"]));
     }
 
     [Theory]
@@ -245,20 +244,18 @@ public sealed class WebSocketHandshakeTests
     [InlineData(new[] { "chat", "mqtt" }, "chat, mqtt")]
     public void NegotiateSubProtocol_NotOfferedOrSeveral_FailsWithInvalidHandshake(string[] offered, string selected)
     {
-        using var response = new HttpResponseMessage();
-        response.Headers.TryAddWithoutValidation("Sec-WebSocket-Protocol", selected);
+        var response = Headers(("Sec-WebSocket-Protocol", selected));
 
-        var exception = Assert.Throws<WebSocketConnectException>(() => WebSocketHandshake.NegotiateSubProtocol(response.Headers, offered));
+        var exception = Assert.Throws<WebSocketConnectException>(() => WebSocketHandshake.NegotiateSubProtocol(response, offered));
         Assert.Equal(WebSocketConnectError.InvalidHandshake, exception.Error);
     }
 
     [Fact]
     public void NegotiateExtensions_NothingOffered_AnyExtensionFails()
     {
-        using var response = new HttpResponseMessage();
-        response.Headers.TryAddWithoutValidation("Sec-WebSocket-Extensions", "permessage-deflate");
+        var response = Headers(("Sec-WebSocket-Extensions", "permessage-deflate"));
 
-        var exception = Assert.Throws<WebSocketConnectException>(() => WebSocketHandshake.NegotiateExtensions(response.Headers, []));
+        var exception = Assert.Throws<WebSocketConnectException>(() => WebSocketHandshake.NegotiateExtensions(response, []));
 
         Assert.Equal(WebSocketConnectError.InvalidHandshake, exception.Error);
         Assert.Contains("permessage-deflate", exception.Message, StringComparison.Ordinal);
@@ -268,10 +265,9 @@ public sealed class WebSocketHandshakeTests
     public void NegotiateExtensions_OfferedExtension_IsAcceptedWithItsParameters()
     {
         var offer = new RecordingOffer("permessage-deflate", "permessage-deflate; client_max_window_bits");
-        using var response = new HttpResponseMessage();
-        response.Headers.TryAddWithoutValidation("Sec-WebSocket-Extensions", "permessage-deflate; server_no_context_takeover; x=\"a,b\"");
+        var response = Headers(("Sec-WebSocket-Extensions", "permessage-deflate; server_no_context_takeover; x=\"a,b\""));
 
-        string? negotiated = WebSocketHandshake.NegotiateExtensions(response.Headers, [offer]);
+        string? negotiated = WebSocketHandshake.NegotiateExtensions(response, [offer]);
 
         Assert.Equal("permessage-deflate; server_no_context_takeover; x=\"a,b\"", negotiated);
         Assert.Equal(["server_no_context_takeover; x=\"a,b\""], offer.Accepted);
@@ -280,16 +276,13 @@ public sealed class WebSocketHandshakeTests
     [Fact]
     public void NegotiateExtensions_UnofferedOrRepeatedOrRefused_Fails()
     {
-        using var unoffered = new HttpResponseMessage();
-        unoffered.Headers.TryAddWithoutValidation("Sec-WebSocket-Extensions", "x-other");
-        using var repeated = new HttpResponseMessage();
-        repeated.Headers.TryAddWithoutValidation("Sec-WebSocket-Extensions", "x-mine, x-mine");
-        using var refused = new HttpResponseMessage();
-        refused.Headers.TryAddWithoutValidation("Sec-WebSocket-Extensions", "x-mine; bad");
+        var unoffered = Headers(("Sec-WebSocket-Extensions", "x-other"));
+        var repeated = Headers(("Sec-WebSocket-Extensions", "x-mine, x-mine"));
+        var refused = Headers(("Sec-WebSocket-Extensions", "x-mine; bad"));
 
-        Assert.Throws<WebSocketConnectException>(() => WebSocketHandshake.NegotiateExtensions(unoffered.Headers, [new RecordingOffer("x-mine", "x-mine")]));
-        Assert.Throws<WebSocketConnectException>(() => WebSocketHandshake.NegotiateExtensions(repeated.Headers, [new RecordingOffer("x-mine", "x-mine")]));
-        var exception = Assert.Throws<WebSocketConnectException>(() => WebSocketHandshake.NegotiateExtensions(refused.Headers, [new RecordingOffer("x-mine", "x-mine")]));
+        Assert.Throws<WebSocketConnectException>(() => WebSocketHandshake.NegotiateExtensions(unoffered, [new RecordingOffer("x-mine", "x-mine")]));
+        Assert.Throws<WebSocketConnectException>(() => WebSocketHandshake.NegotiateExtensions(repeated, [new RecordingOffer("x-mine", "x-mine")]));
+        var exception = Assert.Throws<WebSocketConnectException>(() => WebSocketHandshake.NegotiateExtensions(refused, [new RecordingOffer("x-mine", "x-mine")]));
         Assert.Equal("parameter 'bad' refused", exception.Message);
     }
 
@@ -307,26 +300,22 @@ public sealed class WebSocketHandshakeTests
     [InlineData("0", 0)]
     public void GetRetryAfter_DeltaSeconds(string value, int seconds)
     {
-        using var response = new HttpResponseMessage();
-        response.Headers.TryAddWithoutValidation("Retry-After", value);
+        var response = Headers(("Retry-After", value));
 
-        Assert.Equal(TimeSpan.FromSeconds(seconds), WebSocketHandshake.GetRetryAfter(response.Headers, DateTimeOffset.UtcNow));
+        Assert.Equal(TimeSpan.FromSeconds(seconds), WebSocketHandshake.GetRetryAfter(response, DateTimeOffset.UtcNow));
     }
 
     [Fact]
     public void GetRetryAfter_HttpDate_IsTheDelayFromNow_NeverNegative()
     {
         var now = new DateTimeOffset(2025, 1, 1, 12, 0, 0, TimeSpan.Zero);
-        using var future = new HttpResponseMessage();
-        future.Headers.TryAddWithoutValidation("Retry-After", "Wed, 01 Jan 2025 12:01:30 GMT");
-        using var past = new HttpResponseMessage();
-        past.Headers.TryAddWithoutValidation("Retry-After", "Wed, 01 Jan 2025 11:00:00 GMT");
-        using var garbage = new HttpResponseMessage();
-        garbage.Headers.TryAddWithoutValidation("Retry-After", "soon");
+        var future = Headers(("Retry-After", "Wed, 01 Jan 2025 12:01:30 GMT"));
+        var past = Headers(("Retry-After", "Wed, 01 Jan 2025 11:00:00 GMT"));
+        var garbage = Headers(("Retry-After", "soon"));
 
-        Assert.Equal(TimeSpan.FromSeconds(90), WebSocketHandshake.GetRetryAfter(future.Headers, now));
-        Assert.Equal(TimeSpan.Zero, WebSocketHandshake.GetRetryAfter(past.Headers, now));
-        Assert.Null(WebSocketHandshake.GetRetryAfter(garbage.Headers, now));
+        Assert.Equal(TimeSpan.FromSeconds(90), WebSocketHandshake.GetRetryAfter(future, now));
+        Assert.Equal(TimeSpan.Zero, WebSocketHandshake.GetRetryAfter(past, now));
+        Assert.Null(WebSocketHandshake.GetRetryAfter(garbage, now));
     }
 
     [Theory]
@@ -396,25 +385,37 @@ public sealed class WebSocketHandshakeTests
         Assert.True(headers.ContainsKey("Content-Type"));
     }
 
-    private static HttpResponseMessage Response101(string? upgrade, string? connection, string? accept)
+    private static Dictionary<string, IReadOnlyList<string>> Response101(string? upgrade, string? connection, string? accept)
     {
-        var response = new HttpResponseMessage(HttpStatusCode.SwitchingProtocols);
+        var headers = Headers();
         if (upgrade is not null)
         {
-            response.Headers.TryAddWithoutValidation("Upgrade", upgrade);
+            headers["Upgrade"] = [upgrade];
         }
 
         if (connection is not null)
         {
-            response.Headers.TryAddWithoutValidation("Connection", connection);
+            headers["Connection"] = [connection];
         }
 
         if (accept is not null)
         {
-            response.Headers.TryAddWithoutValidation("Sec-WebSocket-Accept", accept);
+            headers["Sec-WebSocket-Accept"] = [accept];
         }
 
-        return response;
+        return headers;
+    }
+
+    /// <summary>Response headers as the transports collect them: case-insensitive names, each with its values.</summary>
+    private static Dictionary<string, IReadOnlyList<string>> Headers(params (string Name, string Value)[] headers)
+    {
+        var result = new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase);
+        foreach ((string name, string value) in headers)
+        {
+            result[name] = result.TryGetValue(name, out IReadOnlyList<string>? values) ? [.. values, value] : [value];
+        }
+
+        return result;
     }
 
     private sealed class RecordingOffer(string name, string offer) : WebSocketExtensionOffer(name)

@@ -8,8 +8,8 @@ using Microsoft.Extensions.Logging;
 
 namespace Duplex.Handshake;
 
-/// <summary>Turning what the HTTP stack threw into the error a caller can act on.</summary>
-internal sealed partial class HttpWebSocketTransport
+/// <summary>Turning what the HTTP stack, the sockets or TLS threw into the error a caller can act on.</summary>
+internal static partial class OpeningHandshake
 {
     /// <summary>
     /// The exception a failed connect surfaces: the caller's cancellation as
@@ -48,8 +48,8 @@ internal sealed partial class HttpWebSocketTransport
     }
 
     /// <summary>
-    /// Classifies a failure of the HTTP stack by <see cref="HttpRequestException.HttpRequestError"/>
-    /// and the socket or TLS exception inside it. The message is one sentence naming the host and
+    /// Classifies a failure of the HTTP stack by <see cref="HttpRequestException.HttpRequestError"/>,
+    /// and any other by the socket or TLS exception inside it. The message is one sentence naming the host and
     /// port, never a header or a query string; the original is the inner exception.
     /// </summary>
     internal static WebSocketConnectException Classify(Exception exception, Uri uri, WebSocketHandshakeOptions options)
@@ -118,24 +118,11 @@ internal sealed partial class HttpWebSocketTransport
     }
 
     /// <summary>Whether the connect to <paramref name="uri"/> goes through a proxy, so connection failures are the proxy's.</summary>
-    private static bool IsProxied(Uri uri, WebSocketHandshakeOptions options)
-    {
-        if (options.HttpMessageInvoker is not null || !options.UseProxy)
-        {
-            return false;
-        }
-
-        try
-        {
-            IWebProxy proxy = options.Proxy ?? HttpClient.DefaultProxy;
-            return !proxy.IsBypassed(uri) && proxy.GetProxy(uri) is { } proxyUri && proxyUri != uri;
-        }
-        catch (Exception exception) when (exception is not OutOfMemoryException)
-        {
-            // A proxy that cannot answer does not change the classification.
-            return false;
-        }
-    }
+    private static bool IsProxied(Uri uri, WebSocketHandshakeOptions options) =>
+        // With the caller's invoker the proxy is unknown; a proxy that cannot answer does not change
+        // the classification either.
+        options.HttpMessageInvoker is null &&
+        WebSocketTransportSelector.IsProxied(uri, options, HttpClient.DefaultProxy, whenUnknown: false);
 
     private static T? Find<T>(Exception? exception)
         where T : Exception
@@ -152,6 +139,6 @@ internal sealed partial class HttpWebSocketTransport
     }
 
     /// <summary>The host and port for a message: never user information, path or query.</summary>
-    private static string Endpoint(Uri uri) =>
+    internal static string Endpoint(Uri uri) =>
         uri.Host + ":" + uri.Port.ToString(CultureInfo.InvariantCulture);
 }
