@@ -17,10 +17,18 @@ internal static class ClientCatalog
     /// <summary>The short name used on the command line of child processes.</summary>
     public static string Id(ClientKind kind) => kind.ToString().ToLowerInvariant();
 
-    public static ClientKind Parse(string id) =>
-        All.FirstOrDefault(k => Id(k) == id.ToLowerInvariant(), (ClientKind)(-1)) is var kind && kind >= 0
-            ? kind
-            : throw new ArgumentException($"Unknown client '{id}'.", nameof(id));
+    public static ClientKind Parse(string id)
+    {
+        foreach (ClientKind kind in All)
+        {
+            if (string.Equals(Id(kind), id, StringComparison.OrdinalIgnoreCase))
+            {
+                return kind;
+            }
+        }
+
+        throw new ArgumentException($"Unknown client '{id}'. Clients: {string.Join(", ", All.Select(Id))}.", nameof(id));
+    }
 
     public static ILoopbackClient Create(ClientKind kind) => kind switch
     {
