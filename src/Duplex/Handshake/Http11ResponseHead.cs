@@ -119,7 +119,8 @@ internal sealed class Http11ResponseHead
             return null;
         }
 
-        var headers = new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase);
+        var names = new List<string>();
+        var values = new List<string>();
         ReadOnlySpan<byte> rest = head[(end + 2)..];
         while (true)
         {
@@ -154,11 +155,12 @@ internal sealed class Http11ResponseHead
                 return null;
             }
 
-            Add(headers, Name(line[..colon]), Value(value));
+            names.Add(Name(line[..colon]));
+            values.Add(Value(value));
         }
 
         error = null;
-        return new Http11ResponseHead(version!, statusCode, reason, headers);
+        return new Http11ResponseHead(version!, statusCode, reason, new ResponseHeaders([.. names], [.. values]));
     }
 
     /// <summary>RFC 9112 §4: <c>HTTP/1.x SP 3DIGIT SP reason-phrase</c>; the SP before an empty reason is optional here.</summary>
@@ -231,24 +233,5 @@ internal sealed class Http11ResponseHead
 
         // obs-text (bytes 0x80–0xFF) is read as ISO-8859-1, as HTTP/1.1 historically defined it.
         return value.IsEmpty ? string.Empty : Encoding.Latin1.GetString(value);
-    }
-
-    private static void Add(Dictionary<string, IReadOnlyList<string>> headers, string name, string value)
-    {
-        if (headers.TryGetValue(name, out IReadOnlyList<string>? existing))
-        {
-            var values = new string[existing.Count + 1];
-            for (int i = 0; i < existing.Count; i++)
-            {
-                values[i] = existing[i];
-            }
-
-            values[^1] = value;
-            headers[name] = values;
-        }
-        else
-        {
-            headers[name] = [value];
-        }
     }
 }

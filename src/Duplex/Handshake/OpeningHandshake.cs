@@ -50,7 +50,7 @@ internal static partial class OpeningHandshake
             headers["Authorization"] = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials));
         }
 
-        if (options.Tls.AcceptAnyCertificate)
+        if (options.Tls.AcceptAnyCertificate && logger.IsEnabled(LogLevel.Warning))
         {
             Log.AcceptAnyCertificate(logger, Redaction.Uri(WebSocketHandshake.ToWebSocketUri(current)));
         }
@@ -65,6 +65,7 @@ internal static partial class OpeningHandshake
 
         try
         {
+            Uri first = current;
             int redirects = 0;
             while (true)
             {
@@ -74,7 +75,12 @@ internal static partial class OpeningHandshake
                     LogResponseHeaders(logger, exchange.Headers);
                     if (exchange.StatusCode == exchange.OpeningStatusCode)
                     {
-                        return await OpenAsync(exchange, current, options, logger, handshake.Token).ConfigureAwait(false);
+                        // Without a redirect, the caller's URI names where the connection leads: the
+                        // response shares it rather than keep a copy per connection.
+                        Uri responseUri = ReferenceEquals(current, first) && uri.Scheme is "ws" or "wss" && uri.UserInfo.Length == 0
+                            ? uri
+                            : WebSocketHandshake.ToWebSocketUri(current);
+                        return await OpenAsync(exchange, responseUri, options, logger, handshake.Token).ConfigureAwait(false);
                     }
 
                     if (options.FollowRedirects && WebSocketHandshake.IsRedirect((System.Net.HttpStatusCode)exchange.StatusCode))
@@ -101,6 +107,11 @@ internal static partial class OpeningHandshake
     }
 
     /// <summary>Validates a 101 (or HTTP/2 200) response and opens the WebSocket on its connection.</summary>
+    /// <param name="exchange">The response.</param>
+    /// <param name="uri">The WebSocket URI the response was to, for the result.</param>
+    /// <param name="options">What was offered.</param>
+    /// <param name="logger">Where success is logged.</param>
+    /// <param name="cancellationToken">The handshake's cancellation.</param>
     private static async Task<WebSocketHandshakeResult> OpenAsync(
         HandshakeExchange exchange, Uri uri, WebSocketHandshakeOptions options, ILogger logger, CancellationToken cancellationToken)
     {
@@ -112,7 +123,7 @@ internal static partial class OpeningHandshake
         string? subProtocol = WebSocketHandshake.NegotiateSubProtocol(exchange.Headers, options.SubProtocols);
         string? extensions = WebSocketHandshake.NegotiateExtensions(exchange.Headers, options.ExtensionOffers);
         var response = new WebSocketHandshakeResponse(
-            WebSocketHandshake.ToWebSocketUri(uri),
+            uri,
             exchange.StatusCode,
             exchange.HttpVersion,
             exchange.Headers,
@@ -120,7 +131,12 @@ internal static partial class OpeningHandshake
             extensions);
 
         WebSocketHandshakeResult result = await exchange.OpenAsync(response, cancellationToken).ConfigureAwait(false);
-        Log.HandshakeSucceeded(logger, Redaction.Uri(response.Uri), response.StatusCode, exchange.HttpVersion.Major >= 2 ? "2" : "1.1", subProtocol, extensions);
+        if (logger.IsEnabled(LogLevel.Debug))
+        {
+            // Guarded: redacting parses the URI's parts, which the Uri then caches for its lifetime.
+            Log.HandshakeSucceeded(logger, Redaction.Uri(response.Uri), response.StatusCode, exchange.HttpVersion.Major >= 2 ? "2" : "1.1", subProtocol, extensions);
+        }
+
         return result;
     }
 

@@ -16,6 +16,7 @@ internal sealed partial class SocketWebSocketTransport
     private sealed class Exchange : HandshakeExchange
     {
         private Stream? _stream;
+        private CancellationTokenRegistration _abort;
         private byte[]? _buffer;
         private int _position;
         private int _length;
@@ -23,10 +24,11 @@ internal sealed partial class SocketWebSocketTransport
         private long _remaining;
         private ChunkState _chunkState;
 
-        private Exchange(Http11ResponseHead head, string expectedAccept, Stream stream, byte[] buffer, int position, int length)
+        private Exchange(Http11ResponseHead head, string expectedAccept, Stream stream, CancellationTokenRegistration abort, byte[] buffer, int position, int length)
             : base(head.StatusCode, head.ReasonPhrase, head.Version, head.Headers, expectedAccept)
         {
             _stream = stream;
+            _abort = abort;
             _buffer = buffer;
             _position = position;
             _length = length;
@@ -55,7 +57,15 @@ internal sealed partial class SocketWebSocketTransport
         /// <see cref="WebSocketHandshakeOptions.MaxResponseHeadersBytes"/> (in whole KiB, rounded up,
         /// as SocketsHttpHandler counts it).
         /// </summary>
-        public static async Task<Exchange> ReadAsync(Stream stream, Uri uri, WebSocketHandshakeOptions options, string expectedAccept, CancellationToken cancellationToken)
+        /// <param name="stream">The connection.</param>
+        /// <param name="uri">Where it leads, for messages.</param>
+        /// <param name="options">The limits.</param>
+        /// <param name="expectedAccept">The <c>Sec-WebSocket-Accept</c> value the key calls for.</param>
+        /// <param name="abort">
+        /// Closes the socket when the handshake is canceled (reads here take no token); the exchange
+        /// keeps it until the connection is handed over or released.
+        /// </param>
+        public static async Task<Exchange> ReadAsync(Stream stream, Uri uri, WebSocketHandshakeOptions options, string expectedAccept, CancellationTokenRegistration abort)
         {
             int limit = (int)Math.Min(int.MaxValue, ((long)options.MaxResponseHeadersBytes + 1023) / 1024 * 1024);
             byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Min(limit, InitialReadBufferBytes));
@@ -90,7 +100,7 @@ internal sealed partial class SocketWebSocketTransport
                                 $"The server at {OpeningHandshake.Endpoint(uri)} answered 101 over HTTP/{head.Version.ToString(2)}, which cannot switch protocols.");
                         }
 
-                        var exchange = new Exchange(head, expectedAccept, stream, buffer, headStart, length);
+                        var exchange = new Exchange(head, expectedAccept, stream, abort, buffer, headStart, length);
                         buffer = null!; // the exchange owns it now
                         return exchange;
                     }
@@ -110,7 +120,7 @@ internal sealed partial class SocketWebSocketTransport
                         buffer = bigger;
                     }
 
-                    int read = await stream.ReadAsync(buffer.AsMemory(length, Math.Min(buffer.Length, limit) - length), cancellationToken).ConfigureAwait(false);
+                    int read = await stream.ReadAsync(buffer.AsMemory(length, Math.Min(buffer.Length, limit) - length)).ConfigureAwait(false);
                     if (read == 0)
                     {
                         throw new WebSocketConnectException(
@@ -135,8 +145,13 @@ internal sealed partial class SocketWebSocketTransport
         /// at once) are copied out and put in front of the stream, so none are lost; the read buffer
         /// goes back to the pool either way.
         /// </summary>
-        public override Task<WebSocketHandshakeResult> OpenAsync(WebSocketHandshakeResponse response, CancellationToken cancellationToken)
+        public override async Task<WebSocketHandshakeResult> OpenAsync(WebSocketHandshakeResponse response, CancellationToken cancellationToken)
         {
+            // From here on, cancellation no longer closes the socket; a cancellation that came first
+            // fails the open (DisposeAsync then closes it).
+            await _abort.DisposeAsync().ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+
             Stream stream = _stream!;
             byte[] buffer = _buffer!;
             int leftover = _length - _position;
@@ -148,7 +163,7 @@ internal sealed partial class SocketWebSocketTransport
             _stream = null;
             _buffer = null;
             ArrayPool<byte>.Shared.Return(buffer);
-            return Task.FromResult(new WebSocketHandshakeResult(stream, response));
+            return new WebSocketHandshakeResult(stream, response);
         }
 
         /// <summary>
@@ -187,6 +202,7 @@ internal sealed partial class SocketWebSocketTransport
 
         public override async ValueTask DisposeAsync()
         {
+            await _abort.DisposeAsync().ConfigureAwait(false);
             if (_buffer is { } buffer)
             {
                 _buffer = null;

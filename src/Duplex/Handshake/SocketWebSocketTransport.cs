@@ -79,6 +79,11 @@ internal sealed partial class SocketWebSocketTransport : IWebSocketTransport
     /// <see cref="DnsEndPoint"/> resolves the name and tries every address it resolves to, IPv6 and
     /// IPv4, in order.
     /// </summary>
+    /// <remarks>
+    /// The connect runs on event args of its own, disposed afterwards: <see cref="Socket.ConnectAsync(EndPoint, CancellationToken)"/>
+    /// would use the socket's cached receive args, which then keep the endpoint and the
+    /// cancellation token (with everything linked to it) for as long as the connection lives.
+    /// </remarks>
     internal static async ValueTask<Socket> ConnectSocketAsync(DnsEndPoint endPoint, bool noDelay, CancellationToken cancellationToken)
     {
         // RFC 6761 §6.4: names under "invalid." never resolve, and resolution APIs should say so at
@@ -89,15 +94,34 @@ internal sealed partial class SocketWebSocketTransport : IWebSocketTransport
             throw new SocketException((int)SocketError.HostNotFound);
         }
 
+        cancellationToken.ThrowIfCancellationRequested();
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = noDelay };
         try
         {
-            await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
+            using var connect = new ConnectEventArgs { RemoteEndPoint = endPoint };
+            if (socket.ConnectAsync(connect))
+            {
+                using (cancellationToken.UnsafeRegister(static args => Socket.CancelConnectAsync((SocketAsyncEventArgs)args!), connect))
+                {
+                    await connect.Completion.ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                connect.Complete();
+                await connect.Completion.ConfigureAwait(false);
+            }
+
             return socket;
         }
-        catch
+        catch (Exception exception)
         {
             socket.Dispose();
+            if (cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException("The connect was canceled.", exception, cancellationToken);
+            }
+
             throw;
         }
     }
@@ -109,25 +133,40 @@ internal sealed partial class SocketWebSocketTransport : IWebSocketTransport
     private async Task<HandshakeExchange> SendAsync(
         Uri uri, IReadOnlyDictionary<string, string> headers, WebSocketHandshakeOptions options, ILogger logger, CancellationToken cancellationToken)
     {
-        Log.HandshakeConnecting(logger, Redaction.Uri(WebSocketHandshake.ToWebSocketUri(uri)), "1.1");
+        if (logger.IsEnabled(LogLevel.Debug))
+        {
+            Log.HandshakeConnecting(logger, Redaction.Uri(WebSocketHandshake.ToWebSocketUri(uri)), "1.1");
+        }
+
         Socket socket = await ConnectSocketAsync(new DnsEndPoint(uri.IdnHost, uri.Port), options.NoDelay, cancellationToken).ConfigureAwait(false);
         Stream stream = new NetworkStream(socket, ownsSocket: true);
+
+        // The handshake's I/O runs without a token: the socket's cached event args keep the token of
+        // their last operation, which would keep the handshake's token sources alive for the life of
+        // an idle connection. Cancellation closes the socket instead, which ends any pending I/O.
+        CancellationTokenRegistration abort = cancellationToken.UnsafeRegister(static socket => ((Socket)socket!).Dispose(), socket);
         try
         {
             if (WebSocketHandshake.IsSecure(uri))
             {
                 var tls = new SslStream(stream, leaveInnerStreamOpen: false);
                 stream = tls;
-                await tls.AuthenticateAsClientAsync(CreateSslOptions(uri, options.Tls), cancellationToken).ConfigureAwait(false);
+                await tls.AuthenticateAsClientAsync(CreateSslOptions(uri, options.Tls), CancellationToken.None).ConfigureAwait(false);
             }
 
             string key = WebSocketHandshake.CreateKey();
-            await WriteRequestAsync(stream, uri, headers, options, key, logger, cancellationToken).ConfigureAwait(false);
-            return await Exchange.ReadAsync(stream, uri, options, WebSocketHandshake.ComputeAccept(key), cancellationToken).ConfigureAwait(false);
+            await WriteRequestAsync(stream, uri, headers, options, key, logger).ConfigureAwait(false);
+            return await Exchange.ReadAsync(stream, uri, options, WebSocketHandshake.ComputeAccept(key), abort).ConfigureAwait(false);
         }
-        catch
+        catch (Exception exception)
         {
+            await abort.DisposeAsync().ConfigureAwait(false);
             await stream.DisposeAsync().ConfigureAwait(false);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException("The WebSocket handshake was canceled.", exception, cancellationToken);
+            }
+
             throw;
         }
     }
@@ -174,7 +213,7 @@ internal sealed partial class SocketWebSocketTransport : IWebSocketTransport
     /// handshake's own, in one write.
     /// </summary>
     private static async Task WriteRequestAsync(
-        Stream stream, Uri uri, IReadOnlyDictionary<string, string> headers, WebSocketHandshakeOptions options, string key, ILogger logger, CancellationToken cancellationToken)
+        Stream stream, Uri uri, IReadOnlyDictionary<string, string> headers, WebSocketHandshakeOptions options, string key, ILogger logger)
     {
         bool trace = logger.IsEnabled(LogLevel.Trace);
         var request = new StringBuilder(256);
@@ -197,8 +236,8 @@ internal sealed partial class SocketWebSocketTransport : IWebSocketTransport
         try
         {
             int length = Encoding.ASCII.GetBytes(request.ToString(), bytes);
-            await stream.WriteAsync(bytes.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
-            await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await stream.WriteAsync(bytes.AsMemory(0, length)).ConfigureAwait(false);
+            await stream.FlushAsync().ConfigureAwait(false);
         }
         finally
         {
@@ -253,5 +292,29 @@ internal sealed partial class SocketWebSocketTransport : IWebSocketTransport
         }
 
         public void Dispose() => _http?.Dispose();
+    }
+
+    /// <summary>Event args for one connect, completing a task.</summary>
+    private sealed class ConnectEventArgs() : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true)
+    {
+        private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Completion => _completion.Task;
+
+        /// <summary>Completes <see cref="Completion"/> with the outcome of the connect.</summary>
+        public void Complete()
+        {
+            if (SocketError == SocketError.Success)
+            {
+                _completion.TrySetResult();
+            }
+            else
+            {
+                // A failed name resolution is reported with its own exception.
+                _completion.TrySetException(ConnectByNameError ?? new SocketException((int)SocketError));
+            }
+        }
+
+        protected override void OnCompleted(SocketAsyncEventArgs e) => Complete();
     }
 }

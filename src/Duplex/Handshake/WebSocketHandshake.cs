@@ -547,31 +547,25 @@ internal static class WebSocketHandshake
     /// <summary>All response headers, content headers included, as a case-insensitive dictionary of their raw values.</summary>
     public static IReadOnlyDictionary<string, IReadOnlyList<string>> CollectHeaders(HttpResponseMessage response)
     {
-        var result = new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase);
-        Add(result, response.Headers.NonValidated);
+        var names = new List<string>();
+        var values = new List<string>();
+        Add(response.Headers.NonValidated);
         if (response.Content is not null)
         {
-            Add(result, response.Content.Headers.NonValidated);
+            Add(response.Content.Headers.NonValidated);
         }
 
-        return result;
+        return new ResponseHeaders([.. names], [.. values]);
 
-        static void Add(Dictionary<string, IReadOnlyList<string>> target, HttpHeadersNonValidated source)
+        void Add(HttpHeadersNonValidated source)
         {
             foreach (KeyValuePair<string, HeaderStringValues> header in source)
             {
-                var values = new List<string>(header.Value.Count);
                 foreach (string value in header.Value)
                 {
+                    names.Add(header.Key);
                     values.Add(value);
                 }
-
-                if (target.TryGetValue(header.Key, out IReadOnlyList<string>? existing))
-                {
-                    values.InsertRange(0, existing);
-                }
-
-                target[header.Key] = values;
             }
         }
     }

@@ -16,8 +16,19 @@ namespace Duplex.Handshake;
 /// writing; do not change it while a connect that uses it is starting.
 /// </para>
 /// <para>
-/// Unless <see cref="HttpMessageInvoker"/> is set, Duplex opens connections through its own
-/// <see cref="SocketsHttpHandler"/>, shared between connections whose options allow it.
+/// How a connection is opened follows from these options. When the handshake is a plain HTTP/1.1
+/// upgrade straight to the server, Duplex opens a bare socket (with <see cref="System.Net.Security.SslStream"/>
+/// for <c>wss://</c>) and writes and reads the upgrade itself, which keeps an idle connection's
+/// memory small. That is the case when all of these hold: <see cref="HttpMessageInvoker"/> and
+/// <see cref="ConnectCallback"/> are not set; the handshake does not start with HTTP/2 (version 1.1,
+/// or version 2.0 with <see cref="System.Net.Http.HttpVersionPolicy.RequestVersionOrLower"/> on
+/// <c>ws://</c>, where HTTP/2 is never tried without TLS; HTTP/2 required, or allowed on
+/// <c>wss://</c> where ALPN may choose it, is not); and no proxy applies (<see cref="UseProxy"/> is
+/// <see langword="false"/>, or <see cref="Proxy"/> is not set and the environment's proxy bypasses
+/// the URI). Otherwise the handshake goes through a <see cref="SocketsHttpHandler"/>, shared between
+/// connections whose options allow it. Both apply the same validation, limits, redirects, TLS
+/// settings and errors; a followed redirect to a target that needs a proxy or HTTP/2 is made
+/// through <see cref="SocketsHttpHandler"/>.
 /// </para>
 /// </remarks>
 public sealed class WebSocketHandshakeOptions
@@ -90,6 +101,11 @@ public sealed class WebSocketHandshakeOptions
     /// consuming memory. Defaults to <see cref="DefaultMaxResponseHeadersBytes"/>. With
     /// <see cref="HttpMessageInvoker"/> the invoker's handler sets this limit instead.
     /// </summary>
+    /// <remarks>
+    /// When Duplex reads the upgrade response itself (see the type's remarks), it also refuses any
+    /// single line longer than 8 KiB, lines ending in a bare LF, folded header lines and control
+    /// characters, as <see cref="WebSocketConnectError.InvalidHandshake"/>.
+    /// </remarks>
     public int MaxResponseHeadersBytes { get; set; } = DefaultMaxResponseHeadersBytes;
 
     /// <summary>
@@ -126,7 +142,8 @@ public sealed class WebSocketHandshakeOptions
     /// <summary>
     /// Opens the transport stream yourself (for example over a Unix domain socket or a named pipe)
     /// instead of a TCP connection to the URI's host and port. TLS still runs on top of the returned
-    /// stream for <c>wss://</c>. <see langword="null"/> (the default) opens a TCP socket.
+    /// stream for <c>wss://</c>. <see langword="null"/> (the default) opens a TCP socket. Setting it
+    /// sends the handshake through <see cref="SocketsHttpHandler"/>, which calls it.
     /// </summary>
     public Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>>? ConnectCallback { get; set; }
 

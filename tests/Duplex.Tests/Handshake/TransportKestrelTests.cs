@@ -131,6 +131,26 @@ public abstract class TransportKestrelTests
     }
 
     [Fact]
+    public async Task ConnectAsync_WithoutRedirect_ResponseSharesTheCallersUri_UnlessItCarriesUserInfo()
+    {
+        using var timeout = TestTimeouts.CreateSource();
+        await using var host = await KestrelWebSocketHost.StartNewAsync(KestrelTransport.Http11, timeout.Token);
+        Uri plain = host.GetUri("/echo?x=1");
+        var withUserInfo = new Uri($"ws://u:p@127.0.0.1:{host.Port}/echo");
+
+        await using (WebSocketHandshakeResult result = await Transport.ConnectAsync(plain, new WebSocketHandshakeOptions(), new CapturingLogger(), timeout.Token))
+        {
+            Assert.Same(plain, result.Response.Uri);
+        }
+
+        await using (WebSocketHandshakeResult result = await Transport.ConnectAsync(withUserInfo, new WebSocketHandshakeOptions(), new CapturingLogger(), timeout.Token))
+        {
+            Assert.Equal(string.Empty, result.Response.Uri.UserInfo);
+            Assert.Equal(host.GetUri("/echo"), result.Response.Uri);
+        }
+    }
+
+    [Fact]
     public async Task ConnectAsync_UserInfoInUri_IsSentAsBasicAuthorization_AndNotLogged()
     {
         using var timeout = TestTimeouts.CreateSource();

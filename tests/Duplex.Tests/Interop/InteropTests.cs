@@ -80,6 +80,18 @@ public abstract class InteropTests
         Assert.Null(response.Extensions);
     }
 
+    [Fact]
+    public void Connect_ByDefault_UsesTheSocketTransportForHttp11_AndSocketsHttpHandlerForHttp2()
+    {
+        var handshake = new WebSocketHandshakeOptions();
+        ConfigureHandshake(handshake);
+        IWebSocketTransport expected = ExpectedHttpVersion == HttpVersion.Version20
+            ? HttpWebSocketTransport.Default
+            : SocketWebSocketTransport.Default;
+
+        Assert.Same(expected, WebSocketTransportSelector.Choose(EchoUri, handshake));
+    }
+
     [Theory]
     [MemberData(nameof(TextSizes))]
     public async Task SendTextAsync_OfSize_IsEchoedIntact(int size)
