@@ -14,13 +14,12 @@ internal sealed class ReceivedBatch
 {
     private const int InitialPieces = 16;
 
-    public ReceivedBatch(byte[]? readBuffer)
+    public ReceivedBatch()
     {
-        ReadBuffer = readBuffer;
         Pieces = ArrayPool<Piece>.Shared.Rent(InitialPieces);
     }
 
-    /// <summary>The read buffer the in-place pieces point into; returned to the pool with the batch.</summary>
+    /// <summary>The read buffer the in-place pieces point into, if any; returned to the pool with the batch.</summary>
     public byte[]? ReadBuffer { get; set; }
 
     public Piece[] Pieces { get; private set; }

@@ -267,7 +267,7 @@ public sealed partial class WebSocketConnection
                     chunkCount += direct;
                     if (piece.EndOfMessage || chunkCount >= ReceiveChunkSize)
                     {
-                        var pieces = new ReceivedBatch(null);
+                        var pieces = new ReceivedBatch();
                         pieces.Add(new ReceivedBatch.Piece(chunk, 0, chunkCount, ToMessageType(piece.Opcode), piece.EndOfMessage, Owned: true));
                         chunk = null;
                         chunkCount = 0;
@@ -307,7 +307,7 @@ public sealed partial class WebSocketConnection
 
                     if (status == DecodeStatus.Data)
                     {
-                        batch ??= new ReceivedBatch(null);
+                        batch ??= new ReceivedBatch();
                         WebSocketMessageType type = ToMessageType(frame.Opcode);
                         if (frame.EndOfMessage && chunkCount == 0)
                         {

@@ -233,11 +233,20 @@ public sealed partial class WebSocketConnection
         }
     }
 
-    private void ThrowIfCannotSendLocked()
+    /// <summary>
+    /// Throws when nothing more can be sent. Control frames (<paramref name="control"/>) only need a
+    /// live connection that has not started closing.
+    /// </summary>
+    private void ThrowIfCannotSendLocked(bool control = false)
     {
-        if (_sendError is not null || _tornDown)
+        if (_sendError is not null || _tornDown || (control && _closeStarted))
         {
             throw ClosedForSending();
+        }
+
+        if (control)
+        {
+            return;
         }
 
         if (_closeStarted)
@@ -279,17 +288,7 @@ public sealed partial class WebSocketConnection
         long ticket;
         lock (_writeLock)
         {
-            if (control)
-            {
-                if (_sendError is not null || _tornDown || _closeStarted)
-                {
-                    throw ClosedForSending();
-                }
-            }
-            else
-            {
-                ThrowIfCannotSendLocked();
-            }
+            ThrowIfCannotSendLocked(control);
 
             Span<byte> frame = Reserve(frameLength);
 

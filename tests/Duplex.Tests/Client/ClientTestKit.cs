@@ -20,7 +20,7 @@ internal static class ClientTestKit
         return options;
     }
 
-    /// <summary>Waits (bounded) until <paramref name="condition"/> holds, re-checking when <paramref name="signal"/> fires.</summary>
+    /// <summary>Waits (bounded) until <paramref name="condition"/> holds, re-checking every 10 ms; throws a <see cref="TimeoutException"/> naming <paramref name="what"/>.</summary>
     public static async Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
     {
         using CancellationTokenSource cts = TestTimeouts.CreateSource(timeout);
