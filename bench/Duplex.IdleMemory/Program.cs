@@ -99,6 +99,8 @@ internal static class Probe
                 await Open.CloseAsync(connection);
             }
 
+            Array.Clear(warm); // closed: let them go, so a heap dump taken with --hold shows only the measured ones
+
             // Every array the measurement itself needs exists before the first snapshot.
             var connections = new object[count];
             var pendingReads = new ValueTask<int>[count];

@@ -34,6 +34,9 @@ internal sealed class ReceivedBatch
 
     public bool IsConsumed => Next >= Count;
 
+    /// <summary>The batch queued after this one (<see cref="ReceiveQueue"/> links its batches).</summary>
+    public ReceivedBatch? NextInQueue { get; set; }
+
     public void Add(in Piece piece)
     {
         if (Count == Pieces.Length)

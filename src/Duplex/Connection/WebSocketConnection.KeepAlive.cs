@@ -7,14 +7,23 @@ namespace Duplex.Connection;
 
 public sealed partial class WebSocketConnection
 {
-    private readonly PendingPings _pings = new();
+    private PendingPings? _pings;
     private ITimer? _keepAliveTimer;
-    private ITimer? _keepAliveTimeoutTimer;
     private PendingPings.Entry? _keepAlivePing;
     private int _keepAliveCounter;
 
     /// <summary>The round-trip time of the most recent Ping answered (keepalive or <see cref="PingAsync"/>); null before any.</summary>
-    public TimeSpan? LastRoundTripTime => _pings.LastRoundTrip;
+    public TimeSpan? LastRoundTripTime => Volatile.Read(ref _pings)?.LastRoundTrip;
+
+    /// <summary>Created with the first Ping: an idle connection that never pinged keeps no list.</summary>
+    private PendingPings Pings
+    {
+        get
+        {
+            PendingPings? existing = Volatile.Read(ref _pings);
+            return existing ?? Interlocked.CompareExchange(ref _pings, new PendingPings(), null) ?? _pings!;
+        }
+    }
 
     /// <summary>
     /// Sends a Ping with <paramref name="payload"/> and completes when its Pong arrives (or a Pong
@@ -41,7 +50,7 @@ public sealed partial class WebSocketConnection
         }
         catch (OperationCanceledException)
         {
-            _pings.Remove(entry);
+            Pings.Remove(entry);
             throw;
         }
     }
@@ -49,14 +58,14 @@ public sealed partial class WebSocketConnection
     private PendingPings.Entry SendPing(byte[] payload)
     {
         // Registered before sending, so a fast Pong always finds it.
-        PendingPings.Entry entry = _pings.Add(payload, _time.GetTimestamp());
+        PendingPings.Entry entry = Pings.Add(payload, _time.GetTimestamp());
         try
         {
             AppendFrame(Opcode.Ping, fin: true, payload.Length, new ReadOnlyMemory<byte>(payload), s_copyBytes, control: true);
         }
         catch
         {
-            _pings.Remove(entry);
+            Pings.Remove(entry);
             throw;
         }
 
@@ -78,8 +87,9 @@ public sealed partial class WebSocketConnection
                 return;
             }
 
-            _keepAliveTimeoutTimer = _time.CreateTimer(static s => ((WebSocketConnection)s!).OnKeepAliveTimeout(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-            _keepAliveTimer = _time.CreateTimer(static s => ((WebSocketConnection)s!).OnKeepAliveTick(), this, interval, interval);
+            // One one-shot timer serves both the interval and the Pong deadline: it is due at the next
+            // Ping while none is outstanding, and at the outstanding Ping's deadline otherwise.
+            _keepAliveTimer = _time.CreateTimer(static s => ((WebSocketConnection)s!).OnKeepAliveTimer(), this, interval, Timeout.InfiniteTimeSpan);
         }
     }
 
@@ -88,20 +98,55 @@ public sealed partial class WebSocketConnection
         lock (_stateLock)
         {
             _keepAliveTimer?.Dispose();
-            _keepAliveTimeoutTimer?.Dispose();
             _keepAliveTimer = null;
-            _keepAliveTimeoutTimer = null;
         }
     }
 
-    private void OnKeepAliveTick()
+    /// <summary>Arms the keepalive timer; call under the state lock.</summary>
+    private void ArmKeepAlive(TimeSpan due) => _keepAliveTimer?.Change(due, Timeout.InfiniteTimeSpan);
+
+    private void OnKeepAliveTimer()
     {
+        TimeSpan interval = _options.KeepAliveInterval;
+        TimeSpan timeout = _options.KeepAliveTimeout;
+        bool timedOut = false;
         lock (_stateLock)
         {
-            if (_state != WebSocketConnectionState.Open || _keepAlivePing is not null)
+            if (_state != WebSocketConnectionState.Open || _keepAliveTimer is null)
             {
                 return;
             }
+
+            if (_keepAlivePing is { } outstanding)
+            {
+                if (outstanding.Completion.Task.IsCompleted)
+                {
+                    _keepAlivePing = null;
+                }
+                else if (timeout == Timeout.InfiniteTimeSpan)
+                {
+                    // No deadline: only wait for the Pong before the next Ping.
+                    ArmKeepAlive(interval);
+                    return;
+                }
+                else if (_receivePaused)
+                {
+                    // The Pong may be sitting behind messages the application has not read yet; that
+                    // is backpressure, not a dead peer. Look again later.
+                    ArmKeepAlive(timeout);
+                    return;
+                }
+                else
+                {
+                    timedOut = true;
+                }
+            }
+        }
+
+        if (timedOut)
+        {
+            FailKeepAlive(timeout);
+            return;
         }
 
         byte[] payload = new byte[4];
@@ -113,17 +158,15 @@ public sealed partial class WebSocketConnection
             {
                 // A fast peer's Pong can be processed before this line runs; OnKeepAlivePong then found no
                 // outstanding Ping to clear. Recording the answered Ping here would leave it outstanding for
-                // good, and every later tick would skip: keepalive would stop without a word.
+                // good, and keepalive would stop without a word.
                 if (entry.Completion.Task.IsCompleted)
                 {
+                    ArmKeepAlive(interval);
                     return;
                 }
 
                 _keepAlivePing = entry;
-                if (_options.KeepAliveTimeout != Timeout.InfiniteTimeSpan)
-                {
-                    _keepAliveTimeoutTimer?.Change(_options.KeepAliveTimeout, Timeout.InfiniteTimeSpan);
-                }
+                ArmKeepAlive(timeout == Timeout.InfiniteTimeSpan ? interval : timeout);
             }
         }
         catch (DuplexException)
@@ -136,35 +179,23 @@ public sealed partial class WebSocketConnection
     {
         lock (_stateLock)
         {
-            if (_keepAlivePing is { Completion.Task.IsCompleted: true })
+            if (_keepAlivePing is { Completion.Task.IsCompleted: true } answered)
             {
                 _keepAlivePing = null;
-                _keepAliveTimeoutTimer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+
+                // The next Ping goes one interval after the one just answered.
+                TimeSpan interval = _options.KeepAliveInterval;
+                TimeSpan elapsed = _time.GetElapsedTime(answered.Timestamp);
+                ArmKeepAlive(elapsed < interval ? interval - elapsed : interval);
             }
         }
     }
 
-    private void OnKeepAliveTimeout()
+    private void FailKeepAlive(TimeSpan timeout)
     {
-        lock (_stateLock)
-        {
-            if (_keepAlivePing is null || _keepAlivePing.Completion.Task.IsCompleted || _tornDown)
-            {
-                return;
-            }
-
-            if (_receivePaused)
-            {
-                // The Pong may be sitting behind messages the application has not read yet; that is
-                // backpressure, not a dead peer. Look again later.
-                _keepAliveTimeoutTimer?.Change(_options.KeepAliveTimeout, Timeout.InfiniteTimeSpan);
-                return;
-            }
-        }
-
-        Log.KeepAliveTimeout(_logger, _options.KeepAliveTimeout);
+        Log.KeepAliveTimeout(_logger, timeout);
         var error = new WebSocketClosedException(
-            $"No Pong arrived within the keepalive timeout of {_options.KeepAliveTimeout.TotalSeconds:0.###} s.",
+            $"No Pong arrived within the keepalive timeout of {timeout.TotalSeconds:0.###} s.",
             WebSocketCloseStatus.InternalServerError,
             "keepalive ping timeout",
             closedByPeer: false,

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Net.WebSockets;
 using System.Runtime.CompilerServices;
 using System.Text;
-using System.Threading.Channels;
 using Duplex.Diagnostics;
 using Duplex.Protocol;
 
@@ -23,7 +22,7 @@ public sealed partial class WebSocketConnection
     private const int DirectReadThreshold = 8 * 1024;
 
     private readonly FrameDecoder _decoder;
-    private readonly Channel<ReceivedBatch> _incoming;
+    private readonly ReceiveQueue _incoming;
 
     // Consumer side (one receive call at a time).
     private int _receiving;
@@ -154,16 +153,15 @@ public sealed partial class WebSocketConnection
             _batch = null;
         }
 
-        ChannelReader<ReceivedBatch> reader = _incoming.Reader;
         while (true)
         {
-            if (reader.TryRead(out ReceivedBatch? batch))
+            if (_incoming.TryRead(out ReceivedBatch? batch))
             {
                 _batch = batch;
                 return true;
             }
 
-            if (!await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            if (!await _incoming.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 ThrowIfEndedAbnormally();
                 return false;
@@ -233,7 +231,10 @@ public sealed partial class WebSocketConnection
         // Let the caller that started the connection go on before the first read.
         await Task.Yield();
         Stream stream = _stream!;
-        CancellationToken abort = _abort.Token;
+
+        // Teardown disposes the stream; where that ends a pending read, the reads take no token, so an
+        // idle connection keeps no cancellation registration alive.
+        CancellationToken abort = _disposingStreamEndsReads ? CancellationToken.None : _abort.Token;
         byte[]? buffer = null;
         byte[]? chunk = null;
         int chunkCount = 0;
@@ -271,7 +272,7 @@ public sealed partial class WebSocketConnection
                         pieces.Add(new ReceivedBatch.Piece(chunk, 0, chunkCount, ToMessageType(piece.Opcode), piece.EndOfMessage, Owned: true));
                         chunk = null;
                         chunkCount = 0;
-                        await EnqueueAsync(pieces, null, abort).ConfigureAwait(false);
+                        await EnqueueAsync(pieces, null).ConfigureAwait(false);
                     }
 
                     continue;
@@ -334,7 +335,7 @@ public sealed partial class WebSocketConnection
                         if (frame.Opcode == Opcode.Close)
                         {
                             // Everything before the Close reaches the application first.
-                            await EnqueueAsync(batch, bufferInBatch ? buffer : null, abort).ConfigureAwait(false);
+                            await EnqueueAsync(batch, bufferInBatch ? buffer : null).ConfigureAwait(false);
                             batch = null;
                             if (bufferInBatch)
                             {
@@ -350,7 +351,7 @@ public sealed partial class WebSocketConnection
                     else
                     {
                         // Messages that arrived whole before the violation are still delivered.
-                        await EnqueueAsync(batch, bufferInBatch ? buffer : null, abort).ConfigureAwait(false);
+                        await EnqueueAsync(batch, bufferInBatch ? buffer : null).ConfigureAwait(false);
                         batch = null;
                         if (bufferInBatch)
                         {
@@ -367,7 +368,7 @@ public sealed partial class WebSocketConnection
                 bool drained = read < buffer.Length;
                 if (batch is { Count: > 0 })
                 {
-                    await EnqueueAsync(batch, bufferInBatch ? buffer : null, abort).ConfigureAwait(false);
+                    await EnqueueAsync(batch, bufferInBatch ? buffer : null).ConfigureAwait(false);
                     batch = null;
                 }
 
@@ -384,7 +385,7 @@ public sealed partial class WebSocketConnection
                 }
             }
         }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or ChannelClosedException or System.Net.Sockets.SocketException)
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException)
         {
             OnReadFailed(ex);
         }
@@ -442,7 +443,7 @@ public sealed partial class WebSocketConnection
     }
 
     /// <summary>Queues a batch for the application, waiting (backpressure) while the queue is full.</summary>
-    private ValueTask EnqueueAsync(ReceivedBatch? batch, byte[]? readBuffer, CancellationToken abort)
+    private ValueTask EnqueueAsync(ReceivedBatch? batch, byte[]? readBuffer)
     {
         if (batch is null || batch.Count == 0)
         {
@@ -450,20 +451,19 @@ public sealed partial class WebSocketConnection
         }
 
         batch.ReadBuffer = readBuffer;
-        return _incoming.Writer.TryWrite(batch) ? ValueTask.CompletedTask : EnqueueSlowAsync(batch, abort);
+        return _incoming.TryWrite(batch) ? ValueTask.CompletedTask : EnqueueSlowAsync(batch);
     }
 
-    private async ValueTask EnqueueSlowAsync(ReceivedBatch batch, CancellationToken abort)
+    private async ValueTask EnqueueSlowAsync(ReceivedBatch batch)
     {
         _receivePaused = true;
         try
         {
-            await _incoming.Writer.WriteAsync(batch, abort).ConfigureAwait(false);
-        }
-        catch
-        {
-            batch.Release();
-            throw;
+            do
+            {
+                await _incoming.WaitForSpaceAsync().ConfigureAwait(false);
+            }
+            while (!_incoming.TryWrite(batch));
         }
         finally
         {
@@ -482,7 +482,7 @@ public sealed partial class WebSocketConnection
         else
         {
             // RFC 6455 §5.5.3: an unsolicited Pong is allowed and needs no answer.
-            _pings.OnPong(_decoder.ControlPayload, _time.GetTimestamp(), _time);
+            Volatile.Read(ref _pings)?.OnPong(_decoder.ControlPayload, _time.GetTimestamp(), _time);
             OnKeepAlivePong();
         }
     }
@@ -515,7 +515,7 @@ public sealed partial class WebSocketConnection
 
             // Both Close frames have been exchanged: the application may learn of the close now,
             // without waiting for the TCP connection to end.
-            _incoming.Writer.TryComplete();
+            _incoming.Complete();
 
             // RFC 6455 §7.1.1: the server closes the TCP connection first; wait for that (bounded).
             byte[] discard = ArrayPool<byte>.Shared.Rent(1024);

@@ -22,12 +22,13 @@ public sealed partial class WebSocketConnection
 
     private readonly object _writeLock = new();
     private MaskKeySource? _maskKeys;
-    private readonly SemaphoreSlim _messageLock = new(1, 1);
-    private readonly Queue<SendWaiter> _sendWaiters = new();
+    // Created on first use, like the lists below: an idle connection that never sent keeps none of them.
+    private SemaphoreSlim? _messageLock;
+    private Queue<SendWaiter>? _sendWaiters;
 
     // Frames appended and not yet handed to the stream: full segments, then the open tail.
-    private List<Segment> _segments = [];
-    private List<Segment>? _spareSegments = [];
+    private List<Segment>? _segments;
+    private List<Segment>? _spareSegments;
     private byte[]? _tail;
     private int _tailCount;
     private long _bufferedBytes;
@@ -96,7 +97,7 @@ public sealed partial class WebSocketConnection
     {
         Opcode opcode = ToOpcode(messageType, nameof(messageType));
         ThrowIfCannotSend();
-        await _messageLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await MessageLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         return new WebSocketMessageWriter(this, opcode);
     }
 
@@ -137,8 +138,12 @@ public sealed partial class WebSocketConnection
                 _inFlight = null;
             }
 
-            segments.AddRange(_segments);
-            _segments.Clear();
+            if (_segments is not null)
+            {
+                segments.AddRange(_segments);
+                _segments.Clear();
+            }
+
             if (_tail is not null)
             {
                 segments.Add(new Segment(_tail, _tailCount));
@@ -181,7 +186,8 @@ public sealed partial class WebSocketConnection
     {
         cancellationToken.ThrowIfCancellationRequested();
         ThrowIfCannotSend();
-        await _messageLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        SemaphoreSlim messageLock = MessageLock;
+        await messageLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             await WaitForBufferSpaceAsync(cancellationToken).ConfigureAwait(false);
@@ -192,7 +198,7 @@ public sealed partial class WebSocketConnection
         }
         finally
         {
-            _messageLock.Release();
+            messageLock.Release();
         }
     }
 
@@ -203,7 +209,30 @@ public sealed partial class WebSocketConnection
         AppendFrame(opcode, fin, data.Length, data, s_copyBytes);
     }
 
-    internal void ReleaseMessageLock() => _messageLock.Release();
+    internal void ReleaseMessageLock() => MessageLock.Release();
+
+    /// <summary>Held by a whole-message send or a message writer, so fragments of different messages never interleave.</summary>
+    private SemaphoreSlim MessageLock
+    {
+        get
+        {
+            SemaphoreSlim? existing = Volatile.Read(ref _messageLock);
+            if (existing is not null)
+            {
+                return existing;
+            }
+
+            var created = new SemaphoreSlim(1, 1);
+            existing = Interlocked.CompareExchange(ref _messageLock, created, null);
+            if (existing is null)
+            {
+                return created;
+            }
+
+            created.Dispose();
+            return existing;
+        }
+    }
 
     /// <summary>Waits while more than the send buffer limit is waiting to be written.</summary>
     private async ValueTask WaitForBufferSpaceAsync(CancellationToken cancellationToken)
@@ -405,7 +434,7 @@ public sealed partial class WebSocketConnection
 
         if (_tail is not null)
         {
-            _segments.Add(new Segment(_tail, _tailCount));
+            (_segments ??= []).Add(new Segment(_tail, _tailCount));
         }
 
         _tail = ArrayPool<byte>.Shared.Rent(Math.Max(length, SendSegmentSize));
@@ -431,19 +460,19 @@ public sealed partial class WebSocketConnection
                 {
                     if (_tail is not null)
                     {
-                        _segments.Add(new Segment(_tail, _tailCount));
+                        (_segments ??= []).Add(new Segment(_tail, _tailCount));
                         _tail = null;
                         _tailCount = 0;
                     }
 
-                    if (_segments.Count == 0 || _sendError is not null)
+                    if (_segments is null || _segments.Count == 0 || _sendError is not null)
                     {
                         _flushing = false;
                         return;
                     }
 
                     batch = _segments;
-                    _segments = _spareSegments ?? [];
+                    _segments = _spareSegments;
                     _spareSegments = null;
                     ticket = _appendedTicket;
                     _inFlight = batch;
@@ -482,7 +511,7 @@ public sealed partial class WebSocketConnection
                     _spareSegments = batch;
                     _bufferedBytes -= bytes;
                     _writtenTicket = ticket;
-                    while (_sendWaiters.TryPeek(out SendWaiter waiter) && waiter.Ticket <= ticket)
+                    while (_sendWaiters is not null && _sendWaiters.TryPeek(out SendWaiter waiter) && waiter.Ticket <= ticket)
                     {
                         _sendWaiters.Dequeue();
                         waiter.Completion.TrySetResult();
@@ -526,7 +555,7 @@ public sealed partial class WebSocketConnection
             }
 
             completion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _sendWaiters.Enqueue(new SendWaiter(ticket, completion));
+            (_sendWaiters ??= new Queue<SendWaiter>()).Enqueue(new SendWaiter(ticket, completion));
         }
 
         return new ValueTask(cancellationToken.CanBeCanceled ? completion.Task.WaitAsync(cancellationToken) : completion.Task);
@@ -537,7 +566,7 @@ public sealed partial class WebSocketConnection
         lock (_writeLock)
         {
             _sendError ??= error;
-            while (_sendWaiters.TryDequeue(out SendWaiter waiter))
+            while (_sendWaiters is not null && _sendWaiters.TryDequeue(out SendWaiter waiter))
             {
                 waiter.Completion.TrySetException(ClosedForSending());
             }

@@ -1,5 +1,4 @@
 using System.Net.WebSockets;
-using System.Threading.Channels;
 using Duplex.Diagnostics;
 using Duplex.Handshake;
 using Duplex.Protocol;
@@ -32,7 +31,8 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Stream? _stream;
-    private WebSocketHandshakeResult? _handshake;
+    private IAsyncDisposable? _handshake;
+    private bool _disposingStreamEndsReads;
     private WebSocketConnectionState _state;
     private Task _receiveLoop = Task.CompletedTask;
     private Exception? _terminalError;
@@ -48,13 +48,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
         _time = _options.TimeProvider;
         _logger = _options.Logger;
         _decoder = new FrameDecoder(_options.MaxMessageSize);
-        _incoming = Channel.CreateBounded<ReceivedBatch>(new BoundedChannelOptions(_options.ReceiveQueueCapacity)
-        {
-            SingleReader = true,
-            SingleWriter = true,
-            FullMode = BoundedChannelFullMode.Wait,
-            AllowSynchronousContinuations = false,
-        });
+        _incoming = new ReceiveQueue(_options.ReceiveQueueCapacity);
         _state = WebSocketConnectionState.Connecting;
     }
 
@@ -93,7 +87,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
         ArgumentNullException.ThrowIfNull(uri);
         lock (_stateLock)
         {
-            if (_state != WebSocketConnectionState.Connecting || _handshake is not null || _connecting)
+            if (_state != WebSocketConnectionState.Connecting || _connecting)
             {
                 throw new InvalidOperationException("ConnectAsync can be called once per connection.");
             }
@@ -116,10 +110,12 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
 
         lock (_stateLock)
         {
-            _handshake = result;
+            // Only a result that keeps more than the stream alive needs disposing at teardown.
+            _handshake = result.OwnsMoreThanStream ? result : null;
         }
 
         HandshakeResponse = result.Response;
+        _disposingStreamEndsReads = result.DisposingStreamEndsReads;
 
         // The request's headers and TLS settings are not needed any more; an idle connection should
         // not keep them.
@@ -266,7 +262,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
     private void Teardown(Exception? error)
     {
         Stream? stream;
-        WebSocketHandshakeResult? handshake;
+        IAsyncDisposable? handshake;
         lock (_stateLock)
         {
             if (_tornDown)
@@ -297,9 +293,9 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
         _ = handshake?.DisposeAsync().AsTask();
         StopKeepAlive();
         Exception closed = error ?? ClosedByHandshake("The WebSocket connection is closed.");
-        _pings.FailAll(closed);
+        Volatile.Read(ref _pings)?.FailAll(closed);
         FailSendWaiters(closed);
-        _incoming.Writer.TryComplete();
+        _incoming.Complete();
         if (error is not null && error is not WebSocketProtocolException)
         {
             Log.ConnectionLost(_logger, error);

@@ -163,7 +163,7 @@ internal sealed partial class SocketWebSocketTransport
             _stream = null;
             _buffer = null;
             ArrayPool<byte>.Shared.Return(buffer);
-            return new WebSocketHandshakeResult(stream, response);
+            return new WebSocketHandshakeResult(stream, response) { DisposingStreamEndsReads = true };
         }
 
         /// <summary>

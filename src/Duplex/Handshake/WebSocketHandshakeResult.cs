@@ -38,6 +38,16 @@ internal sealed class WebSocketHandshakeResult : IAsyncDisposable
     /// <summary>What the server answered.</summary>
     public WebSocketHandshakeResponse Response { get; }
 
+    /// <summary>
+    /// Whether disposing <see cref="Stream"/> ends a read pending on it (true for a socket's own
+    /// stream), so a reader needs no cancellation token — and no registration kept while idle — to be
+    /// woken at teardown.
+    /// </summary>
+    public bool DisposingStreamEndsReads { get; init; }
+
+    /// <summary>Whether the result keeps anything alive besides <see cref="Stream"/>; when not, disposing the stream is enough.</summary>
+    public bool OwnsMoreThanStream => _response is not null || _ownedInvoker is not null;
+
     /// <summary>Closes the stream, then releases the response and any connection-owned invoker.</summary>
     public async ValueTask DisposeAsync()
     {

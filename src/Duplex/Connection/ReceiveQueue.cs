@@ -1,0 +1,226 @@
+using System.Threading.Tasks.Sources;
+
+namespace Duplex.Connection;
+
+/// <summary>
+/// The bounded hand-off of received batches from the receive loop (the one writer) to the
+/// application's receive call (the one reader). Batches are linked through
+/// <see cref="ReceivedBatch.NextInQueue"/>, so the queue holds no array, and each side's wait is a
+/// reusable value-task source: an idle connection pays for a few fields, not for a channel.
+/// </summary>
+/// <remarks>
+/// Continuations run on the thread pool, never inline: the receive loop must not run application
+/// code, and the application's code must not run the receive loop. After <see cref="Complete"/> the
+/// reader still gets every batch already queued, then <see langword="false"/>; the writer's batches
+/// are dropped (the connection is ending).
+/// </remarks>
+internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
+{
+    private readonly int _capacity;
+    private ReceivedBatch? _head;
+    private ReceivedBatch? _tail;
+    private int _count;
+    private bool _completed;
+
+    private ManualResetValueTaskSourceCore<bool> _reader = new() { RunContinuationsAsynchronously = true };
+    private bool _readerWaiting;
+    private CancellationTokenRegistration _readerCancellation;
+
+    private ManualResetValueTaskSourceCore<bool> _writer = new() { RunContinuationsAsynchronously = true };
+    private bool _writerWaiting;
+
+    public ReceiveQueue(int capacity)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        _capacity = capacity;
+    }
+
+    /// <summary>
+    /// Queues <paramref name="batch"/>; false when the queue is full (wait with
+    /// <see cref="WaitForSpaceAsync"/> and try again). After <see cref="Complete"/> the batch is
+    /// released and dropped.
+    /// </summary>
+    public bool TryWrite(ReceivedBatch batch)
+    {
+        lock (this)
+        {
+            if (!_completed)
+            {
+                if (_count >= _capacity)
+                {
+                    return false;
+                }
+
+                if (_tail is null)
+                {
+                    _head = batch;
+                }
+                else
+                {
+                    _tail.NextInQueue = batch;
+                }
+
+                _tail = batch;
+                _count++;
+                if (_readerWaiting)
+                {
+                    WakeReader(true);
+                }
+
+                return true;
+            }
+        }
+
+        batch.Release();
+        return true;
+    }
+
+    /// <summary>Completes when the queue has room or was completed.</summary>
+    public ValueTask WaitForSpaceAsync()
+    {
+        lock (this)
+        {
+            if (_count < _capacity || _completed)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            _writer.Reset();
+            _writerWaiting = true;
+            return new ValueTask(this, _writer.Version);
+        }
+    }
+
+    /// <summary>Takes the oldest batch, if any.</summary>
+    public bool TryRead([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ReceivedBatch? batch)
+    {
+        lock (this)
+        {
+            batch = _head;
+            if (batch is null)
+            {
+                return false;
+            }
+
+            _head = batch.NextInQueue;
+            batch.NextInQueue = null;
+            if (_head is null)
+            {
+                _tail = null;
+            }
+
+            _count--;
+            if (_writerWaiting)
+            {
+                _writerWaiting = false;
+                _writer.SetResult(true);
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Completes with true when a batch can be read, false when the queue was completed and is empty.
+    /// Cancelling <paramref name="cancellationToken"/> ends the wait only; nothing is lost.
+    /// </summary>
+    public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken)
+    {
+        lock (this)
+        {
+            if (_head is not null)
+            {
+                return new ValueTask<bool>(true);
+            }
+
+            if (_completed)
+            {
+                return new ValueTask<bool>(false);
+            }
+
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return ValueTask.FromCanceled<bool>(cancellationToken);
+            }
+
+            if (_readerWaiting)
+            {
+                throw new InvalidOperationException("Another receive is already waiting on this connection.");
+            }
+
+            _reader.Reset();
+            _readerWaiting = true;
+            short version = _reader.Version;
+            if (cancellationToken.CanBeCanceled)
+            {
+                // A cancellation racing this registration runs the callback right here; the lock is
+                // re-entrant, so it completes the wait before it is returned.
+                _readerCancellation = cancellationToken.UnsafeRegister(static (state, token) => ((ReceiveQueue)state!).CancelReader(token), this);
+            }
+
+            return new ValueTask<bool>(this, version);
+        }
+    }
+
+    /// <summary>No more batches will be written; wakes both sides.</summary>
+    public void Complete()
+    {
+        lock (this)
+        {
+            if (_completed)
+            {
+                return;
+            }
+
+            _completed = true;
+            if (_readerWaiting)
+            {
+                WakeReader(false);
+            }
+
+            if (_writerWaiting)
+            {
+                _writerWaiting = false;
+                _writer.SetResult(true);
+            }
+        }
+    }
+
+    private void CancelReader(CancellationToken token)
+    {
+        lock (this)
+        {
+            if (_readerWaiting)
+            {
+                _readerWaiting = false;
+                _readerCancellation = default;
+                _reader.SetException(new OperationCanceledException(token));
+            }
+        }
+    }
+
+    private void WakeReader(bool result)
+    {
+        _readerWaiting = false;
+
+        // Unregister, not Dispose: Dispose would wait for a callback running on another thread, which
+        // waits for this lock.
+        _readerCancellation.Unregister();
+        _readerCancellation = default;
+        _reader.SetResult(result);
+    }
+
+    bool IValueTaskSource<bool>.GetResult(short token) => _reader.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _reader.GetStatus(token);
+
+    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _reader.OnCompleted(continuation, state, token, flags);
+
+    void IValueTaskSource.GetResult(short token) => _writer.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _writer.GetStatus(token);
+
+    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _writer.OnCompleted(continuation, state, token, flags);
+}
