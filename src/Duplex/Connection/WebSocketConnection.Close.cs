@@ -49,7 +49,7 @@ public sealed partial class WebSocketConnection
 
     private async Task RunCloseAsync(TaskCompletionSource completion, WebSocketCloseStatus closeStatus, string? statusDescription)
     {
-        using var deadline = new CancellationTokenSource(_options.CloseTimeout, _time);
+        using var deadline = new CancellationTokenSource(_closeTimeout, _time);
         try
         {
             if (TryAppendClose(closeStatus, statusDescription, out long ticket))
@@ -63,7 +63,7 @@ public sealed partial class WebSocketConnection
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested)
         {
-            Log.CloseTimeout(_logger, _options.CloseTimeout);
+            Log.CloseTimeout(_logger, _closeTimeout);
         }
         catch (DuplexException)
         {

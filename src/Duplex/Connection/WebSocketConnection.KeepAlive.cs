@@ -74,7 +74,7 @@ public sealed partial class WebSocketConnection
 
     private void StartKeepAlive()
     {
-        TimeSpan interval = _options.KeepAliveInterval;
+        TimeSpan interval = _keepAliveInterval;
         if (interval == Timeout.InfiniteTimeSpan)
         {
             return;
@@ -107,8 +107,8 @@ public sealed partial class WebSocketConnection
 
     private void OnKeepAliveTimer()
     {
-        TimeSpan interval = _options.KeepAliveInterval;
-        TimeSpan timeout = _options.KeepAliveTimeout;
+        TimeSpan interval = _keepAliveInterval;
+        TimeSpan timeout = _keepAliveTimeout;
         bool timedOut = false;
         lock (_stateLock)
         {
@@ -184,7 +184,7 @@ public sealed partial class WebSocketConnection
                 _keepAlivePing = null;
 
                 // The next Ping goes one interval after the one just answered.
-                TimeSpan interval = _options.KeepAliveInterval;
+                TimeSpan interval = _keepAliveInterval;
                 TimeSpan elapsed = _time.GetElapsedTime(answered.Timestamp);
                 ArmKeepAlive(elapsed < interval ? interval - elapsed : interval);
             }

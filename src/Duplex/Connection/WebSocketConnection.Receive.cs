@@ -234,7 +234,7 @@ public sealed partial class WebSocketConnection
 
         // Teardown disposes the stream; where that ends a pending read, the reads take no token, so an
         // idle connection keeps no cancellation registration alive.
-        CancellationToken abort = _disposingStreamEndsReads ? CancellationToken.None : _abort.Token;
+        CancellationToken abort = AbortToken;
         byte[]? buffer = null;
         byte[]? chunk = null;
         int chunkCount = 0;
@@ -283,7 +283,7 @@ public sealed partial class WebSocketConnection
                     // An idle connection holds no receive buffer: wait for data with a zero-byte
                     // read, and rent the buffer only once bytes are there.
                     await stream.ReadAsync(Memory<byte>.Empty, abort).ConfigureAwait(false);
-                    buffer = ArrayPool<byte>.Shared.Rent(_options.ReceiveBufferSize);
+                    buffer = ArrayPool<byte>.Shared.Rent(_receiveBufferSize);
                 }
 
                 int read = await stream.ReadAsync(buffer, abort).ConfigureAwait(false);
@@ -375,7 +375,7 @@ public sealed partial class WebSocketConnection
                 if (bufferInBatch)
                 {
                     // The batch owns the read buffer now; the next read gets a fresh one.
-                    buffer = drained ? null : ArrayPool<byte>.Shared.Rent(_options.ReceiveBufferSize);
+                    buffer = drained ? null : ArrayPool<byte>.Shared.Rent(_receiveBufferSize);
                 }
                 else if (drained)
                 {
@@ -502,8 +502,8 @@ public sealed partial class WebSocketConnection
             _peerClosedFirst = LocalCloseStatus is null;
         }
 
-        using var deadline = new CancellationTokenSource(_options.CloseTimeout, _time);
-        using CancellationTokenRegistration link = _abort.Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), deadline);
+        using var deadline = new CancellationTokenSource(_closeTimeout, _time);
+        using CancellationTokenRegistration link = AbortToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), deadline);
         try
         {
             // RFC 6455 §5.5.1: answer with a Close, echoing the status code received (an empty
@@ -533,9 +533,9 @@ public sealed partial class WebSocketConnection
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException or DuplexException or System.Net.Sockets.SocketException)
         {
-            if (deadline.IsCancellationRequested && !_abort.IsCancellationRequested)
+            if (deadline.IsCancellationRequested && !IsTornDown)
             {
-                Log.CloseTimeout(_logger, _options.CloseTimeout);
+                Log.CloseTimeout(_logger, _closeTimeout);
             }
         }
 

@@ -242,7 +242,7 @@ public sealed partial class WebSocketConnection
             long waitFor;
             lock (_writeLock)
             {
-                if (_bufferedBytes < _options.SendBufferLimit || _sendError is not null)
+                if (_bufferedBytes < _sendBufferLimit || _sendError is not null)
                 {
                     return;
                 }
@@ -482,7 +482,7 @@ public sealed partial class WebSocketConnection
                 for (int i = 0; i < batch.Count; i++)
                 {
                     Segment segment = batch[i];
-                    await stream.WriteAsync(segment.Array.AsMemory(0, segment.Count), _abort.Token).ConfigureAwait(false);
+                    await stream.WriteAsync(segment.Array.AsMemory(0, segment.Count), AbortToken).ConfigureAwait(false);
                     bytes += segment.Count;
                     if (i + 1 < batch.Count)
                     {
@@ -494,7 +494,7 @@ public sealed partial class WebSocketConnection
                 }
 
                 // Some streams (HTTP/2) hold writes until flushed: a batch counts as written only then.
-                await stream.FlushAsync(_abort.Token).ConfigureAwait(false);
+                await stream.FlushAsync(AbortToken).ConfigureAwait(false);
                 Volatile.Write(ref _lastWriteTimestamp, System.Diagnostics.Stopwatch.GetTimestamp());
                 lock (_writeLock)
                 {

@@ -22,14 +22,21 @@ namespace Duplex.Connection;
 /// </remarks>
 public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
 {
-    private static readonly WebSocketHandshakeOptions s_spentHandshake = new();
+    // The settings the engine reads, copied out of the options: an open connection keeps no options object.
+    private readonly TimeSpan _keepAliveInterval;
+    private readonly TimeSpan _keepAliveTimeout;
+    private readonly TimeSpan _closeTimeout;
+    private readonly int _receiveBufferSize;
+    private readonly int _sendBufferLimit;
 
-    private readonly WebSocketConnectionOptions _options;
+    // What ConnectAsync needs (the handshake settings, the transport); released once connected.
+    private WebSocketConnectionOptions? _connectOptions;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly object _stateLock = new();
-    private readonly CancellationTokenSource _abort = new();
-    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private CancellationTokenSource? _abort; // only for streams whose disposal may not end a pending read
+    private TaskCompletionSource? _closed; // created when someone asks for Completion
+    private bool _completed;
     private Stream? _stream;
     private IAsyncDisposable? _handshake;
     private bool _disposingStreamEndsReads;
@@ -44,11 +51,17 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
     /// <param name="options">Settings; null for the defaults. Copied: later changes have no effect.</param>
     public WebSocketConnection(WebSocketConnectionOptions? options = null)
     {
-        _options = (options ?? new WebSocketConnectionOptions()).Snapshot();
-        _time = _options.TimeProvider;
-        _logger = _options.Logger;
-        _decoder = new FrameDecoder(_options.MaxMessageSize);
-        _incoming = new ReceiveQueue(_options.ReceiveQueueCapacity);
+        WebSocketConnectionOptions settings = (options ?? new WebSocketConnectionOptions()).Snapshot();
+        _connectOptions = settings;
+        _time = settings.TimeProvider;
+        _logger = settings.Logger;
+        _keepAliveInterval = settings.KeepAliveInterval;
+        _keepAliveTimeout = settings.KeepAliveTimeout;
+        _closeTimeout = settings.CloseTimeout;
+        _receiveBufferSize = settings.ReceiveBufferSize;
+        _sendBufferLimit = settings.SendBufferLimit;
+        _decoder = new FrameDecoder(settings.MaxMessageSize);
+        _incoming = new ReceiveQueue(settings.ReceiveQueueCapacity);
         _state = WebSocketConnectionState.Connecting;
     }
 
@@ -95,11 +108,12 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
             _connecting = true;
         }
 
-        IWebSocketTransport transport = _options.Transport ?? WebSocketTransportSelector.Choose(uri, _options.Handshake);
+        WebSocketConnectionOptions settings = _connectOptions!;
+        IWebSocketTransport transport = settings.Transport ?? WebSocketTransportSelector.Choose(uri, settings.Handshake);
         WebSocketHandshakeResult result;
         try
         {
-            result = await transport.ConnectAsync(uri, _options.Handshake, _logger, cancellationToken).ConfigureAwait(false);
+            result = await transport.ConnectAsync(uri, settings.Handshake, _logger, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -119,7 +133,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
 
         // The request's headers and TLS settings are not needed any more; an idle connection should
         // not keep them.
-        _options.Handshake = s_spentHandshake;
+        _connectOptions = null;
         Start(result.Stream, result.Response.SubProtocol);
     }
 
@@ -169,7 +183,33 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Completes when the connection is closed and its socket released, whatever the cause.</summary>
-    public Task Completion => _closed.Task;
+    public Task Completion
+    {
+        get
+        {
+            lock (_stateLock)
+            {
+                return _completed ? Task.CompletedTask : (_closed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+        }
+    }
+
+    /// <summary>The receive loop; it ends once the connection is torn down (tests check that nothing is left reading).</summary>
+    internal Task ReceiveLoop => _receiveLoop;
+
+    private bool IsTornDown
+    {
+        get
+        {
+            lock (_stateLock)
+            {
+                return _tornDown;
+            }
+        }
+    }
+
+    /// <summary>Cancelled at teardown; none where disposing the stream already ends every pending operation.</summary>
+    private CancellationToken AbortToken => _abort?.Token ?? CancellationToken.None;
 
     /// <summary>Closes the socket at once, without a closing handshake. Pending operations fail.</summary>
     public void Abort() =>
@@ -212,6 +252,12 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
 
             _stream = stream;
             SubProtocol = subProtocol;
+            _connectOptions = null;
+            if (!_disposingStreamEndsReads)
+            {
+                _abort = new CancellationTokenSource();
+            }
+
             _state = WebSocketConnectionState.Open;
         }
 
@@ -243,7 +289,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
             try
             {
                 TryAppendClose(code, reason, out long ticket);
-                using var timeout = new CancellationTokenSource(ShortTimeout(_options.CloseTimeout), _time);
+                using var timeout = new CancellationTokenSource(ShortTimeout(_closeTimeout), _time);
                 await WaitWrittenAsync(ticket, timeout.Token).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is DuplexException or InvalidOperationException or IOException or OperationCanceledException or ObjectDisposedException)
@@ -280,7 +326,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
 
         try
         {
-            _abort.Cancel();
+            _abort?.Cancel();
         }
         catch (AggregateException)
         {
@@ -302,7 +348,14 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
         }
 
         Log.ConnectionClosed(_logger, LocalCloseStatus, RemoteCloseStatus, RemoteCloseStatusDescription);
-        _closed.TrySetResult();
+        TaskCompletionSource? closedSignal;
+        lock (_stateLock)
+        {
+            _completed = true;
+            closedSignal = _closed;
+        }
+
+        closedSignal?.TrySetResult();
     }
 
     /// <summary>A timeout no longer than a few seconds, for waits that only matter on a healthy link.</summary>

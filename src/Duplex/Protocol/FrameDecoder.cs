@@ -36,8 +36,8 @@ internal readonly record struct DecodedFrame(Opcode Opcode, int Offset, int Coun
 internal sealed class FrameDecoder
 {
     private readonly long _maxMessageSize;
-    private readonly byte[] _header = new byte[FrameHeader.MaxLength];
-    private readonly byte[] _control = new byte[FrameHeader.MaxControlPayload];
+    private HeaderBytes _header;
+    private byte[]? _control; // created with the first control frame that carries a payload
     private int _headerCount;
 
     private bool _inFrame;
@@ -66,7 +66,7 @@ internal sealed class FrameDecoder
     public ProtocolViolation Violation { get; private set; }
 
     /// <summary>The payload of the control frame after <see cref="DecodeStatus.Control"/>.</summary>
-    public ReadOnlySpan<byte> ControlPayload => _control.AsSpan(0, _controlCount);
+    public ReadOnlySpan<byte> ControlPayload => _control is null ? default : _control.AsSpan(0, _controlCount);
 
     /// <summary>For a Close frame: its status code, or null when it had none (1005).</summary>
     public WebSocketCloseStatus? CloseStatus { get; private set; }
@@ -112,7 +112,11 @@ internal sealed class FrameDecoder
             if (OpcodeRules.IsControl(_frame.Opcode))
             {
                 int take = (int)Math.Min(available, _frameRemaining);
-                input.Slice(consumed, take).CopyTo(_control.AsSpan(_controlCount));
+                if (take > 0)
+                {
+                    input.Slice(consumed, take).CopyTo((_control ??= new byte[FrameHeader.MaxControlPayload]).AsSpan(_controlCount));
+                }
+
                 _controlCount += take;
                 consumed += take;
                 _frameRemaining -= take;
@@ -203,9 +207,9 @@ internal sealed class FrameDecoder
             // Slow path: gather the header bytes across calls.
             int previous = _headerCount;
             int take = Math.Min(FrameHeader.MaxLength - previous, input.Length - consumed);
-            input.Slice(consumed, take).CopyTo(_header.AsSpan(previous));
+            input.Slice(consumed, take).CopyTo(((Span<byte>)_header).Slice(previous));
             _headerCount += take;
-            status = FrameHeader.TryRead(_header.AsSpan(0, _headerCount), out header, out headerLength, out violation);
+            status = FrameHeader.TryRead(((ReadOnlySpan<byte>)_header).Slice(0, _headerCount), out header, out headerLength, out violation);
             if (status == OperationStatus.NeedMoreData)
             {
                 consumed += take;
@@ -317,5 +321,12 @@ internal sealed class FrameDecoder
     {
         Violation = violation;
         return DecodeStatus.Violation;
+    }
+
+    /// <summary>The bytes of a header split across reads, kept inside the decoder (no array of its own).</summary>
+    [System.Runtime.CompilerServices.InlineArray(FrameHeader.MaxLength)]
+    private struct HeaderBytes
+    {
+        private byte _element;
     }
 }

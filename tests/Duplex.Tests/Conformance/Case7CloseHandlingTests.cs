@@ -463,6 +463,9 @@ public sealed class Case7CloseHandlingTests
 
         await Assert.ThrowsAsync<EndOfStreamException>(() => session.Raw.ReadFrameAsync(TestTimeouts.Default, session.Token));
         await session.Client.Completion.WaitAsync(session.Token);
+
+        // The idle receive loop was waiting on the socket with no cancellation token: closing the socket ended it.
+        await session.Client.ReceiveLoop.WaitAsync(session.Token);
         WebSocketClosedException error = Assert.IsType<WebSocketClosedException>(session.Client.CloseError);
         Assert.Equal((WebSocketCloseStatus)1006, error.CloseStatus);
         Assert.False(error.ClosedByPeer);

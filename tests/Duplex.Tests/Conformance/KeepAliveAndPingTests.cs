@@ -255,6 +255,69 @@ public sealed class KeepAliveAndPingTests
         await CloseAnsweringKeepAliveAsync(session);
     }
 
+    [Fact]
+    public async Task KeepAlive_PongDeadlineWhileTheApplicationIsBehind_IsPostponedNotFailed()
+    {
+        // With the receive queue full the client stops reading the socket, so the Pong may be sitting behind
+        // unread messages: that is backpressure, not a dead peer, and must not be failed with 1011.
+        await using ConformanceSession session = await ConformanceSession.OpenAsync(o =>
+        {
+            o.KeepAliveInterval = Interval;
+            o.KeepAliveTimeout = PongTimeout;
+            o.ReceiveQueueCapacity = 1;
+        });
+
+        // Separate writes, so they arrive as separate reads: one fills the queue, the next one waits for room.
+        for (int i = 0; i < 4; i++)
+        {
+            await session.Raw.SendTextAsync($"unread {i}", session.Token);
+            await Task.Delay(100, session.Token);
+        }
+
+        RawFrame ping = await session.ReadClientFrameAsync(0x9);
+
+        // Several Pong deadlines pass while the application reads nothing: no Close may follow the Ping.
+        await Assert.ThrowsAsync<TimeoutException>(() => session.ReadClientFrameAsync(PongTimeout * 4));
+        Assert.Equal(WebSocketConnectionState.Open, session.Client.State);
+
+        // The Pong arrives behind the unread messages; once the application reads, everything is delivered.
+        await session.Raw.SendFrameAsync(0xA, ping.Payload, cancellationToken: session.Token);
+        for (int i = 0; i < 4; i++)
+        {
+            await session.ExpectTextAsync($"unread {i}");
+        }
+
+        // The Ping was acknowledged and keepalive goes on.
+        RawFrame next = await session.ReadClientFrameAsync(0x9);
+        Assert.Equal(BinaryPrimitives.ReadInt32BigEndian(ping.Payload) + 1, BinaryPrimitives.ReadInt32BigEndian(next.Payload));
+        await session.Raw.SendFrameAsync(0xA, next.Payload, cancellationToken: session.Token);
+        Assert.Equal(WebSocketConnectionState.Open, session.Client.State);
+        Assert.NotNull(session.Client.LastRoundTripTime);
+        await CloseAnsweringKeepAliveAsync(session);
+    }
+
+    [Fact]
+    public async Task KeepAlive_WithoutPongTimeout_WaitsForTheAnswerBeforeTheNextPing()
+    {
+        // KeepAliveTimeout infinite: an unanswered Ping never fails the connection, and no second Ping is sent
+        // while the first is outstanding (at most one keepalive Ping in flight).
+        await using ConformanceSession session = await ConformanceSession.OpenAsync(o =>
+        {
+            o.KeepAliveInterval = Interval;
+            o.KeepAliveTimeout = Timeout.InfiniteTimeSpan;
+        });
+
+        RawFrame first = await session.ReadClientFrameAsync(0x9);
+        await Assert.ThrowsAsync<TimeoutException>(() => session.ReadClientFrameAsync(Interval * 4));
+        Assert.Equal(WebSocketConnectionState.Open, session.Client.State);
+
+        await session.Raw.SendFrameAsync(0xA, first.Payload, cancellationToken: session.Token);
+        RawFrame second = await session.ReadClientFrameAsync(0x9);
+        Assert.Equal(BinaryPrimitives.ReadInt32BigEndian(first.Payload) + 1, BinaryPrimitives.ReadInt32BigEndian(second.Payload));
+        await session.Raw.SendFrameAsync(0xA, second.Payload, cancellationToken: session.Token);
+        await CloseAnsweringKeepAliveAsync(session);
+    }
+
     /// <summary>Reads the client's next frame that is not a keepalive Ping, answering the Pings met on the way.</summary>
     private static async Task<RawFrame> ReadAnsweringKeepAliveAsync(ConformanceSession session)
     {

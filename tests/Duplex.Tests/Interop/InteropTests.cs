@@ -92,6 +92,25 @@ public abstract class InteropTests
         Assert.Same(expected, WebSocketTransportSelector.Choose(EchoUri, handshake));
     }
 
+    [Fact]
+    public async Task Abort_WhileIdle_EndsTheReceiveLoopAndAPendingReceive()
+    {
+        // Whatever the stream (socket, TLS, HTTP/2, pipe), teardown must end the read the idle receive loop
+        // has pending — with or without a cancellation token on it — and the application's pending receive.
+        using var timeout = TestTimeouts.CreateSource();
+        await using var connection = await ConnectAsync(EchoUri, timeout.Token);
+        await connection.SendTextAsync("warm", timeout.Token);
+        Assert.Equal("warm", (await connection.ReceiveMessageAsync(timeout.Token)).Text);
+        Task<WebSocketMessage> pending = connection.ReceiveMessageAsync(timeout.Token).AsTask();
+
+        connection.Abort();
+
+        await connection.ReceiveLoop.WaitAsync(timeout.Token);
+        await connection.Completion.WaitAsync(timeout.Token);
+        await Assert.ThrowsAsync<WebSocketClosedException>(() => pending.WaitAsync(timeout.Token));
+        Assert.Equal(WebSocketConnectionState.Closed, connection.State);
+    }
+
     [Theory]
     [MemberData(nameof(TextSizes))]
     public async Task SendTextAsync_OfSize_IsEchoedIntact(int size)
