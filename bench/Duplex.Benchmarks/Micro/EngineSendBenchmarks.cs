@@ -1,6 +1,7 @@
 using System.Net.WebSockets;
 using System.Text;
 using BenchmarkDotNet.Attributes;
+using Duplex.Client;
 using Duplex.Connection;
 
 namespace Duplex.Benchmarks.Micro;
@@ -8,7 +9,7 @@ namespace Duplex.Benchmarks.Micro;
 /// <summary>
 /// The send engines without a network: 10,000 awaited 64-character text sends into a stream whose
 /// writes complete at once, so only the engine's own work per message remains (locks, framing,
-/// masking, completion). Duplex's connection layer against .NET's engine.
+/// masking, completion). Duplex's connection and client layers against .NET's engine.
 /// </summary>
 [MemoryDiagnoser]
 public class EngineSendBenchmarks
@@ -43,5 +44,21 @@ public class EngineSendBenchmarks
         }
 
         return stream.BytesWritten;
+    }
+
+    [Benchmark(OperationsPerInvoke = Messages)]
+    public async Task<long> DuplexClient()
+    {
+        var options = new WebSocketClientOptions();
+        options.Connection.KeepAliveInterval = Timeout.InfiniteTimeSpan;
+        options.Connection.Transport = new ReplayTransport([]);
+        using var client = new WebSocketClient(options); // Dispose aborts: the replay stream never answers a Close
+        await client.ConnectAsync(new Uri("ws://127.0.0.1/replay"));
+        for (int i = 0; i < Messages; i++)
+        {
+            await client.SendTextAsync(_text);
+        }
+
+        return Messages;
     }
 }
