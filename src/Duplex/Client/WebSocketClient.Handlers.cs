@@ -16,6 +16,10 @@ public partial class WebSocketClient
     private readonly HandlerList<Channel<WebSocketClientMessage>> _readers = new();
     private bool _streamEnded;
 
+    // Numbers the received messages (on the pump only), so their parsed JSON can be shared without an object per message.
+    private readonly WebSocketClientMessage.JsonCache _jsonCache = new();
+    private long _messageSequence;
+
     private enum DispatchKind
     {
         Connected,
@@ -86,12 +90,37 @@ public partial class WebSocketClient
     /// </summary>
     /// <param name="message">The message.</param>
     /// <param name="cancellationToken">Cancelled when the client is disposed.</param>
-    protected virtual async ValueTask OnMessageReceivedAsync(WebSocketClientMessage message, CancellationToken cancellationToken)
+    protected virtual ValueTask OnMessageReceivedAsync(WebSocketClientMessage message, CancellationToken cancellationToken)
     {
-        foreach (Func<WebSocketClientMessage, CancellationToken, ValueTask> handler in _messageHandlers.Snapshot)
+        // Handlers that complete synchronously (the common case) cost no async state machine.
+        Func<WebSocketClientMessage, CancellationToken, ValueTask>[] handlers = _messageHandlers.Snapshot;
+        for (int i = 0; i < handlers.Length; i++)
         {
-            await InvokeIsolatedAsync(handler, message, "message", cancellationToken).ConfigureAwait(false);
+            ValueTask pending;
+            try
+            {
+                pending = handlers[i](message, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+#pragma warning disable CA1031 // A handler's exception is reported, never allowed to stop the client.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                return InvokeMessageHandlersSlowAsync(handlers, i, default, ex, message, cancellationToken);
+            }
+
+            if (!pending.IsCompletedSuccessfully)
+            {
+                return InvokeMessageHandlersSlowAsync(handlers, i, pending, null, message, cancellationToken);
+            }
+
+            pending.GetAwaiter().GetResult();
         }
+
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>Called after every (re)connect, before the outbox drains. The base invokes the connect handlers.</summary>
@@ -133,6 +162,43 @@ public partial class WebSocketClient
             {
                 Log.HandlerFailed(Logger, "error", ex);
             }
+        }
+    }
+
+    /// <summary>
+    /// The rest of <see cref="OnMessageReceivedAsync"/> once handler <paramref name="index"/> went
+    /// asynchronous (<paramref name="pending"/>) or threw (<paramref name="failure"/>).
+    /// </summary>
+    private async ValueTask InvokeMessageHandlersSlowAsync(
+        Func<WebSocketClientMessage, CancellationToken, ValueTask>[] handlers, int index, ValueTask pending, Exception? failure, WebSocketClientMessage message, CancellationToken cancellationToken)
+    {
+        if (failure is null)
+        {
+            try
+            {
+                await pending.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+#pragma warning disable CA1031 // A handler's exception is reported, never allowed to stop the client.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                failure = ex;
+            }
+        }
+
+        if (failure is not null)
+        {
+            Log.HandlerFailed(Logger, "message", failure);
+            await OnErrorAsync(failure, cancellationToken).ConfigureAwait(false);
+        }
+
+        for (int i = index + 1; i < handlers.Length; i++)
+        {
+            await InvokeIsolatedAsync(handlers[i], message, "message", cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -265,7 +331,7 @@ public partial class WebSocketClient
     /// the dispatcher: connect handlers finish before the pump starts, disconnects are posted after
     /// it ends, so handlers still run one at a time and in order.
     /// </summary>
-    private async ValueTask DeliverAsync(WebSocketClientMessage message)
+    private ValueTask DeliverAsync(WebSocketClientMessage message)
     {
         CancellationToken token = _lifetime.Token;
         if (Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Trace))
@@ -273,20 +339,56 @@ public partial class WebSocketClient
             Log.MessageReceived(Logger, message.MessageType, message.ToString());
         }
 
+        ValueTask handled;
         try
         {
-            await OnMessageReceivedAsync(message, token).ConfigureAwait(false);
+            handled = OnMessageReceivedAsync(message, token);
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
-            return;
+            return ValueTask.CompletedTask;
         }
 #pragma warning disable CA1031 // An override that throws is reported like a failing handler.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Log.HandlerFailed(Logger, "message", ex);
-            await OnErrorAsync(ex, token).ConfigureAwait(false);
+            return DeliverSlowAsync(message, default, ex, token);
+        }
+
+        if (handled.IsCompletedSuccessfully && _readers.Snapshot.Length == 0)
+        {
+            // Handled synchronously and nobody reads with ReadAllAsync: no async state machine at all.
+            handled.GetAwaiter().GetResult();
+            return ValueTask.CompletedTask;
+        }
+
+        return DeliverSlowAsync(message, handled, null, token);
+    }
+
+    private async ValueTask DeliverSlowAsync(WebSocketClientMessage message, ValueTask handled, Exception? failure, CancellationToken token)
+    {
+        if (failure is null)
+        {
+            try
+            {
+                await handled.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return;
+            }
+#pragma warning disable CA1031 // An override that throws is reported like a failing handler.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                failure = ex;
+            }
+        }
+
+        if (failure is not null)
+        {
+            Log.HandlerFailed(Logger, "message", failure);
+            await OnErrorAsync(failure, token).ConfigureAwait(false);
         }
 
         foreach (Channel<WebSocketClientMessage> channel in _readers.Snapshot)

@@ -307,7 +307,7 @@ public partial class WebSocketClient
 
                 DuplexTelemetry.MessagesReceived.Add(1);
                 DuplexTelemetry.BytesReceived.Add(message.Text is { } t ? t.Length : message.Data.Length);
-                var received = new WebSocketClientMessage(message.MessageType, message.Text, message.Data);
+                var received = new WebSocketClientMessage(message.MessageType, message.Text, message.Data, _jsonCache, ++_messageSequence);
                 await DeliverAsync(received).ConfigureAwait(false);
             }
         }

@@ -9,25 +9,42 @@ namespace Duplex.Client;
 /// A message received by a <see cref="WebSocketClient"/>: its type, its text or bytes, and — when the
 /// text is a JSON object or array — its parsed JSON.
 /// </summary>
-public sealed class WebSocketClientMessage
+/// <remarks>
+/// A small value: receiving a message allocates nothing besides its text (or bytes). The JSON is parsed
+/// on first use of <see cref="Json"/> and shared by every handler of the same message; a copy read
+/// later, after newer messages arrived, parses again when asked.
+/// </remarks>
+public readonly struct WebSocketClientMessage : IEquatable<WebSocketClientMessage>
 {
-    private JsonElement? _json;
-    private bool _jsonParsed;
+    private readonly JsonCache? _cache;
+    private readonly long _sequence;
 
     /// <summary>Creates a message (for tests and for subclasses that synthesize messages).</summary>
     /// <param name="messageType">Text or Binary.</param>
     /// <param name="text">The text of a Text message.</param>
     /// <param name="data">The bytes of a Binary message.</param>
     public WebSocketClientMessage(WebSocketMessageType messageType, string? text, ReadOnlyMemory<byte> data)
+        : this(messageType, text, data, new JsonCache(), 0)
+    {
+    }
+
+    internal WebSocketClientMessage(WebSocketMessageType messageType, string? text, ReadOnlyMemory<byte> data, JsonCache cache, long sequence)
     {
         if (messageType == WebSocketMessageType.Text && text is null)
         {
             throw new ArgumentNullException(nameof(text), "A text message needs its text.");
         }
 
+        if (messageType is not (WebSocketMessageType.Text or WebSocketMessageType.Binary))
+        {
+            throw new ArgumentOutOfRangeException(nameof(messageType), messageType, "A received message is Text or Binary.");
+        }
+
         MessageType = messageType;
         Text = text;
         Data = data;
+        _cache = cache;
+        _sequence = sequence;
     }
 
     /// <summary>Text or Binary.</summary>
@@ -50,13 +67,19 @@ public sealed class WebSocketClientMessage
     {
         get
         {
-            if (!_jsonParsed)
+            if (Text is null)
             {
-                _json = TryParseJson(Text);
-                _jsonParsed = true;
+                return null;
             }
 
-            return _json;
+            if (_cache?.TryGet(_sequence, out JsonElement? cached) == true)
+            {
+                return cached;
+            }
+
+            JsonElement? parsed = TryParseJson(Text);
+            _cache?.Set(_sequence, parsed);
+            return parsed;
         }
     }
 
@@ -82,8 +105,28 @@ public sealed class WebSocketClientMessage
     public T? Deserialize<T>(JsonSerializerOptions? options = null) =>
         Text is not null ? JsonSerializer.Deserialize<T>(Text, options) : JsonSerializer.Deserialize<T>(Data.Span, options);
 
+    /// <summary>Whether two messages have the same type, the same text and the same bytes (by reference).</summary>
+    /// <param name="left">A message.</param>
+    /// <param name="right">Another message.</param>
+    public static bool operator ==(WebSocketClientMessage left, WebSocketClientMessage right) => left.Equals(right);
+
+    /// <summary>Whether two messages differ.</summary>
+    /// <param name="left">A message.</param>
+    /// <param name="right">Another message.</param>
+    public static bool operator !=(WebSocketClientMessage left, WebSocketClientMessage right) => !left.Equals(right);
+
     /// <inheritdoc />
-    public override string ToString() => IsText ? Text! : $"Binary ({Data.Length} bytes)";
+    public bool Equals(WebSocketClientMessage other) =>
+        MessageType == other.MessageType && string.Equals(Text, other.Text, StringComparison.Ordinal) && Data.Equals(other.Data);
+
+    /// <inheritdoc />
+    public override bool Equals(object? obj) => obj is WebSocketClientMessage other && Equals(other);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(MessageType, Text, Data);
+
+    /// <inheritdoc />
+    public override string ToString() => Text ?? $"Binary ({Data.Length} bytes)";
 
     private static JsonElement? TryParseJson(string? text)
     {
@@ -107,5 +150,32 @@ public sealed class WebSocketClientMessage
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// The most recently parsed JSON of one client's messages, by message number: the handlers of one
+    /// message share one parse without a per-message object. Replaced atomically, so a reader on
+    /// another thread sees either a whole entry or none.
+    /// </summary>
+    internal sealed class JsonCache
+    {
+        private Entry? _last;
+
+        public bool TryGet(long sequence, out JsonElement? json)
+        {
+            Entry? last = Volatile.Read(ref _last);
+            if (last is not null && last.Sequence == sequence)
+            {
+                json = last.Json;
+                return true;
+            }
+
+            json = null;
+            return false;
+        }
+
+        public void Set(long sequence, JsonElement? json) => Volatile.Write(ref _last, new Entry(sequence, json));
+
+        private sealed record Entry(long Sequence, JsonElement? Json);
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using Duplex.Client;
 using Duplex.Tests.Infrastructure;
@@ -119,6 +120,82 @@ public sealed class WebSocketClientTests : IAsyncLifetime
         Assert.Equal(2, errors.Count);
         Assert.All(errors, e => Assert.Equal("handler bug", e.Message));
         Assert.True(client.IsOpen);
+    }
+
+    [Fact]
+    public async Task Handlers_MixOfSynchronousAsynchronousAndFailingOnes_RunInOrderForEveryMessage()
+    {
+        // Handlers that complete at once take the pump's fast path; one that goes asynchronous or fails after an
+        // await moves the rest of that message to the slow path. Order and isolation hold on both.
+        await using var client = new WebSocketClient(ClientTestKit.FastOptions());
+        var calls = new ConcurrentQueue<string>();
+        var errors = new ConcurrentQueue<Exception>();
+        client.OnMessage((m, _) => { calls.Enqueue($"sync:{m.Text}"); return ValueTask.CompletedTask; });
+        client.OnMessage(async (m, ct) =>
+        {
+            await Task.Yield();
+            calls.Enqueue($"async:{m.Text}");
+        });
+        client.OnMessage(async (m, ct) =>
+        {
+            await Task.Yield();
+            throw new InvalidOperationException($"late failure {m.Text}");
+        });
+        client.OnMessage((m, _) => { calls.Enqueue($"last:{m.Text}"); return ValueTask.CompletedTask; });
+        client.OnError((e, _) => { errors.Enqueue(e); return ValueTask.CompletedTask; });
+        await client.ConnectAsync(_host.GetUri("/echo"), cancellationToken: _timeout.Token);
+
+        await client.SendTextAsync("a", _timeout.Token);
+        await client.SendTextAsync("b", _timeout.Token);
+        await ClientTestKit.WaitUntilAsync(() => calls.Count == 6 && errors.Count == 2, "every handler ran for both messages");
+        Assert.Equal(["sync:a", "async:a", "last:a", "sync:b", "async:b", "last:b"], calls);
+        Assert.Equal(["late failure a", "late failure b"], errors.Select(e => e.Message));
+        Assert.True(client.IsOpen);
+    }
+
+    [Fact]
+    public async Task Json_IsParsedOnceAndSharedByTheHandlersOfOneMessage()
+    {
+        await using var client = new WebSocketClient(ClientTestKit.FastOptions());
+        var seen = new ConcurrentQueue<(int Length, string Raw)>();
+        for (int i = 0; i < 2; i++)
+        {
+            client.OnMessage((m, _) =>
+            {
+                JsonElement json = m.Json!.Value;
+                seen.Enqueue((json.GetArrayLength(), json.GetRawText()));
+                return ValueTask.CompletedTask;
+            });
+        }
+
+        await client.ConnectAsync(_host.GetUri("/echo"), cancellationToken: _timeout.Token);
+        await client.SendTextAsync("[1,2]", _timeout.Token);
+        await client.SendTextAsync("[1,2,3]", _timeout.Token);
+        await ClientTestKit.WaitUntilAsync(() => seen.Count == 4, "both handlers saw both messages");
+        Assert.Equal([2, 2, 3, 3], seen.Select(s => s.Length));
+    }
+
+    [Fact]
+    public void Json_OfAnOlderMessageReadAfterNewerOnes_IsItsOwn()
+    {
+        // The parse is shared through one cache per client, keyed by message number: a message kept and read
+        // later must still give its own JSON, and two copies of one message share one parse.
+        var cache = new WebSocketClientMessage.JsonCache();
+        var first = new WebSocketClientMessage(WebSocketMessageType.Text, "[1]", default, cache, 1);
+        var second = new WebSocketClientMessage(WebSocketMessageType.Text, "[1,2]", default, cache, 2);
+
+        Assert.Equal(2, second.Json!.Value.GetArrayLength());
+        Assert.Equal(1, first.Json!.Value.GetArrayLength());
+        Assert.Equal(2, second.Json!.Value.GetArrayLength());
+
+        WebSocketClientMessage copy = first;
+        Assert.True(cache.TryGet(2, out _) || cache.TryGet(1, out _));
+        Assert.Equal(1, copy.Json!.Value.GetArrayLength());
+        Assert.True(cache.TryGet(1, out JsonElement? cached));
+        Assert.Equal("[1]", cached!.Value.GetRawText());
+        Assert.Equal(first, copy);
+        Assert.NotEqual(first, second);
+        Assert.Null(new WebSocketClientMessage(WebSocketMessageType.Binary, null, new byte[] { 1 }, cache, 3).Json);
     }
 
     [Fact]
