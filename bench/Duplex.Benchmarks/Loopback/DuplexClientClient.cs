@@ -5,14 +5,15 @@ using Duplex.Client;
 namespace Duplex.Benchmarks.Loopback;
 
 /// <summary>
-/// Duplex's client layer: <see cref="WebSocketClient"/> with default options; an
-/// <see cref="WebSocketClient.OnMessage"/> handler counts pushed messages and catches the sink's
-/// reply, <see cref="WebSocketClient.ReadAllAsync"/> reads the echoes.
+/// Duplex's client layer: <see cref="WebSocketClient"/> with default options; one
+/// <see cref="WebSocketClient.OnMessage"/> handler counts pushed messages, catches the sink's reply,
+/// and hands each echo to the waiting round trip (which then continues inside the handler, as a
+/// request/response written in a handler would).
 /// </summary>
 internal sealed class DuplexClientClient : ILoopbackClient
 {
     private readonly WebSocketClient _client = new();
-    private IAsyncEnumerator<WebSocketClientMessage>? _reader;
+    private readonly InlineSignal<int> _echo = new();
     private TaskCompletionSource<long>? _pushDone;
     private TaskCompletionSource<string>? _reply;
     private int _pushTarget;
@@ -32,7 +33,7 @@ internal sealed class DuplexClientClient : ILoopbackClient
                     _pushDone!.TrySetResult(_pushChars);
                 }
             }
-            else
+            else if (!_echo.TrySet(message.Text?.Length ?? message.Data.Length))
             {
                 _reply?.TrySetResult(message.Text ?? string.Empty);
             }
@@ -68,30 +69,16 @@ internal sealed class DuplexClientClient : ILoopbackClient
 
     public async ValueTask<int> EchoTextAsync(string text, CancellationToken cancellationToken)
     {
-        // The reader registers on its first MoveNextAsync; starting it before the send means the
-        // echo can never slip past it.
-        _reader ??= _client.ReadAllAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
-        ValueTask<bool> next = _reader.MoveNextAsync();
+        ValueTask<int> echo = _echo.Arm(cancellationToken);
         await _client.SendTextAsync(text, cancellationToken);
-        if (!await next)
-        {
-            throw new WebSocketException("The client's message stream ended.");
-        }
-
-        return _reader.Current.Text!.Length;
+        return await echo;
     }
 
     public async ValueTask<int> EchoBinaryAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
-        _reader ??= _client.ReadAllAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
-        ValueTask<bool> next = _reader.MoveNextAsync();
+        ValueTask<int> echo = _echo.Arm(cancellationToken);
         await _client.SendBinaryAsync(payload, cancellationToken);
-        if (!await next)
-        {
-            throw new WebSocketException("The client's message stream ended.");
-        }
-
-        return _reader.Current.Data.Length;
+        return await echo;
     }
 
     public Task CloseAsync(CancellationToken cancellationToken) =>
@@ -99,11 +86,7 @@ internal sealed class DuplexClientClient : ILoopbackClient
 
     public async ValueTask DisposeAsync()
     {
-        if (_reader is not null)
-        {
-            await _reader.DisposeAsync();
-        }
-
+        _echo.Dispose();
         await _client.DisposeAsync();
     }
 }

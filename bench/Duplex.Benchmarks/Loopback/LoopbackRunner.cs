@@ -66,6 +66,16 @@ internal sealed class LoopbackRunner
                     await RunScenariosAsync(client);
                 }
 
+                if (_options.Scenarios.Contains("S3"))
+                {
+                    await RunInterleavedAsync("S3", order, _options.RoundTrips, EchoTextBlockAsync, RecordEchoText);
+                }
+
+                if (_options.Scenarios.Contains("S4"))
+                {
+                    await RunInterleavedAsync("S4", order, _options.BinaryRoundTrips, EchoBinaryBlockAsync, RecordEchoBinary);
+                }
+
                 if (_options.Scenarios.Contains("S5"))
                 {
                     foreach (ClientKind client in order)
@@ -114,8 +124,7 @@ internal sealed class LoopbackRunner
             {
                 await ReceiveAsync(client, messages, token);
                 await SendAsync(client, messages, token);
-                await EchoTextAsync(client, 1_000, token);
-                await EchoBinaryAsync(client, 3, token);
+                await WarmEchoAsync(client, 1_000, 3, token);
                 return 0;
             });
         }
@@ -133,20 +142,6 @@ internal sealed class LoopbackRunner
         {
             Meter.Reading? s2 = await TryAsync(client, "S2", token => SendAsync(client, _options.SendCount, token));
             Record("S2", "send msg/s", client, "msg/s", Better.Higher, s2?.PerSecond, s2);
-        }
-
-        if (_options.Scenarios.Contains("S3"))
-        {
-            (double p50, double p99, double p999, Meter.Reading reading)? s3 = await TryAsync(client, "S3", token => EchoTextAsync(client, _options.RoundTrips, token));
-            Record("S3", "echo p50", client, "µs", Better.Lower, s3?.p50, s3?.reading);
-            Record("S3", "echo p99", client, "µs", Better.Lower, s3?.p99, null);
-            Record("S3", "echo p99.9", client, "µs", Better.Lower, s3?.p999, null);
-        }
-
-        if (_options.Scenarios.Contains("S4"))
-        {
-            (double rate, Meter.Reading reading)? s4 = await TryAsync(client, "S4", token => EchoBinaryAsync(client, _options.BinaryRoundTrips, token));
-            Record("S4", "1 MiB echo MB/s", client, "MB/s", Better.Higher, s4?.rate, s4?.reading);
         }
     }
 
@@ -180,55 +175,153 @@ internal sealed class LoopbackRunner
         return reading;
     }
 
-    /// <summary>S3: sequential text round trips; every one timed.</summary>
-    private async Task<(double P50, double P99, double P999, Meter.Reading Reading)> EchoTextAsync(ClientKind kind, int count, CancellationToken token)
+    /// <summary>
+    /// S3 and S4 run interleaved: every client has its connection open at once and they take turns in
+    /// blocks of round trips (the order rotating by block), so each one meets the same state of the
+    /// machine. On the shared two-core VM the latency of a loopback round trip drifts between ~30 and
+    /// ~60 µs over tens of seconds; with each client running its 20,000 round trips alone, that drift
+    /// decided which client looked fastest.
+    /// </summary>
+    private async Task RunInterleavedAsync(
+        string scenario,
+        ClientKind[] order,
+        int roundTrips,
+        Func<ILoopbackClient, int, long[], int, CancellationToken, Task> block,
+        Action<ClientKind, long[]?, Meter.Reading?> record)
     {
-        Collect();
-        await using ILoopbackClient client = ClientCatalog.Create(kind);
-        await client.ConnectAsync(new Uri(_base, "/echo"), token);
+        const int Blocks = 20;
+        int perBlock = Math.Max(1, roundTrips / Blocks);
+        var runs = new List<InterleavedRun>();
+        using var timeout = new CancellationTokenSource(_options.RunTimeout * order.Length);
+        try
+        {
+            foreach (ClientKind kind in order)
+            {
+                var run = new InterleavedRun(kind, ClientCatalog.Create(kind), new long[perBlock * Blocks]);
+                runs.Add(run);
+                try
+                {
+                    await run.Client.ConnectAsync(new Uri(_base, "/echo"), timeout.Token);
 
-        // One untimed round trip: buffers a client grows on first use are not part of the loop.
-        await client.EchoTextAsync(_text, token);
-        long[] ticks = new long[count];
-        var meter = Meter.Start();
+                    // One untimed round trip: buffers a client grows on first use are not part of the loop.
+                    await block(run.Client, 0, new long[1], 1, timeout.Token);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    run.Fail(scenario, ex, this);
+                }
+            }
+
+            for (int b = 0; b < Blocks; b++)
+            {
+                for (int i = 0; i < runs.Count; i++)
+                {
+                    InterleavedRun run = runs[(b + i) % runs.Count];
+                    if (run.Failed)
+                    {
+                        continue;
+                    }
+
+                    Collect();
+                    var meter = Meter.Start();
+                    try
+                    {
+                        await block(run.Client, b * perBlock, run.Ticks, perBlock, timeout.Token);
+                        Meter.Reading reading = meter.Stop(perBlock);
+                        run.Reading = run.Reading is { } sum ? sum.Plus(reading) : reading;
+                    }
+                    catch (Exception ex) when (ex is not OutOfMemoryException)
+                    {
+                        run.Fail(scenario, ex, this);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            foreach (InterleavedRun run in runs)
+            {
+                try
+                {
+                    await CloseAsync(run.Client, CancellationToken.None);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // Closing after the measurement is best effort.
+                }
+
+                await run.Client.DisposeAsync();
+            }
+        }
+
+        foreach (InterleavedRun run in runs)
+        {
+            if (!run.Failed)
+            {
+                Log($"  {scenario} {ClientCatalog.Id(run.Kind)}: {run.Reading}");
+            }
+
+            record(run.Kind, run.Failed ? null : run.Ticks, run.Failed ? null : run.Reading);
+        }
+    }
+
+    private void RecordEchoText(ClientKind client, long[]? ticks, Meter.Reading? reading)
+    {
+        if (ticks is not null)
+        {
+            Array.Sort(ticks);
+        }
+
+        Record("S3", "echo p50", client, "µs", Better.Lower, ticks is null ? null : Micros(Percentile(ticks, 0.50)), reading);
+        Record("S3", "echo p99", client, "µs", Better.Lower, ticks is null ? null : Micros(Percentile(ticks, 0.99)), null);
+        Record("S3", "echo p99.9", client, "µs", Better.Lower, ticks is null ? null : Micros(Percentile(ticks, 0.999)), null);
+    }
+
+    private void RecordEchoBinary(ClientKind client, long[]? ticks, Meter.Reading? reading)
+    {
+        double? rate = null;
+        if (ticks is not null && reading is { } r)
+        {
+            double megabytes = (double)r.Operations * _binary.Length / (1024 * 1024);
+            rate = megabytes / r.Elapsed.TotalSeconds;
+        }
+
+        Record("S4", "1 MiB echo MB/s", client, "MB/s", Better.Higher, rate, reading);
+    }
+
+    /// <summary>S3: <paramref name="count"/> sequential text round trips, each one timed into <paramref name="ticks"/> from <paramref name="first"/>.</summary>
+    private async Task EchoTextBlockAsync(ILoopbackClient client, int first, long[] ticks, int count, CancellationToken token)
+    {
         for (int i = 0; i < count; i++)
         {
             long sent = Stopwatch.GetTimestamp();
             int length = await client.EchoTextAsync(_text, token);
-            ticks[i] = Stopwatch.GetTimestamp() - sent;
-            if (length != _text.Length)
-            {
-                Check(false, $"echo {i} came back with {length} characters");
-            }
+            ticks[first + i] = Stopwatch.GetTimestamp() - sent;
+            Check(length == _text.Length, $"an echo came back with {length} characters");
         }
-
-        Meter.Reading reading = meter.Stop(count);
-        await CloseAsync(client, token);
-        Array.Sort(ticks);
-        return (Micros(Percentile(ticks, 0.50)), Micros(Percentile(ticks, 0.99)), Micros(Percentile(ticks, 0.999)), reading);
     }
 
-    /// <summary>S4: sequential 1 MiB binary round trips; MB/s of payload echoed.</summary>
-    private async Task<(double Rate, Meter.Reading Reading)> EchoBinaryAsync(ClientKind kind, int count, CancellationToken token)
+    /// <summary>S4: <paramref name="count"/> sequential 1 MiB binary round trips.</summary>
+    private async Task EchoBinaryBlockAsync(ILoopbackClient client, int first, long[] ticks, int count, CancellationToken token)
     {
-        Collect();
-        await using ILoopbackClient client = ClientCatalog.Create(kind);
-        await client.ConnectAsync(new Uri(_base, "/echo"), token);
-        await client.EchoBinaryAsync(_binary, token);
-        var meter = Meter.Start();
         for (int i = 0; i < count; i++)
         {
+            long sent = Stopwatch.GetTimestamp();
             int length = await client.EchoBinaryAsync(_binary, token);
-            if (length != _binary.Length)
-            {
-                Check(false, $"binary echo {i} came back with {length} bytes");
-            }
+            ticks[first + i] = Stopwatch.GetTimestamp() - sent;
+            Check(length == _binary.Length, $"a binary echo came back with {length} bytes");
         }
+    }
 
-        Meter.Reading reading = meter.Stop(count);
+    /// <summary>Warm-up of S3/S4 for one client: its own connection, a few round trips.</summary>
+    private async Task<int> WarmEchoAsync(ClientKind kind, int texts, int binaries, CancellationToken token)
+    {
+        await using ILoopbackClient client = ClientCatalog.Create(kind);
+        await client.ConnectAsync(new Uri(_base, "/echo"), token);
+        await EchoTextBlockAsync(client, 0, new long[texts], texts, token);
+        await EchoBinaryBlockAsync(client, 0, new long[binaries], binaries, token);
         await CloseAsync(client, token);
-        double megabytes = (double)count * _binary.Length / (1024 * 1024);
-        return (megabytes / reading.Elapsed.TotalSeconds, reading);
+        return 0;
     }
 
     private async Task RunIdleAsync(ClientKind client)
@@ -333,4 +426,26 @@ internal sealed class LoopbackRunner
     }
 
     private static void Log(string message) => Console.Error.WriteLine(message);
+
+    /// <summary>One client's share of an interleaved scenario.</summary>
+    private sealed class InterleavedRun(ClientKind kind, ILoopbackClient client, long[] ticks)
+    {
+        public ClientKind Kind { get; } = kind;
+
+        public ILoopbackClient Client { get; } = client;
+
+        public long[] Ticks { get; } = ticks;
+
+        public Meter.Reading? Reading { get; set; }
+
+        public bool Failed { get; private set; }
+
+        public void Fail(string scenario, Exception error, LoopbackRunner runner)
+        {
+            Failed = true;
+            string reason = $"{error.GetType().Name}: {error.Message}";
+            Log($"  {scenario} {ClientCatalog.Id(Kind)} failed: {reason}");
+            runner._failures.Add($"{scenario} {ClientCatalog.Name(Kind)}: {reason}");
+        }
+    }
 }

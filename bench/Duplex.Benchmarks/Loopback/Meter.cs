@@ -50,6 +50,10 @@ internal readonly struct Meter
     {
         public double PerSecond => Operations / Elapsed.TotalSeconds;
 
+        /// <summary>Two timed loops of the same client taken together (interleaved scenarios time a client in blocks).</summary>
+        public Reading Plus(Reading other) =>
+            new(Operations + other.Operations, Elapsed + other.Elapsed, Cpu + other.Cpu, Allocated + other.Allocated, AllocatedTypes ?? other.AllocatedTypes);
+
         public double AllocatedPerOperation => Allocated / (double)Operations;
 
         public double CpuMicrosecondsPerOperation => Cpu.TotalMicroseconds / Operations;

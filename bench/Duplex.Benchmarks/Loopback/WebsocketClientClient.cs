@@ -10,10 +10,13 @@ namespace Duplex.Benchmarks.Loopback;
 /// Websocket.Client 5.5.1: messages through its <c>MessageReceived</c> observable, sends through
 /// <c>SendInstant</c> (its awaitable send; <c>Send</c> only queues and returns a bool, so it cannot
 /// tell when a message was written). Its timers that reconnect a quiet connection are turned off.
+/// An echo is handed from the observable's callback to the waiting round trip, which continues
+/// inside the callback (as Duplex's client does from its handler).
 /// </summary>
 internal sealed class WebsocketClientClient : ILoopbackClient
 {
     private readonly Channel<ResponseMessage> _replies = Channel.CreateUnbounded<ResponseMessage>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly InlineSignal<int> _echo = new();
     private WebsocketClient? _client;
     private IDisposable? _subscription;
     private TaskCompletionSource<long>? _pushDone;
@@ -59,9 +62,9 @@ internal sealed class WebsocketClientClient : ILoopbackClient
 
     public async ValueTask<int> EchoTextAsync(string text, CancellationToken cancellationToken)
     {
+        ValueTask<int> echo = _echo.Arm(cancellationToken);
         await _client!.SendInstant(text);
-        ResponseMessage reply = await _replies.Reader.ReadAsync(cancellationToken);
-        return reply.Text!.Length;
+        return await echo;
     }
 
     public async ValueTask<int> EchoBinaryAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
@@ -70,9 +73,9 @@ internal sealed class WebsocketClientClient : ILoopbackClient
         byte[] array = MemoryMarshal.TryGetArray(payload, out ArraySegment<byte> segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
             ? segment.Array
             : payload.ToArray();
+        ValueTask<int> echo = _echo.Arm(cancellationToken);
         await _client!.SendInstant(array);
-        ResponseMessage reply = await _replies.Reader.ReadAsync(cancellationToken);
-        return reply.Binary!.Length;
+        return await echo;
     }
 
     public async Task CloseAsync(CancellationToken cancellationToken)
@@ -85,6 +88,7 @@ internal sealed class WebsocketClientClient : ILoopbackClient
 
     public ValueTask DisposeAsync()
     {
+        _echo.Dispose();
         _subscription?.Dispose();
         _client?.Dispose();
         return ValueTask.CompletedTask;
@@ -103,6 +107,9 @@ internal sealed class WebsocketClientClient : ILoopbackClient
             return;
         }
 
-        _replies.Writer.TryWrite(message);
+        if (!_echo.TrySet(message.Text?.Length ?? message.Binary?.Length ?? 0))
+        {
+            _replies.Writer.TryWrite(message);
+        }
     }
 }

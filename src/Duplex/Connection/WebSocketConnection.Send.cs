@@ -325,8 +325,16 @@ public sealed partial class WebSocketConnection
             int maskKey = (_maskKeys ??= new MaskKeySource()).Next();
             int headerLength = FrameHeader.Write(frame, fin, 0, opcode, payloadLength, masked: true, maskKey);
             Span<byte> payload = frame.Slice(headerLength, payloadLength);
-            write(payload, state);
-            PayloadMask.Apply(payload, maskKey, 0);
+            if (typeof(TState) == typeof(ReadOnlyMemory<byte>) && ReferenceEquals(write, s_copyBytes))
+            {
+                // Caller's bytes: masked on their way into the buffer, one pass instead of a copy and a masking pass.
+                PayloadMask.Apply(System.Runtime.CompilerServices.Unsafe.As<TState, ReadOnlyMemory<byte>>(ref state).Span, payload, maskKey, 0);
+            }
+            else
+            {
+                write(payload, state);
+                PayloadMask.Apply(payload, maskKey, 0);
+            }
             ticket = ++_appendedTicket;
             if (close)
             {
