@@ -58,7 +58,57 @@ public partial class WebSocketClient
     public ValueTask SendJsonAsync<T>(T value, JsonSerializerOptions? options = null, CancellationToken cancellationToken = default) =>
         SendCoreAsync(WebSocketMessageType.Text, null, JsonSerializer.SerializeToUtf8Bytes(value, options ?? _options.JsonSerializerOptions), cancellationToken);
 
-    private async ValueTask SendCoreAsync(WebSocketMessageType type, string? text, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    private ValueTask SendCoreAsync(WebSocketMessageType type, string? text, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        // The common case — connected, outbox empty — goes straight to the connection without an
+        // async state machine; whatever does not complete at once takes the full path below.
+        WebSocketConnection? direct;
+        lock (_lock)
+        {
+            direct = _sendDirect && _outbox.Count == 0 && s_handlerConnection.Value is null && !_closeRequested && !_gaveUp && !_disposed
+                ? _connection
+                : null;
+        }
+
+        if (direct is not null)
+        {
+            ValueTask send = text is not null ? direct.SendTextAsync(text, cancellationToken) : direct.SendAsync(data, type, cancellationToken);
+            if (send.IsCompletedSuccessfully)
+            {
+                send.GetAwaiter().GetResult();
+                CountSent(text, data);
+                return ValueTask.CompletedTask;
+            }
+
+            return FinishDirectSendAsync(send, type, text, data, cancellationToken);
+        }
+
+        return SendThroughOutboxAsync(type, text, data, cancellationToken);
+    }
+
+    /// <summary>A direct send that did not complete at once; if its connection died under it, the message goes the full way.</summary>
+    private async ValueTask FinishDirectSendAsync(ValueTask send, WebSocketMessageType type, string? text, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await send.ConfigureAwait(false);
+            CountSent(text, data);
+            return;
+        }
+        catch (WebSocketClosedException) when (CanWaitForNextConnection())
+        {
+            // The connection died under this send: it goes to the outbox for the next one.
+        }
+
+        await SendThroughOutboxAsync(type, text, data, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask SendThroughOutboxAsync(WebSocketMessageType type, string? text, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         OutboxItem? item = null;
@@ -196,6 +246,11 @@ public partial class WebSocketClient
             await connection.SendAsync(data, type, cancellationToken).ConfigureAwait(false);
         }
 
+        CountSent(text, data);
+    }
+
+    private static void CountSent(string? text, ReadOnlyMemory<byte> data)
+    {
         DuplexTelemetry.MessagesSent.Add(1);
         DuplexTelemetry.BytesSent.Add(text?.Length ?? data.Length);
     }

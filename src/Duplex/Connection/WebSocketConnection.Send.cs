@@ -182,9 +182,44 @@ public sealed partial class WebSocketConnection
         _ => throw new ArgumentOutOfRangeException(parameterName, messageType, "Only Text and Binary messages can be sent; use CloseAsync to close."),
     };
 
-    private async ValueTask SendMessageAsync<TState>(Opcode opcode, TState state, int length, SpanAction<byte, TState> write, CancellationToken cancellationToken)
+    private ValueTask SendMessageAsync<TState>(Opcode opcode, TState state, int length, SpanAction<byte, TState> write, CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        // The common case — no other message in progress, room in the buffer — appends right here:
+        // one message-lock probe and one buffer lock, no async state machine.
+        SemaphoreSlim messageLock = MessageLock;
+        if (messageLock.Wait(0))
+        {
+            long ticket;
+            try
+            {
+                ticket = AppendFrame(opcode, fin: true, length, state, write, withinBufferLimit: true);
+            }
+            catch (Exception ex) when (ex is DuplexException or InvalidOperationException)
+            {
+                return ValueTask.FromException(ex);
+            }
+            finally
+            {
+                messageLock.Release();
+            }
+
+            if (ticket != 0)
+            {
+                return ValueTask.CompletedTask;
+            }
+        }
+
+        return SendMessageSlowAsync(opcode, state, length, write, cancellationToken);
+    }
+
+    /// <summary>A send that waits: for another message (or a message writer) to finish, or for buffer space.</summary>
+    private async ValueTask SendMessageSlowAsync<TState>(Opcode opcode, TState state, int length, SpanAction<byte, TState> write, CancellationToken cancellationToken)
+    {
         ThrowIfCannotSend();
         SemaphoreSlim messageLock = MessageLock;
         await messageLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -304,13 +339,14 @@ public sealed partial class WebSocketConnection
 
     /// <summary>
     /// Appends one masked frame to the send buffer and makes sure a writer is running. Returns the
-    /// frame's ticket for <see cref="WaitWrittenAsync"/>. Synchronous: frames are never interleaved.
-    /// For our Close frame (<paramref name="close"/>), <paramref name="closeStatus"/> and
+    /// frame's ticket for <see cref="WaitWrittenAsync"/>, or 0 when <paramref name="withinBufferLimit"/>
+    /// is set and the buffer is over its limit (nothing appended). Synchronous: frames are never
+    /// interleaved. For our Close frame (<paramref name="close"/>), <paramref name="closeStatus"/> and
     /// <paramref name="closeReason"/> become the local close status.
     /// </summary>
     private long AppendFrame<TState>(
         Opcode opcode, bool fin, int payloadLength, TState state, SpanAction<byte, TState> write,
-        bool control = false, bool close = false, WebSocketCloseStatus? closeStatus = null, string? closeReason = null)
+        bool control = false, bool close = false, WebSocketCloseStatus? closeStatus = null, string? closeReason = null, bool withinBufferLimit = false)
     {
         int frameLength = FrameHeader.GetLength(payloadLength, masked: true) + payloadLength;
         bool startWriter;
@@ -318,6 +354,10 @@ public sealed partial class WebSocketConnection
         lock (_writeLock)
         {
             ThrowIfCannotSendLocked(control);
+            if (withinBufferLimit && _bufferedBytes >= _sendBufferLimit)
+            {
+                return 0;
+            }
 
             Span<byte> frame = Reserve(frameLength);
 

@@ -130,10 +130,6 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
 
         HandshakeResponse = result.Response;
         _disposingStreamEndsReads = result.DisposingStreamEndsReads;
-
-        // The request's headers and TLS settings are not needed any more; an idle connection should
-        // not keep them.
-        _connectOptions = null;
         Start(result.Stream, result.Response.SubProtocol);
     }
 
@@ -252,6 +248,9 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
 
             _stream = stream;
             SubProtocol = subProtocol;
+
+            // The request's headers and TLS settings are not needed any more; an idle connection
+            // should not keep them.
             _connectOptions = null;
             if (!_disposingStreamEndsReads)
             {
