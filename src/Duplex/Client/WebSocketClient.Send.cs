@@ -13,6 +13,10 @@ public partial class WebSocketClient
     // the connection. False while connecting, reconnecting, and while connect handlers and the
     // outbox drain run, so that order is kept.
     private bool _sendDirect;
+
+    // The same, published for the send fast path, which reads it without the lock: the connection
+    // while _sendDirect holds and the client is neither closing, given up nor disposed; else null.
+    private volatile WebSocketConnection? _directConnection;
     private TaskCompletionSource? _drained;
 
     /// <summary>
@@ -67,15 +71,10 @@ public partial class WebSocketClient
 
         // The common case — connected, outbox empty — goes straight to the connection without an
         // async state machine; whatever does not complete at once takes the full path below.
-        WebSocketConnection? direct;
-        lock (_lock)
-        {
-            direct = _sendDirect && _outbox.Count == 0 && s_handlerConnection.Value is null && !_closeRequested && !_gaveUp && !_disposed
-                ? _connection
-                : null;
-        }
-
-        if (direct is not null)
+        // Without the lock: a send racing a disconnect either reaches the dying connection (which hands
+        // unwritten messages back for the next one) or fails and takes the outbox path below.
+        WebSocketConnection? direct = _directConnection;
+        if (direct is not null && s_handlerConnection.Value is null)
         {
             ValueTask send = text is not null ? direct.SendTextAsync(text, cancellationToken) : direct.SendAsync(data, type, cancellationToken);
             if (send.IsCompletedSuccessfully)
@@ -276,6 +275,11 @@ public partial class WebSocketClient
                 if (item is null)
                 {
                     _sendDirect = true;
+                    if (!_closeRequested && !_gaveUp && !_disposed)
+                    {
+                        _directConnection = connection;
+                    }
+
                     drained = _drained;
                     _drained = null;
                 }

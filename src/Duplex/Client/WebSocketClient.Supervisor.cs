@@ -27,6 +27,7 @@ public partial class WebSocketClient
                 {
                     _connection = null;
                     _sendDirect = false;
+                    _directConnection = null;
                 }
 
                 DuplexTelemetry.OpenConnections.Add(-1);
@@ -128,6 +129,7 @@ public partial class WebSocketClient
         lock (_lock)
         {
             _gaveUp = true;
+            _directConnection = null;
             _started = false;
             _supervisor = null;
         }
@@ -271,6 +273,7 @@ public partial class WebSocketClient
         {
             _connection = connection;
             _sendDirect = false;
+            _directConnection = null;
         }
 
         DuplexTelemetry.OpenConnections.Add(1);

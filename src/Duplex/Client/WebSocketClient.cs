@@ -290,6 +290,7 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
             if (_closeTask is null)
             {
                 _closeRequested = true;
+                _directConnection = null;
                 _closeTask = _started ? CloseCoreAsync(closeStatus, statusDescription) : Task.CompletedTask;
             }
 
@@ -345,6 +346,7 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
         lock (_lock)
         {
             _closeRequested = true;
+            _directConnection = null;
             _closeTask ??= Task.CompletedTask;
             connection = _connection;
         }
@@ -362,6 +364,7 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
         lock (_lock)
         {
             _disposed = true;
+            _directConnection = null;
         }
 
         _dispatch.Writer.TryWrite(new DispatchItem(DispatchKind.EndOfStream, null, null, null));
