@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Sources;
 
 namespace Duplex.Connection;
@@ -10,12 +9,10 @@ namespace Duplex.Connection;
 /// reusable value-task source: an idle connection pays for a few fields, not for a channel.
 /// </summary>
 /// <remarks>
-/// A reader woken by a batch continues on the thread pool, or — when the writer hands itself to the
-/// pool instead (<see cref="HandOffToReader"/>) — on the writer's thread: no hop on the way to the
-/// application, and still the receive loop never waits for application code. Every other wake-up
-/// (completion, cancellation, room for the writer) runs its continuation on the thread pool. After <see cref="Complete"/> the reader still
-/// gets every batch already queued, then <see langword="false"/>; the writer's batches are dropped
-/// (the connection is ending).
+/// Continuations run on the thread pool, never inline: the receive loop must not run application
+/// code, and the application's code must not run the receive loop. After <see cref="Complete"/> the
+/// reader still gets every batch already queued, then <see langword="false"/>; the writer's batches
+/// are dropped (the connection is ending).
 /// </remarks>
 internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
 {
@@ -41,13 +38,10 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
     /// <summary>
     /// Queues <paramref name="batch"/>; false when the queue is full (wait with
     /// <see cref="WaitForSpaceAsync"/> and try again). After <see cref="Complete"/> the batch is
-    /// released and dropped. When the reader was waiting, <paramref name="readerToWake"/> is set and
-    /// the writer must call <see cref="WakeReader"/> or await <see cref="HandOffToReader"/> (outside any
-    /// lock of its own).
+    /// released and dropped.
     /// </summary>
-    public bool TryWrite(ReceivedBatch batch, out bool readerToWake)
+    public bool TryWrite(ReceivedBatch batch)
     {
-        readerToWake = false;
         lock (this)
         {
             if (!_completed)
@@ -70,11 +64,7 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
                 _count++;
                 if (_readerWaiting)
                 {
-                    // Claimed here, completed by WakeReader: a racing cancellation or completion now
-                    // leaves this wait alone, and the reader will find the batch.
-                    _readerWaiting = false;
-                    UnregisterReaderCancellation();
-                    readerToWake = true;
+                    WakeReader(true);
                 }
 
                 return true;
@@ -84,26 +74,6 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
         batch.Release();
         return true;
     }
-
-    /// <summary>
-    /// Completes the reader's wait claimed by <see cref="TryWrite"/>: on the thread pool, or
-    /// (<paramref name="inline"/>) right here on the calling thread, unless the reader captured a
-    /// scheduling context — only for a writer that has handed itself to the pool first
-    /// (<see cref="HandOffToReader"/>).
-    /// </summary>
-    public void WakeReader(bool inline)
-    {
-        _reader.RunContinuationsAsynchronously = !inline;
-        _reader.SetResult(true);
-    }
-
-    /// <summary>
-    /// Awaited by the writer after <see cref="TryWrite"/> reported a reader to wake: the writer's own
-    /// continuation goes to the thread pool, and the reader continues at once on this thread. The
-    /// reader gets the message without a thread hop (latency), while the writer — which only has to
-    /// start its next read — goes on wherever the pool runs it, so a reader that blocks never stops it.
-    /// </summary>
-    public ReaderHandOff HandOffToReader() => new(this);
 
     /// <summary>Completes when the queue has room or was completed.</summary>
     public ValueTask WaitForSpaceAsync()
@@ -205,7 +175,7 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
             _completed = true;
             if (_readerWaiting)
             {
-                CompleteReaderWait(false);
+                WakeReader(false);
             }
 
             if (_writerWaiting)
@@ -224,26 +194,20 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
             {
                 _readerWaiting = false;
                 _readerCancellation = default;
-                _reader.RunContinuationsAsynchronously = true;
                 _reader.SetException(new OperationCanceledException(token));
             }
         }
     }
 
-    private void CompleteReaderWait(bool result)
+    private void WakeReader(bool result)
     {
         _readerWaiting = false;
-        UnregisterReaderCancellation();
-        _reader.RunContinuationsAsynchronously = true;
-        _reader.SetResult(result);
-    }
 
-    private void UnregisterReaderCancellation()
-    {
         // Unregister, not Dispose: Dispose would wait for a callback running on another thread, which
         // waits for this lock.
         _readerCancellation.Unregister();
         _readerCancellation = default;
+        _reader.SetResult(result);
     }
 
     bool IValueTaskSource<bool>.GetResult(short token) => _reader.GetResult(token);
@@ -259,26 +223,4 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
 
     void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         _writer.OnCompleted(continuation, state, token, flags);
-
-    /// <summary>The awaitable of <see cref="HandOffToReader"/>.</summary>
-    internal readonly struct ReaderHandOff(ReceiveQueue queue) : ICriticalNotifyCompletion
-    {
-        public bool IsCompleted => false;
-
-        public ReaderHandOff GetAwaiter() => this;
-
-        public void GetResult()
-        {
-        }
-
-        public void OnCompleted(Action continuation) => UnsafeOnCompleted(continuation);
-
-        public void UnsafeOnCompleted(Action continuation)
-        {
-            // The writer first, so that whatever the reader does next, the writer is already queued
-            // (and another pool thread takes it if this one stays busy with the reader).
-            ThreadPool.UnsafeQueueUserWorkItem(static c => c(), continuation, preferLocal: true);
-            queue.WakeReader(inline: true);
-        }
-    }
 }

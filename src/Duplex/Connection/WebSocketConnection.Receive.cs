@@ -368,25 +368,7 @@ public sealed partial class WebSocketConnection
                 bool drained = read < buffer.Length;
                 if (batch is { Count: > 0 })
                 {
-                    batch.ReadBuffer = bufferInBatch ? buffer : null;
-                    if (!_incoming.TryWrite(batch, out bool readerToWake))
-                    {
-                        await EnqueueSlowAsync(batch).ConfigureAwait(false);
-                    }
-                    else if (readerToWake && drained)
-                    {
-                        // The socket is drained: this loop has nothing to do but wait again, so the
-                        // waiting application continues on this thread and the loop moves to the
-                        // thread pool (awaited here, by the loop itself, so that the loop goes on even
-                        // if the application blocks this thread).
-                        await _incoming.HandOffToReader();
-                    }
-                    else if (readerToWake)
-                    {
-                        // More data is likely waiting: keep reading here, wake the application on the pool.
-                        _incoming.WakeReader(inline: false);
-                    }
-
+                    await EnqueueAsync(batch, bufferInBatch ? buffer : null).ConfigureAwait(false);
                     batch = null;
                 }
 
@@ -469,17 +451,7 @@ public sealed partial class WebSocketConnection
         }
 
         batch.ReadBuffer = readBuffer;
-        if (!_incoming.TryWrite(batch, out bool readerToWake))
-        {
-            return EnqueueSlowAsync(batch);
-        }
-
-        if (readerToWake)
-        {
-            _incoming.WakeReader(inline: false);
-        }
-
-        return ValueTask.CompletedTask;
+        return _incoming.TryWrite(batch) ? ValueTask.CompletedTask : EnqueueSlowAsync(batch);
     }
 
     private async ValueTask EnqueueSlowAsync(ReceivedBatch batch)
@@ -487,17 +459,11 @@ public sealed partial class WebSocketConnection
         _receivePaused = true;
         try
         {
-            bool readerToWake;
             do
             {
                 await _incoming.WaitForSpaceAsync().ConfigureAwait(false);
             }
-            while (!_incoming.TryWrite(batch, out readerToWake));
-
-            if (readerToWake)
-            {
-                _incoming.WakeReader(inline: false);
-            }
+            while (!_incoming.TryWrite(batch));
         }
         finally
         {

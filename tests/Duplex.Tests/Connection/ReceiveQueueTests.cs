@@ -19,7 +19,7 @@ public sealed class ReceiveQueueTests
         ReceivedBatch[] batches = [Batch(1), Batch(2), Batch(3)];
         foreach (ReceivedBatch batch in batches)
         {
-            Assert.True(Write(queue, batch));
+            Assert.True(queue.TryWrite(batch));
         }
 
         foreach (ReceivedBatch expected in batches)
@@ -36,16 +36,16 @@ public sealed class ReceiveQueueTests
     public async Task Full_WriterWaitsUntilTheReaderTakesOne()
     {
         var queue = new ReceiveQueue(capacity: 2);
-        Assert.True(Write(queue, Batch(1)));
-        Assert.True(Write(queue, Batch(2)));
-        Assert.False(Write(queue, Batch(3)));
+        Assert.True(queue.TryWrite(Batch(1)));
+        Assert.True(queue.TryWrite(Batch(2)));
+        Assert.False(queue.TryWrite(Batch(3)));
 
         ValueTask space = queue.WaitForSpaceAsync();
         Assert.False(space.IsCompleted);
 
         Assert.True(queue.TryRead(out _));
         await space.AsTask().WaitAsync(TestTimeouts.Default);
-        Assert.True(Write(queue, Batch(3)));
+        Assert.True(queue.TryWrite(Batch(3)));
     }
 
     [Fact]
@@ -56,7 +56,7 @@ public sealed class ReceiveQueueTests
         Assert.False(wait.IsCompleted);
 
         ReceivedBatch batch = Batch(7);
-        Assert.True(Write(queue, batch));
+        Assert.True(queue.TryWrite(batch));
         Assert.True(await wait.AsTask().WaitAsync(TestTimeouts.Default));
         Assert.True(queue.TryRead(out ReceivedBatch? read));
         Assert.Same(batch, read);
@@ -74,7 +74,7 @@ public sealed class ReceiveQueueTests
         // The queue is usable again: a new wait, then the batch that arrives is there.
         ValueTask<bool> again = queue.WaitToReadAsync(CancellationToken.None);
         ReceivedBatch batch = Batch(1);
-        Assert.True(Write(queue, batch));
+        Assert.True(queue.TryWrite(batch));
         Assert.True(await again.AsTask().WaitAsync(TestTimeouts.Default));
         Assert.True(queue.TryRead(out ReceivedBatch? read));
         Assert.Same(batch, read);
@@ -88,7 +88,7 @@ public sealed class ReceiveQueueTests
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => queue.WaitToReadAsync(cancel.Token).AsTask());
 
-        Assert.True(Write(queue, Batch(1)));
+        Assert.True(queue.TryWrite(Batch(1)));
         Assert.True(await queue.WaitToReadAsync(cancel.Token));
     }
 
@@ -97,7 +97,7 @@ public sealed class ReceiveQueueTests
     {
         var queue = new ReceiveQueue(capacity: 4);
         ReceivedBatch queued = Batch(1);
-        Assert.True(Write(queue, queued));
+        Assert.True(queue.TryWrite(queued));
         queue.Complete();
 
         Assert.True(await queue.WaitToReadAsync(CancellationToken.None));
@@ -115,7 +115,7 @@ public sealed class ReceiveQueueTests
     public async Task Complete_ReleasesAWaitingWriter_AndLaterBatchesAreDroppedAndReleased()
     {
         var queue = new ReceiveQueue(capacity: 1);
-        Assert.True(Write(queue, Batch(1)));
+        Assert.True(queue.TryWrite(Batch(1)));
         ValueTask space = queue.WaitForSpaceAsync();
         Assert.False(space.IsCompleted);
 
@@ -123,7 +123,7 @@ public sealed class ReceiveQueueTests
         await space.AsTask().WaitAsync(TestTimeouts.Default);
 
         ReceivedBatch late = Batch(2);
-        Assert.True(Write(queue, late));
+        Assert.True(queue.TryWrite(late));
         Assert.Equal(0, late.Count); // released: its buffers went back to the pool
         Assert.True(queue.TryRead(out _));
         Assert.False(queue.TryRead(out _));
@@ -139,7 +139,7 @@ public sealed class ReceiveQueueTests
             for (int i = 0; i < Count; i++)
             {
                 ReceivedBatch batch = Batch(i);
-                while (!Write(queue, batch))
+                while (!queue.TryWrite(batch))
                 {
                     await queue.WaitForSpaceAsync();
                 }
@@ -160,54 +160,6 @@ public sealed class ReceiveQueueTests
 
         await writer.WaitAsync(TestTimeouts.Default);
         Assert.Equal(Count, expected);
-    }
-
-    [Fact]
-    public async Task WokenReader_ContinuesOnTheWritersThread_AndABlockingReaderDoesNotStopTheWriter()
-    {
-        // The hand-off: the waiting reader gets the batch without a thread hop, while the writer (the receive
-        // loop) moves to the thread pool — so even a reader that blocks its thread cannot hold the writer up.
-        var queue = new ReceiveQueue(capacity: 4);
-        using var writerWentOn = new ManualResetEventSlim();
-        int readerThread = -1;
-        bool writerSeenByReader = false;
-
-        async Task ReadAsync()
-        {
-            Assert.True(await queue.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false));
-            readerThread = Environment.CurrentManagedThreadId;
-            writerSeenByReader = writerWentOn.Wait(TestTimeouts.Default);
-        }
-
-        Task reader = ReadAsync();
-        Assert.False(reader.IsCompleted);
-
-        int writerThread = await Task.Run(async () =>
-        {
-            int thread = Environment.CurrentManagedThreadId;
-            Assert.True(queue.TryWrite(Batch(1), out bool readerToWake));
-            Assert.True(readerToWake);
-            await queue.HandOffToReader();
-            writerWentOn.Set();
-            return thread;
-        }).WaitAsync(TestTimeouts.Default);
-
-        await reader.WaitAsync(TestTimeouts.Default);
-        Assert.Equal(writerThread, readerThread);
-        Assert.True(writerSeenByReader, "The writer did not go on while the reader blocked its thread.");
-        Assert.True(queue.TryRead(out _));
-    }
-
-    /// <summary>Writes as the receive loop does while more data is coming: a waiting reader is woken on the thread pool.</summary>
-    private static bool Write(ReceiveQueue queue, ReceivedBatch batch)
-    {
-        bool written = queue.TryWrite(batch, out bool readerToWake);
-        if (readerToWake)
-        {
-            queue.WakeReader(inline: false);
-        }
-
-        return written;
     }
 
     /// <summary>A batch with one piece whose length tells the batches apart.</summary>
