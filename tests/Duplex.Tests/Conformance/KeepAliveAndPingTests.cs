@@ -318,6 +318,33 @@ public sealed class KeepAliveAndPingTests
         await CloseAnsweringKeepAliveAsync(session);
     }
 
+    [Fact]
+    public async Task ReaderThatBlocksOnAPingRightAfterReceiving_IsAnswered_TheReceiveLoopGoesOn()
+    {
+        // Code that continues right after a receive and blocks synchronously on something only the receive loop can
+        // deliver — here the Pong — must still get it: the application never runs on the receive loop.
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+        Task<TimeSpan> reader = Task.Run(async () =>
+        {
+            WebSocketMessage message = await session.Client.ReceiveMessageAsync(session.Token).ConfigureAwait(false);
+            Assert.Equal("go", message.Text);
+#pragma warning disable xUnit1031, CA2012 // Blocking on purpose: this is what the test is about.
+            return session.Client.PingAsync("blocked"u8.ToArray(), session.Token).AsTask().GetAwaiter().GetResult();
+#pragma warning restore xUnit1031, CA2012
+        });
+
+        // Let the receive start waiting, so the message wakes a waiting reader.
+        await Task.Delay(100, session.Token);
+        await session.Raw.SendTextAsync("go", session.Token);
+        RawFrame ping = await session.ReadClientFrameAsync(0x9);
+        Assert.Equal("blocked", ping.Text);
+        await session.Raw.SendFrameAsync(0xA, ping.Payload, cancellationToken: session.Token);
+
+        TimeSpan rtt = await reader.WaitAsync(session.Token);
+        Assert.True(rtt >= TimeSpan.Zero);
+        await session.CloseFromServerAsync();
+    }
+
     /// <summary>Reads the client's next frame that is not a keepalive Ping, answering the Pings met on the way.</summary>
     private static async Task<RawFrame> ReadAnsweringKeepAliveAsync(ConformanceSession session)
     {
