@@ -290,26 +290,21 @@ internal sealed class LoopbackRunner
     }
 
     /// <summary>S3: <paramref name="count"/> sequential text round trips, each one timed into <paramref name="ticks"/> from <paramref name="first"/>.</summary>
-    private async Task EchoTextBlockAsync(ILoopbackClient client, int first, long[] ticks, int count, CancellationToken token)
-    {
-        for (int i = 0; i < count; i++)
-        {
-            long sent = Stopwatch.GetTimestamp();
-            int length = await client.EchoTextAsync(_text, token);
-            ticks[first + i] = Stopwatch.GetTimestamp() - sent;
-            Check(length == _text.Length, $"an echo came back with {length} characters");
-        }
-    }
+    private Task EchoTextBlockAsync(ILoopbackClient client, int first, long[] ticks, int count, CancellationToken token) =>
+        EchoBlockAsync(() => client.EchoTextAsync(_text, token), _text.Length, "characters", first, ticks, count);
 
-    /// <summary>S4: <paramref name="count"/> sequential 1 MiB binary round trips.</summary>
-    private async Task EchoBinaryBlockAsync(ILoopbackClient client, int first, long[] ticks, int count, CancellationToken token)
+    /// <summary>S4: <paramref name="count"/> sequential 1 MiB binary round trips, timed the same way.</summary>
+    private Task EchoBinaryBlockAsync(ILoopbackClient client, int first, long[] ticks, int count, CancellationToken token) =>
+        EchoBlockAsync(() => client.EchoBinaryAsync(_binary, token), _binary.Length, "bytes", first, ticks, count);
+
+    private static async Task EchoBlockAsync(Func<ValueTask<int>> roundTrip, int expected, string unit, int first, long[] ticks, int count)
     {
         for (int i = 0; i < count; i++)
         {
             long sent = Stopwatch.GetTimestamp();
-            int length = await client.EchoBinaryAsync(_binary, token);
+            int length = await roundTrip();
             ticks[first + i] = Stopwatch.GetTimestamp() - sent;
-            Check(length == _binary.Length, $"a binary echo came back with {length} bytes");
+            Check(length == expected, $"an echo came back with {length} {unit}, expected {expected}");
         }
     }
 

@@ -172,34 +172,45 @@ public partial class WebSocketClient
     private async ValueTask InvokeMessageHandlersSlowAsync(
         Func<WebSocketClientMessage, CancellationToken, ValueTask>[] handlers, int index, ValueTask pending, Exception? failure, WebSocketClientMessage message, CancellationToken cancellationToken)
     {
-        if (failure is null)
-        {
-            try
-            {
-                await pending.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                throw;
-            }
-#pragma warning disable CA1031 // A handler's exception is reported, never allowed to stop the client.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                failure = ex;
-            }
-        }
-
+        failure ??= await CatchHandlerFailureAsync(pending, cancellationToken).ConfigureAwait(false);
         if (failure is not null)
         {
-            Log.HandlerFailed(Logger, "message", failure);
-            await OnErrorAsync(failure, cancellationToken).ConfigureAwait(false);
+            await ReportMessageHandlerFailureAsync(failure, cancellationToken).ConfigureAwait(false);
         }
 
         for (int i = index + 1; i < handlers.Length; i++)
         {
             await InvokeIsolatedAsync(handlers[i], message, "message", cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Awaits work a handler (or an override) left pending and returns its exception, to be reported;
+    /// a cancellation by <paramref name="cancellationToken"/> (the client being disposed) passes through.
+    /// </summary>
+    private static async ValueTask<Exception?> CatchHandlerFailureAsync(ValueTask pending, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await pending.ConfigureAwait(false);
+            return null;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+#pragma warning disable CA1031 // A handler's exception is reported, never allowed to stop the client.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            return ex;
+        }
+    }
+
+    private async ValueTask ReportMessageHandlerFailureAsync(Exception failure, CancellationToken cancellationToken)
+    {
+        Log.HandlerFailed(Logger, "message", failure);
+        await OnErrorAsync(failure, cancellationToken).ConfigureAwait(false);
     }
 
     private async ValueTask InvokeIsolatedAsync<T>(Func<T, CancellationToken, ValueTask> handler, T argument, string eventName, CancellationToken cancellationToken)
@@ -367,28 +378,18 @@ public partial class WebSocketClient
 
     private async ValueTask DeliverSlowAsync(WebSocketClientMessage message, ValueTask handled, Exception? failure, CancellationToken token)
     {
-        if (failure is null)
+        try
         {
-            try
-            {
-                await handled.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
-            {
-                return;
-            }
-#pragma warning disable CA1031 // An override that throws is reported like a failing handler.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                failure = ex;
-            }
+            failure ??= await CatchHandlerFailureAsync(handled, token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            return;
         }
 
         if (failure is not null)
         {
-            Log.HandlerFailed(Logger, "message", failure);
-            await OnErrorAsync(failure, token).ConfigureAwait(false);
+            await ReportMessageHandlerFailureAsync(failure, token).ConfigureAwait(false);
         }
 
         foreach (Channel<WebSocketClientMessage> channel in _readers.Snapshot)
