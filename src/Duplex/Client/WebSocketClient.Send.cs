@@ -69,10 +69,10 @@ public partial class WebSocketClient
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        // The common case — connected, outbox empty — goes straight to the connection without an
-        // async state machine; whatever does not complete at once takes the full path below.
-        // Without the lock: a send racing a disconnect either reaches the dying connection (which hands
-        // unwritten messages back for the next one) or fails and takes the outbox path below.
+        // The common case — connected, outbox drained — goes straight to the connection, without the
+        // lock or an async state machine. A send racing a disconnect either reaches the dying
+        // connection (which hands unwritten messages back for the next one) or fails and takes the
+        // outbox path, like anything that does not complete at once.
         WebSocketConnection? direct = _directConnection;
         if (direct is not null && s_handlerConnection.Value is null)
         {
