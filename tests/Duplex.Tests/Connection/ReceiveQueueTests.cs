@@ -162,6 +162,75 @@ public sealed class ReceiveQueueTests
         Assert.Equal(Count, expected);
     }
 
+    [Fact]
+    public async Task ReaderCancellingItsWaitsAtRandom_WhileTheWriterWrites_LosesNothingAndKeepsOrder()
+    {
+        // Cancellations racing the writer's wake-ups: every wait ends either with a batch to read or cancelled,
+        // and whatever was written is read exactly once, in order.
+        var queue = new ReceiveQueue(capacity: 2);
+        const int Count = 5_000;
+        Task writer = Task.Run(async () =>
+        {
+            var random = new Random(7);
+            for (int i = 0; i < Count; i++)
+            {
+                ReceivedBatch batch = Batch(i);
+                while (!queue.TryWrite(batch))
+                {
+                    await queue.WaitForSpaceAsync();
+                }
+
+                int pause = random.Next(64);
+                if (pause == 0)
+                {
+                    // Long enough for the reader's waits to time out: cancellations race the next write.
+                    await Task.Delay(1);
+                }
+                else if (pause < 16)
+                {
+                    await Task.Yield();
+                }
+            }
+
+            queue.Complete();
+        });
+
+        int expected = 0;
+        int cancelled = 0;
+        using var deadline = TestTimeouts.CreateSource();
+        while (true)
+        {
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
+            wait.CancelAfter(TimeSpan.FromTicks(expected % 3 == 0 ? 1 : 20));
+            bool more;
+            try
+            {
+                more = await queue.WaitToReadAsync(wait.Token);
+            }
+            catch (OperationCanceledException) when (!deadline.IsCancellationRequested)
+            {
+                cancelled++;
+                continue;
+            }
+
+            if (!more)
+            {
+                break;
+            }
+
+            while (queue.TryRead(out ReceivedBatch? batch))
+            {
+                Assert.Equal(expected++, batch.Pieces[0].Count);
+                batch.Release();
+            }
+        }
+
+        await writer.WaitAsync(TestTimeouts.Default);
+        Assert.Equal(Count, expected);
+        Assert.False(queue.TryRead(out _));
+        Assert.True(cancelled > 0, "No wait was cancelled: the test did not exercise the race.");
+    }
+
     /// <summary>A batch with one piece whose length tells the batches apart.</summary>
     private static ReceivedBatch Batch(int tag)
     {
