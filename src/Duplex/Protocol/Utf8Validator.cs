@@ -32,6 +32,14 @@ internal struct Utf8Validator
     /// </summary>
     public bool Append(ReadOnlySpan<byte> data, bool isFinal)
     {
+        if (_pendingCount == 0 && (isFinal || data.IsEmpty || data[^1] < 0x80))
+        {
+            // Nothing carried over and nothing to carry on (a final piece, or one ending in ASCII):
+            // the piece is valid exactly when the BCL's vectorized check says so. The common case of
+            // a whole small message costs only that check.
+            return System.Text.Unicode.Utf8.IsValid(data);
+        }
+
         if (_pendingCount != 0)
         {
             Span<byte> sequence = stackalloc byte[4];
