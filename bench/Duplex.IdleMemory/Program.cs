@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Duplex.Client;
 using Duplex.Connection;
 using Duplex.Handshake;
 using Microsoft.AspNetCore.Builder;
@@ -21,11 +22,12 @@ using Microsoft.Extensions.Logging.Abstractions;
 //
 //   dotnet run -c Release -- <client> [count] [--tls] [--inproc]
 //
-// client: socket | http | clientwebsocket | connection-socket | connection-http
+// client: socket | http | clientwebsocket | connection-socket | connection-http | client
 //   socket / http        the handshake result of SocketWebSocketTransport / HttpWebSocketTransport,
 //                        a zero-byte ReadAsync pending on its stream (what the framing engine holds)
 //   clientwebsocket      System.Net.WebSockets.ClientWebSocket with a zero-byte ReceiveAsync pending
-//   connection-*         a whole idle WebSocketConnection (receive loop, keepalive timers) over that transport
+//   connection-*         a whole idle WebSocketConnection (receive loop, keepalive timer) over that transport
+//   client               a whole idle WebSocketClient (default options: socket transport, message pump, supervisor)
 // --tls      wss:// with a private root the client trusts (TrustedRootCertificates)
 // --inproc   Kestrel in this process (its own per-connection objects are then counted too);
 //            by default it runs in a child process, so only the client's heap is measured.
@@ -38,7 +40,7 @@ if (args.Length >= 1 && args[0] == "server")
 
 if (args.Length < 1)
 {
-    Console.Error.WriteLine("usage: <socket|http|clientwebsocket|connection-socket|connection-http> [count] [--tls] [--inproc]");
+    Console.Error.WriteLine("usage: <socket|http|clientwebsocket|connection-socket|connection-http|client> [count] [--tls] [--inproc]");
     return 2;
 }
 
@@ -259,6 +261,12 @@ internal static class Probe
                     var connection = new WebSocketConnection(options);
                     await connection.ConnectAsync(uri, CancellationToken.None);
                     return connection;
+                case "client":
+                    var clientOptions = new WebSocketClientOptions();
+                    clientOptions.Connection.Handshake = Handshake();
+                    var duplexClient = new WebSocketClient(clientOptions);
+                    await duplexClient.ConnectAsync(uri, cancellationToken: CancellationToken.None);
+                    return duplexClient;
                 default:
                     throw new ArgumentException($"Unknown client '{client}'.");
             }
@@ -277,6 +285,9 @@ internal static class Probe
                     break;
                 case WebSocketConnection duplex:
                     duplex.Abort();
+                    break;
+                case WebSocketClient duplexClient:
+                    duplexClient.Dispose();
                     break;
             }
         }

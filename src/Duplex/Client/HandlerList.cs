@@ -3,11 +3,12 @@ namespace Duplex.Client;
 /// <summary>
 /// Registered handlers of one event, in registration order. Copy-on-write: invoking reads a
 /// snapshot without locking; a registration is removed by disposing what <see cref="Add"/> returned.
+/// Changes lock the list itself (it is internal, nobody else can take that lock): a client has five
+/// of these, and an idle client should not carry a lock object for each.
 /// </summary>
 internal sealed class HandlerList<T>
     where T : class
 {
-    private readonly object _gate = new();
     private T[] _handlers = [];
 
     public T[] Snapshot => Volatile.Read(ref _handlers);
@@ -15,7 +16,7 @@ internal sealed class HandlerList<T>
     public IDisposable Add(T handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
-        lock (_gate)
+        lock (this)
         {
             _handlers = [.. _handlers, handler];
         }
@@ -25,7 +26,7 @@ internal sealed class HandlerList<T>
 
     private void Remove(T handler)
     {
-        lock (_gate)
+        lock (this)
         {
             int index = Array.IndexOf(_handlers, handler);
             if (index >= 0)

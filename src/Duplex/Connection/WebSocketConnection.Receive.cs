@@ -145,6 +145,7 @@ public sealed partial class WebSocketConnection
     private void ExitReceive() => Volatile.Write(ref _receiving, 0);
 
     /// <summary>Makes the next queued batch current; false when the connection ended cleanly.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> NextBatchAsync(CancellationToken cancellationToken)
     {
         if (_batch is not null)
