@@ -301,7 +301,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// Releases everything exactly once: the socket, the timers, and every waiter (receivers see
+    /// Releases everything exactly once: the socket, the keepalive timer, and every waiter (receivers see
     /// the end of the stream, pings and sends fail with <paramref name="error"/> or a closed error).
     /// </summary>
     private void Teardown(Exception? error)
