@@ -7,8 +7,13 @@ namespace Duplex.Client;
 
 public partial class WebSocketClient
 {
-    private readonly Channel<DispatchItem> _dispatch;
-    private readonly Task _dispatcher;
+    // Connect, disconnect and error events, run in order by a dispatcher that exists only while
+    // there are events to run (an idle client keeps no parked loop and no channel for them).
+    private readonly object _eventsGate = new();
+    private Queue<DispatchItem>? _events;
+    private bool _dispatching;
+    private bool _eventsClosed;
+    private Task _dispatcher = Task.CompletedTask;
     private readonly HandlerList<Func<WebSocketClientMessage, CancellationToken, ValueTask>> _messageHandlers = new();
     private readonly HandlerList<Func<WebSocketConnectedContext, CancellationToken, ValueTask>> _connectedHandlers = new();
     private readonly HandlerList<Func<WebSocketDisconnectedContext, CancellationToken, ValueTask>> _disconnectedHandlers = new();
@@ -232,26 +237,50 @@ public partial class WebSocketClient
         }
     }
 
+    /// <summary>
+    /// Queues an event for the dispatcher, starting one when none is running. After the client shut
+    /// down nobody is listening any more: the event is dropped and a waiting caller released.
+    /// </summary>
     private ValueTask PostAsync(DispatchItem item)
     {
-        if (_dispatch.Writer.TryWrite(item))
+        lock (_eventsGate)
         {
-            return ValueTask.CompletedTask;
+            if (!_eventsClosed)
+            {
+                (_events ??= new Queue<DispatchItem>()).Enqueue(item);
+                if (!_dispatching)
+                {
+                    _dispatching = true;
+                    _dispatcher = Task.Run(DispatchEventsAsync);
+                }
+
+                return ValueTask.CompletedTask;
+            }
         }
 
-        return PostSlowAsync(item);
+        item.Done?.TrySetResult();
+        return ValueTask.CompletedTask;
     }
 
-    private async ValueTask PostSlowAsync(DispatchItem item)
+    /// <summary>Accepts one last event (the end of the stream) and no more after it.</summary>
+    private void CloseEvents(DispatchItem last)
     {
-        try
+        _ = PostAsync(last);
+        lock (_eventsGate)
         {
-            await _dispatch.Writer.WriteAsync(item, _lifetime.Token).ConfigureAwait(false);
+            _eventsClosed = true;
         }
-        catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
+    }
+
+    /// <summary>The dispatcher that is running now, if any (completed when none is).</summary>
+    private Task CurrentDispatcher
+    {
+        get
         {
-            // Disposed: nobody is listening any more; a waiting caller must not hang.
-            item.Done?.TrySetResult();
+            lock (_eventsGate)
+            {
+                return _dispatcher;
+            }
         }
     }
 
@@ -266,44 +295,47 @@ public partial class WebSocketClient
     }
 
     /// <summary>
-    /// Runs every handler invocation, one at a time and in order: messages, connects, disconnects,
-    /// errors. Separate from the socket's receive loop, so a slow handler only pauses reading.
+    /// Runs the queued events' handlers one at a time and in order, then ends; the next event starts
+    /// a new run. Separate from the socket's receive loop, so a slow handler only pauses reading.
     /// </summary>
-    private async Task DispatchLoopAsync()
+    private async Task DispatchEventsAsync()
     {
         CancellationToken token = _lifetime.Token;
-        ChannelReader<DispatchItem> reader = _dispatch.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        while (true)
         {
-            while (reader.TryRead(out DispatchItem item))
+            DispatchItem item;
+            lock (_eventsGate)
             {
-                try
+                if (_events is null || !_events.TryDequeue(out item))
                 {
-                    await DispatchAsync(item, token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (token.IsCancellationRequested)
-                {
-                    // Disposed while a handler ran.
-                }
-#pragma warning disable CA1031 // An override that throws is reported like a failing handler.
-                catch (Exception ex)
-#pragma warning restore CA1031
-                {
-                    Log.HandlerFailed(Logger, item.Kind.ToString(), ex);
-                    if (item.Kind != DispatchKind.Error)
-                    {
-                        await OnErrorAsync(ex, token).ConfigureAwait(false);
-                    }
-                }
-                finally
-                {
-                    item.Done?.TrySetResult();
+                    _dispatching = false;
+                    return;
                 }
             }
-        }
 
-        Volatile.Write(ref _streamEnded, true);
-        CompleteReaders();
+            try
+            {
+                await DispatchAsync(item, token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                // Disposed while a handler ran.
+            }
+#pragma warning disable CA1031 // An override that throws is reported like a failing handler.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Log.HandlerFailed(Logger, item.Kind.ToString(), ex);
+                if (item.Kind != DispatchKind.Error)
+                {
+                    await OnErrorAsync(ex, token).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                item.Done?.TrySetResult();
+            }
+        }
     }
 
     private async ValueTask DispatchAsync(DispatchItem item, CancellationToken token)

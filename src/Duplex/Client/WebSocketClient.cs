@@ -27,9 +27,6 @@ namespace Duplex.Client;
 /// </remarks>
 public partial class WebSocketClient : IAsyncDisposable, IDisposable
 {
-    /// <summary>Connects, disconnects and errors waiting for their handlers; they are rare.</summary>
-    private const int EventQueueCapacity = 64;
-
     private static readonly AsyncLocal<WebSocketConnection?> s_handlerConnection = new();
 
     private readonly WebSocketClientOptions _options;
@@ -60,12 +57,6 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
         _time = _options.TimeProvider;
         Logger = _options.Logger;
         _outbox = new Outbox(_options.OutboxCapacity);
-        _dispatch = Channel.CreateBounded<DispatchItem>(new BoundedChannelOptions(EventQueueCapacity)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
-        _dispatcher = Task.Run(DispatchLoopAsync);
     }
 
     /// <summary>Raised when <see cref="State"/> changes, on the thread that changed it; keep handlers short.</summary>
@@ -315,7 +306,7 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
         Shutdown();
         try
         {
-            await _dispatcher.WaitAsync(TimeSpan.FromSeconds(5), _time).ConfigureAwait(false);
+            await CurrentDispatcher.WaitAsync(TimeSpan.FromSeconds(5), _time).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -367,8 +358,7 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
             _directConnection = null;
         }
 
-        _dispatch.Writer.TryWrite(new DispatchItem(DispatchKind.EndOfStream, null, null, null));
-        _dispatch.Writer.TryComplete();
+        CloseEvents(new DispatchItem(DispatchKind.EndOfStream, null, null, null));
     }
 
     private async Task CloseCoreAsync(WebSocketCloseStatus closeStatus, string? statusDescription)
