@@ -341,13 +341,10 @@ public partial class WebSocketClient
                 if (_time.GetElapsedTime(connection.LastReceivedTimestamp) >= silence)
                 {
                     Log.SilenceTimeout(Logger, silence);
-                    var error = new WebSocketClosedException(
-                        $"Nothing was received for {silence.TotalSeconds:0.###} s.",
+                    connection.FailOnTimeout(
                         WebSocketCloseStatus.EndpointUnavailable,
                         "silence timeout",
-                        closedByPeer: false,
-                        new TimeoutException("Silence timeout."));
-                    _ = connection.FailAsync(WebSocketCloseStatus.EndpointUnavailable, "silence timeout", error);
+                        $"Nothing was received for {silence.TotalSeconds:0.###} s.");
                 }
             },
             null,

@@ -194,14 +194,11 @@ public sealed partial class WebSocketConnection
     private void FailKeepAlive(TimeSpan timeout)
     {
         Log.KeepAliveTimeout(_logger, timeout);
-        var error = new WebSocketClosedException(
-            $"No Pong arrived within the keepalive timeout of {timeout.TotalSeconds:0.###} s.",
-            WebSocketCloseStatus.InternalServerError,
-            "keepalive ping timeout",
-            closedByPeer: false,
-            new TimeoutException("Keepalive ping timeout."));
 
         // RFC 6455 §7.4.1: 1011, the connection met a condition that prevents it from going on.
-        _ = FailAsync(WebSocketCloseStatus.InternalServerError, "keepalive ping timeout", error);
+        FailOnTimeout(
+            WebSocketCloseStatus.InternalServerError,
+            "keepalive ping timeout",
+            $"No Pong arrived within the keepalive timeout of {timeout.TotalSeconds:0.###} s.");
     }
 }

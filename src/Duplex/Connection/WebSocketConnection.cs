@@ -301,6 +301,18 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
+    /// Fails the connection because something expected did not happen in time (a Pong, any traffic):
+    /// sends a Close with <paramref name="status"/> and <paramref name="reason"/>, and ends with a
+    /// <see cref="WebSocketClosedException"/> saying <paramref name="message"/>, caused by a
+    /// <see cref="TimeoutException"/>. Never throws.
+    /// </summary>
+    internal void FailOnTimeout(WebSocketCloseStatus status, string reason, string message)
+    {
+        var error = new WebSocketClosedException(message, status, reason, closedByPeer: false, new TimeoutException(message));
+        _ = FailAsync(status, reason, error);
+    }
+
+    /// <summary>
     /// Releases everything exactly once: the socket, the keepalive timer, and every waiter (receivers see
     /// the end of the stream, pings and sends fail with <paramref name="error"/> or a closed error).
     /// </summary>
