@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
@@ -16,27 +15,18 @@ namespace Duplex.Tests.Infrastructure;
 /// </remarks>
 public sealed class DotNetServerPeer : IAsyncDisposable
 {
-    private readonly TcpListener _listener;
+    private readonly LoopbackListener _listener = new();
     private readonly List<TcpClient> _clients = [];
     private readonly List<WebSocket> _webSockets = [];
     private readonly List<RawHttpRequest> _requests = [];
     private readonly Lock _lock = new();
     private int _disposed;
 
-    /// <summary>Starts listening on 127.0.0.1 on a port chosen by the operating system.</summary>
-    public DotNetServerPeer()
-    {
-        _listener = new TcpListener(IPAddress.Loopback, 0);
-        _listener.Start();
-        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
-        Uri = new Uri($"ws://127.0.0.1:{Port}/");
-    }
-
     /// <summary>The port the peer listens on.</summary>
-    public int Port { get; }
+    public int Port => _listener.Port;
 
     /// <summary><c>ws://127.0.0.1:{port}/</c>.</summary>
-    public Uri Uri { get; }
+    public Uri Uri => _listener.Uri;
 
     /// <summary>The request heads of every accepted upgrade, in order.</summary>
     public IReadOnlyList<RawHttpRequest> Requests
@@ -69,7 +59,7 @@ public sealed class DotNetServerPeer : IAsyncDisposable
         using var source = TestTimeouts.CreateLinkedSource(limit, cancellationToken);
         try
         {
-            var client = await _listener.AcceptTcpClientAsync(source.Token);
+            var client = await _listener.AcceptAsync(source.Token);
             client.NoDelay = true;
             lock (_lock)
             {
@@ -137,7 +127,7 @@ public sealed class DotNetServerPeer : IAsyncDisposable
             return ValueTask.CompletedTask;
         }
 
-        _listener.Stop();
+        _listener.Dispose();
         lock (_lock)
         {
             foreach (var webSocket in _webSockets)

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
@@ -13,7 +12,7 @@ namespace Duplex.Tests.Infrastructure;
 /// </summary>
 public sealed class Http11TlsServer : IAsyncDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly LoopbackListener _listener = new();
     private readonly CancellationTokenSource _stop = new(TestTimeouts.Default);
     private readonly List<RawHttpRequest> _requests = [];
     private readonly List<SslApplicationProtocol> _negotiated = [];
@@ -29,8 +28,7 @@ public sealed class Http11TlsServer : IAsyncDisposable
     {
         _requireClientCertificate = requireClientCertificate;
         Certificate = LoopbackCertificate.Create();
-        _listener.Start();
-        Uri = new Uri($"wss://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/fallback");
+        Uri = new Uri($"wss://127.0.0.1:{_listener.Port}/fallback");
         _acceptLoop = AcceptLoopAsync();
     }
 
@@ -80,7 +78,7 @@ public sealed class Http11TlsServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        _listener.Stop();
+        _listener.Dispose();
         await _acceptLoop;
         lock (_lock)
         {
@@ -101,7 +99,7 @@ public sealed class Http11TlsServer : IAsyncDisposable
         {
             while (true)
             {
-                TcpClient client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                TcpClient client = await _listener.AcceptAsync(_stop.Token);
                 lock (_lock)
                 {
                     _connections.Add(client);

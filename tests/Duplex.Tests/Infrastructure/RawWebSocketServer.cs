@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 
 namespace Duplex.Tests.Infrastructure;
@@ -13,25 +12,16 @@ namespace Duplex.Tests.Infrastructure;
 /// </remarks>
 public sealed class RawWebSocketServer : IAsyncDisposable
 {
-    private readonly TcpListener _listener;
+    private readonly LoopbackListener _listener = new();
     private readonly List<RawConnection> _connections = [];
     private readonly Lock _connectionsLock = new();
     private int _disposed;
 
-    /// <summary>Starts listening on 127.0.0.1 on a port chosen by the operating system.</summary>
-    public RawWebSocketServer()
-    {
-        _listener = new TcpListener(IPAddress.Loopback, 0);
-        _listener.Start();
-        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
-        Uri = new Uri($"ws://127.0.0.1:{Port}/");
-    }
-
     /// <summary>The port the server listens on.</summary>
-    public int Port { get; }
+    public int Port => _listener.Port;
 
     /// <summary>The server's address, <c>ws://127.0.0.1:{port}/</c>.</summary>
-    public Uri Uri { get; }
+    public Uri Uri => _listener.Uri;
 
     /// <summary>Every connection accepted so far, in order.</summary>
     public IReadOnlyList<RawConnection> Connections
@@ -58,7 +48,7 @@ public sealed class RawWebSocketServer : IAsyncDisposable
         TcpClient client;
         try
         {
-            client = await _listener.AcceptTcpClientAsync(source.Token);
+            client = await _listener.AcceptAsync(source.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -104,7 +94,7 @@ public sealed class RawWebSocketServer : IAsyncDisposable
             return;
         }
 
-        _listener.Stop();
+        _listener.Dispose();
         foreach (var connection in Connections)
         {
             await connection.DisposeAsync();
