@@ -73,8 +73,10 @@ public partial class WebSocketClient
         // lock or an async state machine. A send racing a disconnect either reaches the dying
         // connection (which hands unwritten messages back for the next one) or fails and takes the
         // outbox path, like anything that does not complete at once.
+        // (Whether the caller is a connect handler does not matter here: while the outbox is drained
+        // its sends go straight to the connection too.)
         WebSocketConnection? direct = _directConnection;
-        if (direct is not null && s_handlerConnection.Value is null)
+        if (direct is not null)
         {
             ValueTask send = text is not null ? direct.SendTextAsync(text, cancellationToken) : direct.SendAsync(data, type, cancellationToken);
             if (send.IsCompletedSuccessfully)
