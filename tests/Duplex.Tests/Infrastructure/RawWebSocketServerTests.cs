@@ -34,9 +34,7 @@ public sealed class RawWebSocketServerTests
         using var timeout = TestTimeouts.CreateSource();
         await using var server = new RawWebSocketServer();
         using var client = new ClientWebSocket();
-        var connect = client.ConnectAsync(server.Uri, timeout.Token);
-        var connection = await server.AcceptWebSocketAsync(cancellationToken: timeout.Token);
-        await connect;
+        var connection = await ConnectAsync(server, client, timeout.Token);
 
         await connection.SendTextAsync("héllo", timeout.Token);
         var message = await client.ReceiveMessageAsync(timeout.Token);
@@ -51,9 +49,7 @@ public sealed class RawWebSocketServerTests
         using var timeout = TestTimeouts.CreateSource();
         await using var server = new RawWebSocketServer();
         using var client = new ClientWebSocket();
-        var connect = client.ConnectAsync(server.Uri, timeout.Token);
-        var connection = await server.AcceptWebSocketAsync(cancellationToken: timeout.Token);
-        await connect;
+        var connection = await ConnectAsync(server, client, timeout.Token);
 
         byte[] frames =
         [
@@ -74,9 +70,7 @@ public sealed class RawWebSocketServerTests
         using var timeout = TestTimeouts.CreateSource();
         await using var server = new RawWebSocketServer();
         using var client = new ClientWebSocket();
-        var connect = client.ConnectAsync(server.Uri, timeout.Token);
-        var connection = await server.AcceptWebSocketAsync(cancellationToken: timeout.Token);
-        await connect;
+        var connection = await ConnectAsync(server, client, timeout.Token);
 
         var payload = Enumerable.Range(0, 300).Select(i => (byte)i).ToArray();
         await client.SendBinaryAsync(payload, timeout.Token);
@@ -98,9 +92,7 @@ public sealed class RawWebSocketServerTests
         using var timeout = TestTimeouts.CreateSource();
         await using var server = new RawWebSocketServer();
         using var client = new ClientWebSocket();
-        var connect = client.ConnectAsync(server.Uri, timeout.Token);
-        var connection = await server.AcceptWebSocketAsync(cancellationToken: timeout.Token);
-        await connect;
+        var connection = await ConnectAsync(server, client, timeout.Token);
 
         var closing = client.CloseOutputAsync(WebSocketCloseStatus.PolicyViolation, "policy", timeout.Token);
         var close = await connection.ReadCloseFrameAsync(cancellationToken: timeout.Token);
@@ -124,9 +116,7 @@ public sealed class RawWebSocketServerTests
         using var timeout = TestTimeouts.CreateSource();
         await using var server = new RawWebSocketServer();
         using var client = new ClientWebSocket();
-        var connect = client.ConnectAsync(server.Uri, timeout.Token);
-        var connection = await server.AcceptWebSocketAsync(cancellationToken: timeout.Token);
-        await connect;
+        var connection = await ConnectAsync(server, client, timeout.Token);
 
         await Assert.ThrowsAsync<TimeoutException>(
             () => connection.ReadFrameAsync(TimeSpan.FromMilliseconds(100), timeout.Token));
@@ -143,9 +133,7 @@ public sealed class RawWebSocketServerTests
         using var timeout = TestTimeouts.CreateSource();
         await using var server = new RawWebSocketServer();
         using var client = new ClientWebSocket();
-        var connect = client.ConnectAsync(server.Uri, timeout.Token);
-        var connection = await server.AcceptWebSocketAsync(cancellationToken: timeout.Token);
-        await connect;
+        var connection = await ConnectAsync(server, client, timeout.Token);
 
         connection.Abort();
 
@@ -180,5 +168,14 @@ public sealed class RawWebSocketServerTests
     {
         // RFC 6455 §1.3 worked example.
         Assert.Equal("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", WebSocketAcceptKey.Compute("dGhlIHNhbXBsZSBub25jZQ=="));
+    }
+
+    /// <summary>Connects <paramref name="client"/> to <paramref name="server"/> and returns the server's side, upgraded.</summary>
+    private static async Task<RawConnection> ConnectAsync(RawWebSocketServer server, ClientWebSocket client, CancellationToken cancellationToken)
+    {
+        var connect = client.ConnectAsync(server.Uri, cancellationToken);
+        var connection = await server.AcceptWebSocketAsync(cancellationToken: cancellationToken);
+        await connect;
+        return connection;
     }
 }
