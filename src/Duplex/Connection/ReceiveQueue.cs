@@ -9,10 +9,14 @@ namespace Duplex.Connection;
 /// reusable value-task source: an idle connection pays for a few fields, not for a channel.
 /// </summary>
 /// <remarks>
-/// Continuations run on the thread pool, never inline: the receive loop must not run application
-/// code, and the application's code must not run the receive loop. After <see cref="Complete"/> the
-/// reader still gets every batch already queued, then <see langword="false"/>; the writer's batches
-/// are dropped (the connection is ending).
+/// The receive loop never waits for application code, and the application's code never runs the
+/// receive loop. The reader's continuation runs on the thread pool, except through
+/// <see cref="WakeDeferredReader"/>: a batch written with <c>deferWake</c> wakes the reader only
+/// once the loop's next socket read is pending with its own continuation registered, and then the
+/// reader continues on the loop's former thread, sparing a thread hop per message while the loop
+/// goes on wherever the socket completes it. After <see cref="Complete"/> the reader still gets
+/// every batch already queued, then <see langword="false"/>; the writer's batches are dropped (the
+/// connection is ending).
 /// </remarks>
 internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
 {
@@ -24,6 +28,8 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
 
     private ManualResetValueTaskSourceCore<bool> _reader = new() { RunContinuationsAsynchronously = true };
     private bool _readerWaiting;
+    // The reader waits, and a batch is queued for it, but the wake is held for WakeDeferredReader.
+    private bool _wakeDeferred;
     private CancellationTokenRegistration _readerCancellation;
 
     private ManualResetValueTaskSourceCore<bool> _writer = new() { RunContinuationsAsynchronously = true };
@@ -38,9 +44,10 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
     /// <summary>
     /// Queues <paramref name="batch"/>; false when the queue is full (wait with
     /// <see cref="WaitForSpaceAsync"/> and try again). After <see cref="Complete"/> the batch is
-    /// released and dropped.
+    /// released and dropped. With <paramref name="deferWake"/>, a waiting reader is woken only by
+    /// <see cref="WakeDeferredReader"/> (or by anything else that wakes it first).
     /// </summary>
-    public bool TryWrite(ReceivedBatch batch)
+    public bool TryWrite(ReceivedBatch batch, bool deferWake = false)
     {
         lock (this)
         {
@@ -64,7 +71,14 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
                 _count++;
                 if (_readerWaiting)
                 {
-                    WakeReader(true);
+                    if (deferWake)
+                    {
+                        _wakeDeferred = true;
+                    }
+                    else
+                    {
+                        WakeReader(true);
+                    }
                 }
 
                 return true;
@@ -175,7 +189,7 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
             _completed = true;
             if (_readerWaiting)
             {
-                WakeReader(false);
+                WakeReader(_head is not null);
             }
 
             if (_writerWaiting)
@@ -186,6 +200,36 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
         }
     }
 
+    /// <summary>
+    /// Wakes a reader whose wake a deferred write held back. With <paramref name="inline"/>, the
+    /// reader continues on this thread before this returns (outside the lock), so the caller must hold
+    /// no lock and must not need this thread back soon: the receive loop calls it with its next read
+    /// already pending.
+    /// </summary>
+    public void WakeDeferredReader(bool inline)
+    {
+        lock (this)
+        {
+            if (!_wakeDeferred)
+            {
+                return;
+            }
+
+            if (!inline)
+            {
+                WakeReader(true);
+                return;
+            }
+
+            // Claim the wake under the lock (a racing cancellation or Complete now sees no waiting
+            // reader), then run the reader's continuation outside it.
+            ClaimReader();
+        }
+
+        _reader.RunContinuationsAsynchronously = false;
+        _reader.SetResult(true);
+    }
+
     private void CancelReader(CancellationToken token)
     {
         lock (this)
@@ -193,7 +237,9 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
             if (_readerWaiting)
             {
                 _readerWaiting = false;
+                _wakeDeferred = false;
                 _readerCancellation = default;
+                _reader.RunContinuationsAsynchronously = true;
                 _reader.SetException(new OperationCanceledException(token));
             }
         }
@@ -201,13 +247,20 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
 
     private void WakeReader(bool result)
     {
+        ClaimReader();
+        _reader.RunContinuationsAsynchronously = true;
+        _reader.SetResult(result);
+    }
+
+    private void ClaimReader()
+    {
         _readerWaiting = false;
+        _wakeDeferred = false;
 
         // Unregister, not Dispose: Dispose would wait for a callback running on another thread, which
         // waits for this lock.
         _readerCancellation.Unregister();
         _readerCancellation = default;
-        _reader.SetResult(result);
     }
 
     bool IValueTaskSource<bool>.GetResult(short token) => _reader.GetResult(token);

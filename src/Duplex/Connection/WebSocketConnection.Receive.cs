@@ -250,7 +250,7 @@ public sealed partial class WebSocketConnection
                     // The middle of a large frame: read it straight into the message's chunk.
                     int want = (int)Math.Min(remaining, ReceiveChunkSize - chunkCount);
                     Reserve(ref chunk, chunkCount, want);
-                    int direct = await stream.ReadAsync(chunk.AsMemory(chunkCount, want), abort).ConfigureAwait(false);
+                    int direct = await new SocketReadAwaitable(stream.ReadAsync(chunk.AsMemory(chunkCount, want), abort), _incoming);
                     if (direct == 0)
                     {
                         OnEndOfStream();
@@ -283,11 +283,11 @@ public sealed partial class WebSocketConnection
                 {
                     // An idle connection holds no receive buffer: wait for data with a zero-byte
                     // read, and rent the buffer only once bytes are there.
-                    await stream.ReadAsync(Memory<byte>.Empty, abort).ConfigureAwait(false);
+                    await new SocketReadAwaitable(stream.ReadAsync(Memory<byte>.Empty, abort), _incoming);
                     buffer = ArrayPool<byte>.Shared.Rent(_receiveBufferSize);
                 }
 
-                int read = await stream.ReadAsync(buffer, abort).ConfigureAwait(false);
+                int read = await new SocketReadAwaitable(stream.ReadAsync(buffer, abort), _incoming);
                 if (read == 0)
                 {
                     OnEndOfStream();
@@ -369,7 +369,9 @@ public sealed partial class WebSocketConnection
                 bool drained = read < buffer.Length;
                 if (batch is { Count: > 0 })
                 {
-                    await EnqueueAsync(batch, bufferInBatch ? buffer : null).ConfigureAwait(false);
+                    // With the socket drained, the next read will most likely wait: the application
+                    // is woken once it does, on this thread (see SocketReadAwaitable).
+                    await EnqueueAsync(batch, bufferInBatch ? buffer : null, deferWake: drained).ConfigureAwait(false);
                     batch = null;
                 }
 
@@ -444,7 +446,7 @@ public sealed partial class WebSocketConnection
     }
 
     /// <summary>Queues a batch for the application, waiting (backpressure) while the queue is full.</summary>
-    private ValueTask EnqueueAsync(ReceivedBatch? batch, byte[]? readBuffer)
+    private ValueTask EnqueueAsync(ReceivedBatch? batch, byte[]? readBuffer, bool deferWake = false)
     {
         if (batch is null || batch.Count == 0)
         {
@@ -452,7 +454,7 @@ public sealed partial class WebSocketConnection
         }
 
         batch.ReadBuffer = readBuffer;
-        return _incoming.TryWrite(batch) ? ValueTask.CompletedTask : EnqueueSlowAsync(batch);
+        return _incoming.TryWrite(batch, deferWake) ? ValueTask.CompletedTask : EnqueueSlowAsync(batch);
     }
 
     private async ValueTask EnqueueSlowAsync(ReceivedBatch batch)

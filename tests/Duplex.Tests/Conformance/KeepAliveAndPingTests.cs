@@ -322,7 +322,7 @@ public sealed class KeepAliveAndPingTests
     public async Task ReaderThatBlocksOnAPingRightAfterReceiving_IsAnswered_TheReceiveLoopGoesOn()
     {
         // Code that continues right after a receive and blocks synchronously on something only the receive loop can
-        // deliver — here the Pong — must still get it: the application never runs on the receive loop.
+        // deliver — here the Pong — must still get it: the application never holds up the receive loop.
         await using ConformanceSession session = await ConformanceSession.OpenAsync();
         Task<TimeSpan> reader = Task.Run(async () =>
         {
@@ -342,6 +342,65 @@ public sealed class KeepAliveAndPingTests
 
         TimeSpan rtt = await reader.WaitAsync(session.Token);
         Assert.True(rtt >= TimeSpan.Zero);
+        await session.CloseFromServerAsync();
+    }
+
+    [Fact]
+    public async Task ReaderThatBlocksRightAfterReceiving_TheLoopStillAnswersPings_AndQueuesWhatFollows()
+    {
+        // A receive woken when the socket is drained continues on the thread that ran the receive loop; the loop has
+        // moved on by then. While that code blocks, the peer's Ping is answered and later messages are queued.
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+        using var release = new ManualResetEventSlim();
+        Task<string> reader = Task.Run(async () =>
+        {
+            WebSocketMessage first = await session.Client.ReceiveMessageAsync(session.Token).ConfigureAwait(false);
+            Assert.True(release.Wait(TestTimeouts.Default), "The test never released the reader.");
+            WebSocketMessage second = await session.Client.ReceiveMessageAsync(session.Token).ConfigureAwait(false);
+            return first.Text + second.Text;
+        });
+
+        await Task.Delay(100, session.Token);
+        await session.Raw.SendTextAsync("one", session.Token);
+        await Task.Delay(50, session.Token);
+        await session.Raw.SendFrameAsync(0x9, "still there?"u8.ToArray(), cancellationToken: session.Token);
+        RawFrame pong = await session.ReadClientFrameAsync(0xA);
+        Assert.Equal("still there?", pong.Text);
+        await session.Raw.SendTextAsync("two", session.Token);
+        release.Set();
+
+        Assert.Equal("onetwo", await reader.WaitAsync(session.Token));
+        await session.CloseFromServerAsync();
+    }
+
+    [Fact]
+    public async Task ReaderThatWaitsSynchronouslyForTheNextMessage_RightAfterReceiving_GetsIt()
+    {
+        // Sync-over-async on the next receive, from the continuation of the previous one: the next message must
+        // still be read and delivered, for several messages in a row.
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+        Task<string> reader = Task.Run(async () =>
+        {
+            WebSocketMessage first = await session.Client.ReceiveMessageAsync(session.Token).ConfigureAwait(false);
+            string text = first.Text!;
+            for (int i = 0; i < 3; i++)
+            {
+#pragma warning disable xUnit1031, CA2012 // Blocking on purpose: this is what the test is about.
+                text += session.Client.ReceiveMessageAsync(session.Token).AsTask().GetAwaiter().GetResult().Text;
+#pragma warning restore xUnit1031, CA2012
+            }
+
+            return text;
+        });
+
+        await Task.Delay(100, session.Token);
+        foreach (string part in new[] { "a", "b", "c", "d" })
+        {
+            await session.Raw.SendTextAsync(part, session.Token);
+            await Task.Delay(20, session.Token);
+        }
+
+        Assert.Equal("abcd", await reader.WaitAsync(session.Token));
         await session.CloseFromServerAsync();
     }
 

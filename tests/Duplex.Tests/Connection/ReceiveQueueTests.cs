@@ -1,4 +1,5 @@
 using System.Net.WebSockets;
+using System.Runtime.CompilerServices;
 using Duplex.Connection;
 using Duplex.Tests.Infrastructure;
 
@@ -229,6 +230,105 @@ public sealed class ReceiveQueueTests
         Assert.Equal(Count, expected);
         Assert.False(queue.TryRead(out _));
         Assert.True(cancelled > 0, "No wait was cancelled: the test did not exercise the race.");
+    }
+
+    [Fact]
+    public async Task DeferredWrite_HoldsTheWake_UntilReleasedInline_ThenTheReaderRunsOnTheReleasingThread()
+    {
+        var queue = new ReceiveQueue(capacity: 2);
+        ValueTask<bool> wait = queue.WaitToReadAsync(CancellationToken.None);
+        ReceivedBatch batch = Batch(3);
+        Assert.True(queue.TryWrite(batch, deferWake: true));
+        await Task.Delay(20);
+        Assert.False(wait.IsCompleted);
+
+        int? continuedOn = null;
+        ValueTaskAwaiter<bool> awaiter = wait.GetAwaiter();
+        awaiter.UnsafeOnCompleted(() => continuedOn = Environment.CurrentManagedThreadId);
+        queue.WakeDeferredReader(inline: true);
+
+        // The continuation ran before WakeDeferredReader returned, on this thread.
+        Assert.Equal(Environment.CurrentManagedThreadId, continuedOn);
+        Assert.True(await wait);
+        Assert.True(queue.TryRead(out ReceivedBatch? read));
+        Assert.Same(batch, read);
+
+        // Nothing is held back any more: releasing again does nothing, and the next wait waits.
+        queue.WakeDeferredReader(inline: true);
+        Assert.False(queue.WaitToReadAsync(CancellationToken.None).IsCompleted);
+    }
+
+    [Fact]
+    public async Task DeferredWrite_ReleasedNotInline_WakesTheReaderOnThePool()
+    {
+        var queue = new ReceiveQueue(capacity: 2);
+        ValueTask<bool> wait = queue.WaitToReadAsync(CancellationToken.None);
+        Assert.True(queue.TryWrite(Batch(1), deferWake: true));
+        queue.WakeDeferredReader(inline: false);
+        Assert.True(await wait.AsTask().WaitAsync(TestTimeouts.Default));
+        Assert.True(queue.TryRead(out _));
+    }
+
+    [Fact]
+    public async Task DeferredWrite_FollowedByAnOrdinaryWrite_WakesTheReaderAtOnce_BothBatchesInOrder()
+    {
+        var queue = new ReceiveQueue(capacity: 4);
+        ValueTask<bool> wait = queue.WaitToReadAsync(CancellationToken.None);
+        ReceivedBatch first = Batch(1);
+        ReceivedBatch second = Batch(2);
+        Assert.True(queue.TryWrite(first, deferWake: true));
+        Assert.True(queue.TryWrite(second));
+        Assert.True(await wait.AsTask().WaitAsync(TestTimeouts.Default));
+        queue.WakeDeferredReader(inline: true);
+
+        Assert.True(queue.TryRead(out ReceivedBatch? a));
+        Assert.True(queue.TryRead(out ReceivedBatch? b));
+        Assert.Same(first, a);
+        Assert.Same(second, b);
+    }
+
+    [Fact]
+    public async Task DeferredWrite_ThenComplete_TheReaderStillGetsTheBatch_ThenFalse()
+    {
+        var queue = new ReceiveQueue(capacity: 2);
+        ValueTask<bool> wait = queue.WaitToReadAsync(CancellationToken.None);
+        ReceivedBatch batch = Batch(5);
+        Assert.True(queue.TryWrite(batch, deferWake: true));
+        queue.Complete();
+
+        Assert.True(await wait.AsTask().WaitAsync(TestTimeouts.Default));
+        queue.WakeDeferredReader(inline: true);
+        Assert.True(queue.TryRead(out ReceivedBatch? read));
+        Assert.Same(batch, read);
+        Assert.False(await queue.WaitToReadAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task DeferredWrite_ThenTheReaderCancels_TheBatchStaysQueued_AndTheReleaseDoesNothing()
+    {
+        var queue = new ReceiveQueue(capacity: 2);
+        using var cancel = new CancellationTokenSource();
+        ValueTask<bool> wait = queue.WaitToReadAsync(cancel.Token);
+        ReceivedBatch batch = Batch(4);
+        Assert.True(queue.TryWrite(batch, deferWake: true));
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => wait.AsTask().WaitAsync(TestTimeouts.Default));
+
+        queue.WakeDeferredReader(inline: true);
+        Assert.True(await queue.WaitToReadAsync(CancellationToken.None));
+        Assert.True(queue.TryRead(out ReceivedBatch? read));
+        Assert.Same(batch, read);
+    }
+
+    [Fact]
+    public void ReleasingWithNothingDeferred_LeavesAWaitingReaderWaiting()
+    {
+        var queue = new ReceiveQueue(capacity: 2);
+        ValueTask<bool> wait = queue.WaitToReadAsync(CancellationToken.None);
+        queue.WakeDeferredReader(inline: true);
+        queue.WakeDeferredReader(inline: false);
+        Assert.False(wait.IsCompleted);
+        queue.Complete();
     }
 
     /// <summary>A batch with one piece whose length tells the batches apart.</summary>
