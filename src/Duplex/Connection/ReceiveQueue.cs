@@ -201,6 +201,13 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
     }
 
     /// <summary>
+    /// Whether a deferred write holds back a reader's wake. Read without the lock by the writer, the
+    /// only one that defers: a stale <see langword="true"/> (the reader was woken or cancelled since)
+    /// only costs a <see cref="WakeDeferredReader"/> call that finds nothing to do.
+    /// </summary>
+    public bool HasDeferredWake => Volatile.Read(ref _wakeDeferred);
+
+    /// <summary>
     /// Wakes a reader whose wake a deferred write held back. With <paramref name="inline"/>, the
     /// reader continues on this thread before this returns (outside the lock), so the caller must hold
     /// no lock and must not need this thread back soon: the receive loop calls it with its next read

@@ -242,6 +242,9 @@ public sealed partial class WebSocketConnection
         ReceivedBatch? batch = null;
         try
         {
+            // Each read below: while a reader's wake is deferred (see EnqueueAsync), the read is awaited
+            // through SocketReadAwaitable, which wakes it; otherwise plainly, which keeps an idle
+            // connection's loop a little smaller (no continuation delegate).
             while (true)
             {
                 long remaining = _decoder.DataFrameRemaining;
@@ -250,7 +253,10 @@ public sealed partial class WebSocketConnection
                     // The middle of a large frame: read it straight into the message's chunk.
                     int want = (int)Math.Min(remaining, ReceiveChunkSize - chunkCount);
                     Reserve(ref chunk, chunkCount, want);
-                    int direct = await new SocketReadAwaitable(stream.ReadAsync(chunk.AsMemory(chunkCount, want), abort), _incoming);
+                    ValueTask<int> directRead = stream.ReadAsync(chunk.AsMemory(chunkCount, want), abort);
+                    int direct = _incoming.HasDeferredWake
+                        ? await new SocketReadAwaitable(directRead, _incoming)
+                        : await directRead.ConfigureAwait(false);
                     if (direct == 0)
                     {
                         OnEndOfStream();
@@ -283,11 +289,17 @@ public sealed partial class WebSocketConnection
                 {
                     // An idle connection holds no receive buffer: wait for data with a zero-byte
                     // read, and rent the buffer only once bytes are there.
-                    await new SocketReadAwaitable(stream.ReadAsync(Memory<byte>.Empty, abort), _incoming);
+                    ValueTask<int> dataArrives = stream.ReadAsync(Memory<byte>.Empty, abort);
+                    _ = _incoming.HasDeferredWake
+                        ? await new SocketReadAwaitable(dataArrives, _incoming)
+                        : await dataArrives.ConfigureAwait(false);
                     buffer = ArrayPool<byte>.Shared.Rent(_receiveBufferSize);
                 }
 
-                int read = await new SocketReadAwaitable(stream.ReadAsync(buffer, abort), _incoming);
+                ValueTask<int> bufferRead = stream.ReadAsync(buffer, abort);
+                int read = _incoming.HasDeferredWake
+                    ? await new SocketReadAwaitable(bufferRead, _incoming)
+                    : await bufferRead.ConfigureAwait(false);
                 if (read == 0)
                 {
                     OnEndOfStream();
