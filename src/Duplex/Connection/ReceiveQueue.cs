@@ -30,6 +30,11 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
     private bool _readerWaiting;
     // The reader waits, and a batch is queued for it, but the wake is held for WakeDeferredReader.
     private bool _wakeDeferred;
+
+    // How much room the waiting reader has in its own buffer (0: it wants whole messages), and whether
+    // the writer stopped in a large frame for the reader to read straight into that buffer.
+    private int _readerRoom;
+    private bool _framesOffered;
     private CancellationTokenRegistration _readerCancellation;
 
     private ManualResetValueTaskSourceCore<bool> _writer = new() { RunContinuationsAsynchronously = true };
@@ -138,11 +143,18 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
     /// Completes with true when a batch can be read, false when the queue was completed and is empty.
     /// Cancelling <paramref name="cancellationToken"/> ends the wait only; nothing is lost.
     /// </summary>
-    public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken)
+    /// <param name="cancellationToken">Ends the wait.</param>
+    /// <param name="room">
+    /// How many bytes the reader could take straight into a buffer of its own (see
+    /// <see cref="OfferFrames"/>); 0 when it wants whole messages.
+    /// </param>
+    public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken, int room = 0)
     {
         lock (this)
         {
-            if (_head is not null)
+            // Offered frames end the wait whatever the room: a reader with room reads them, any other
+            // hands them back to the writer (see OfferFrames).
+            if (_head is not null || _framesOffered)
             {
                 return new ValueTask<bool>(true);
             }
@@ -164,6 +176,7 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
 
             _reader.Reset();
             _readerWaiting = true;
+            _readerRoom = room;
             short version = _reader.Version;
             if (cancellationToken.CanBeCanceled)
             {
@@ -197,6 +210,50 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
                 _writerWaiting = false;
                 _writer.SetResult(true);
             }
+        }
+    }
+
+    /// <summary>
+    /// The room in the waiting reader's own buffer, 0 when none waits or it wants whole messages.
+    /// Read without the lock: a hint for the writer, which <see cref="OfferFrames"/> settles.
+    /// </summary>
+    public int WaitingReaderRoom => Volatile.Read(ref _readerWaiting) ? Volatile.Read(ref _readerRoom) : 0;
+
+    /// <summary>Whether the writer has stopped in a large frame for the reader (see <see cref="OfferFrames"/>).</summary>
+    public bool FramesOffered
+    {
+        get
+        {
+            lock (this)
+            {
+                return _framesOffered;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The writer stopped in the middle of a large frame so that the reader reads the rest of it straight
+    /// into its own buffer: every wait ends at once until <see cref="WithdrawFrames"/>, and a waiting
+    /// reader is woken now. A reader that cannot take them must give them back to the writer.
+    /// </summary>
+    public void OfferFrames()
+    {
+        lock (this)
+        {
+            _framesOffered = true;
+            if (_readerWaiting)
+            {
+                WakeReader(true);
+            }
+        }
+    }
+
+    /// <summary>The writer reads the socket again (see <see cref="OfferFrames"/>).</summary>
+    public void WithdrawFrames()
+    {
+        lock (this)
+        {
+            _framesOffered = false;
         }
     }
 
@@ -245,6 +302,7 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
             {
                 _readerWaiting = false;
                 _wakeDeferred = false;
+                _readerRoom = 0;
                 _readerCancellation = default;
                 _reader.RunContinuationsAsynchronously = true;
                 _reader.SetException(new OperationCanceledException(token));
@@ -263,6 +321,7 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
     {
         _readerWaiting = false;
         _wakeDeferred = false;
+        _readerRoom = 0;
 
         // Unregister, not Dispose: Dispose would wait for a callback running on another thread, which
         // waits for this lock.

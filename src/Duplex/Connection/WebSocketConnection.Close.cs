@@ -50,6 +50,9 @@ public sealed partial class WebSocketConnection
     private async Task RunCloseAsync(TaskCompletionSource completion, WebSocketCloseStatus closeStatus, string? statusDescription)
     {
         using var deadline = new CancellationTokenSource(_closeTimeout, _time);
+
+        // The peer's Close comes after any frame a receive call is reading: the loop reads again.
+        TakeFrameBack();
         try
         {
             if (TryAppendClose(closeStatus, statusDescription, out long ticket))

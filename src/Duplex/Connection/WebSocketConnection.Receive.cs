@@ -93,7 +93,11 @@ public sealed partial class WebSocketConnection
     /// <summary>
     /// Receives the next piece of a message into <paramref name="buffer"/>, for messages too large to
     /// hold at once. <see cref="ValueWebSocketReceiveResult.EndOfMessage"/> marks a message's last
-    /// piece. After the peer closed cleanly, returns a result of type Close with count 0.
+    /// piece. After the peer closed cleanly, returns a result of type Close with count 0. Over a plain
+    /// <c>ws://</c> socket, a call with at least 8 KiB of room that waits while a large frame arrives
+    /// reads that frame's payload straight into <paramref name="buffer"/> as it comes; the connection
+    /// then reads no further until this frame is read on (or handed back by
+    /// <see cref="ReceiveMessageAsync"/>, a smaller buffer or <see cref="CloseAsync"/>).
     /// </summary>
     /// <param name="buffer">Where to copy the data.</param>
     /// <param name="cancellationToken">Cancels the wait; the connection stays open and no data is lost.</param>
@@ -105,12 +109,20 @@ public sealed partial class WebSocketConnection
         EnterReceive();
         try
         {
-            if ((_batch is null || _batch.IsConsumed) && !await NextBatchAsync(cancellationToken).ConfigureAwait(false))
+            while (_batch is null || _batch.IsConsumed)
             {
-                return new ValueWebSocketReceiveResult(0, WebSocketMessageType.Close, endOfMessage: true);
+                if (!await NextBatchAsync(cancellationToken, buffer.Length).ConfigureAwait(false))
+                {
+                    return new ValueWebSocketReceiveResult(0, WebSocketMessageType.Close, endOfMessage: true);
+                }
+
+                if (_batch is null && await ReceiveOfferedFrameAsync(buffer, cancellationToken).ConfigureAwait(false) is { } direct)
+                {
+                    return direct;
+                }
             }
 
-            ReceivedBatch batch = _batch!;
+            ReceivedBatch batch = _batch;
             ReceivedBatch.Piece piece = batch.Pieces[batch.Next];
             ReadOnlySpan<byte> rest = piece.Span.Slice(batch.NextOffset);
             int count = Math.Min(rest.Length, buffer.Length);
@@ -144,14 +156,25 @@ public sealed partial class WebSocketConnection
 
     private void ExitReceive() => Volatile.Write(ref _receiving, 0);
 
-    /// <summary>Makes the next queued batch current; false when the connection ended cleanly.</summary>
+    /// <summary>
+    /// Makes the next queued batch current; false when the connection ended cleanly. With
+    /// <paramref name="room"/> for at least <see cref="DirectReadThreshold"/> bytes, it may also return
+    /// true with no current batch: the receive loop offers the rest of a large frame to be read straight
+    /// into the caller's buffer (see <see cref="ReceiveOfferedFrameAsync"/>); with less room, an offered
+    /// frame is handed back to the loop.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> NextBatchAsync(CancellationToken cancellationToken)
+    private async ValueTask<bool> NextBatchAsync(CancellationToken cancellationToken, int room = 0)
     {
         if (_batch is not null)
         {
             _batch.Release();
             _batch = null;
+        }
+
+        if (room < DirectReadThreshold)
+        {
+            room = 0;
         }
 
         while (true)
@@ -162,7 +185,17 @@ public sealed partial class WebSocketConnection
                 return true;
             }
 
-            if (!await _incoming.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            if (_incoming.FramesOffered)
+            {
+                if (room > 0)
+                {
+                    return true;
+                }
+
+                TakeFrameBack();
+            }
+
+            if (!await _incoming.WaitToReadAsync(cancellationToken, room).ConfigureAwait(false))
             {
                 ThrowIfEndedAbnormally();
                 return false;
@@ -248,6 +281,45 @@ public sealed partial class WebSocketConnection
             while (true)
             {
                 long remaining = _decoder.DataFrameRemaining;
+                if (remaining >= DirectReadThreshold && ShouldHandFrameToReceiver(stream))
+                {
+                    // A receive call with room waits: it reads the rest of this frame itself, after what
+                    // this loop has of the message so far.
+                    if (chunk is not null)
+                    {
+                        var sofar = new ReceivedBatch();
+                        sofar.Add(new ReceivedBatch.Piece(chunk, 0, chunkCount, ToMessageType(_decoder.MessageOpcode), EndOfMessage: false, Owned: true));
+                        chunk = null;
+                        chunkCount = 0;
+                        await EnqueueAsync(sofar, null).ConfigureAwait(false);
+                    }
+
+                    if (buffer is not null)
+                    {
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = null;
+                    }
+
+                    _incoming.WakeDeferredReader(inline: false);
+                    (HandBackReason reason, Exception? error) = await HandFrameToReceiverAsync().ConfigureAwait(false);
+                    switch (reason)
+                    {
+                        case HandBackReason.EndOfStream:
+                            OnEndOfStream();
+                            return;
+                        case HandBackReason.Violation:
+                            ProtocolViolation handedViolation = _decoder.Violation;
+                            Log.ProtocolViolation(_logger, handedViolation.CloseStatus, handedViolation.Message);
+                            await FailAsync(handedViolation.CloseStatus, null, handedViolation.ToException()).ConfigureAwait(false);
+                            return;
+                        case HandBackReason.ReadFailed:
+                            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error!);
+                            break;
+                    }
+
+                    continue;
+                }
+
                 if (chunk is not null && remaining >= DirectReadThreshold)
                 {
                     // The middle of a large frame: read it straight into the message's chunk.

@@ -345,6 +345,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
         }
 
         stream?.Dispose();
+        TakeFrameBack();
 
         // Releases what the handshake kept alive for the stream (the HTTP response, a private handler).
         _ = handshake?.DisposeAsync().AsTask();

@@ -83,6 +83,9 @@ internal sealed class FrameDecoder
     /// <summary>Whether decoding is in the middle of a frame (header or payload).</summary>
     public bool InFrame => _inFrame || _headerCount != 0;
 
+    /// <summary>Text or Binary: the type of the message whose frames are being decoded.</summary>
+    public Opcode MessageOpcode => _messageOpcode;
+
     /// <summary>
     /// Payload bytes still to come in the current data frame (0 outside one). A caller may read that
     /// many bytes straight into their destination and pass them to <see cref="Decode"/> there.

@@ -1,0 +1,233 @@
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Text;
+using Duplex.Connection;
+using Duplex.Tests.Infrastructure;
+
+namespace Duplex.Tests.Conformance;
+
+/// <summary>
+/// A <see cref="WebSocketConnection.ReceiveAsync"/> call with room waiting for a large frame reads the frame's
+/// payload straight into the caller's buffer, as it arrives: the receive loop stops in the frame and hands the
+/// socket over. These tests script the frame byte by byte and check that nothing is lost or altered whatever
+/// the caller does meanwhile: cancels, switches to whole messages or a small buffer, stops reading while the
+/// application closes, or the peer breaks the frame.
+/// </summary>
+public sealed class LargeFrameIntoCallerBufferTests
+{
+    private const int Size = 1024 * 1024;
+    private const int FirstPart = Size / 2;
+
+    [Fact]
+    public async Task LargeFrame_ComesIntoTheCallersBufferInPiecesAsItArrives_Intact()
+    {
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+        byte[] payload = RandomNumberGenerator.GetBytes(Size);
+        byte[] buffer = new byte[Size];
+        Task<ValueWebSocketReceiveResult> first = session.Client.ReceiveAsync(buffer, session.Token).AsTask();
+        await Task.Delay(100, session.Token);
+
+        await session.WriteAsync(RawConnection.FrameHeader(0x2, Size));
+        await session.WriteAsync(payload.AsMemory(0, FirstPart));
+
+        // Everything sent so far is received before the rest of the frame exists.
+        ValueWebSocketReceiveResult result = await first.WaitAsync(TestTimeouts.Default, session.Token);
+        int total = result.Count;
+        while (total < FirstPart)
+        {
+            Assert.False(result.EndOfMessage);
+            result = await ReceivePieceAsync(session, buffer.AsMemory(total));
+            total += result.Count;
+        }
+
+        Assert.Equal(FirstPart, total);
+        Assert.False(result.EndOfMessage);
+        Assert.Equal(WebSocketMessageType.Binary, result.MessageType);
+
+        await session.WriteAsync(payload.AsMemory(FirstPart));
+        total = await ReceiveRestAsync(session, buffer, total);
+        Assert.Equal(Size, total);
+        Assert.True(payload.AsSpan().SequenceEqual(buffer), "The frame arrived altered.");
+
+        // The loop reads again after the frame: a Ping is answered, the next message arrives.
+        await session.RoundTripPingAsync();
+        await session.Raw.SendTextAsync("next", session.Token);
+        await session.ExpectTextAsync("next");
+        await session.CloseFromServerAsync();
+    }
+
+    [Fact]
+    public async Task ReceiveCancelledWhileWaitingForTheRestOfALargeFrame_LosesNothing()
+    {
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+        byte[] payload = RandomNumberGenerator.GetBytes(Size);
+        byte[] buffer = new byte[Size];
+        int total = await SendFirstPartAndReceiveItAsync(session, payload, buffer);
+
+        using (var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200)))
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => session.Client.ReceiveAsync(buffer.AsMemory(total), cancel.Token).AsTask());
+        }
+
+        Assert.Equal(WebSocketConnectionState.Open, session.Client.State);
+        await session.WriteAsync(payload.AsMemory(FirstPart));
+        total = await ReceiveRestAsync(session, buffer, total);
+        Assert.Equal(Size, total);
+        Assert.True(payload.AsSpan().SequenceEqual(buffer), "The frame arrived altered after a cancelled receive.");
+        await session.CloseFromServerAsync();
+    }
+
+    [Fact]
+    public async Task WholeMessageReceive_AfterPiecesOfALargeFrame_GetsTheRestOfTheMessage()
+    {
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+        byte[] payload = RandomNumberGenerator.GetBytes(Size);
+        byte[] buffer = new byte[Size];
+        await SendFirstPartAndReceiveItAsync(session, payload, buffer);
+
+        Task<WebSocketMessage> rest = session.ReceiveAsync();
+        await Task.Delay(50, session.Token);
+        await session.WriteAsync(payload.AsMemory(FirstPart));
+        WebSocketMessage message = await rest;
+        Assert.Equal(WebSocketMessageType.Binary, message.MessageType);
+        Assert.True(payload.AsSpan(FirstPart).SequenceEqual(message.Data.Span), "The rest of the message arrived altered.");
+        await session.CloseFromServerAsync();
+    }
+
+    [Fact]
+    public async Task SmallBufferReceive_AfterPiecesOfALargeFrame_GetsTheRestInSmallPieces()
+    {
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+        byte[] payload = RandomNumberGenerator.GetBytes(Size);
+        byte[] buffer = new byte[Size];
+        int total = await SendFirstPartAndReceiveItAsync(session, payload, buffer);
+
+        Task write = session.WriteAsync(payload.AsMemory(FirstPart));
+        ValueWebSocketReceiveResult result;
+        do
+        {
+            int room = Math.Min(1024, Size - total);
+            result = await ReceivePieceAsync(session, buffer.AsMemory(total, room));
+            Assert.InRange(result.Count, 0, 1024);
+            total += result.Count;
+        }
+        while (!result.EndOfMessage);
+
+        await write.WaitAsync(session.Token);
+        Assert.Equal(Size, total);
+        Assert.True(payload.AsSpan().SequenceEqual(buffer), "The frame arrived altered.");
+        await session.CloseFromServerAsync();
+    }
+
+    [Fact]
+    public async Task InvalidUtf8InTheDirectlyReadPartOfALargeTextFrame_FailsWith1007()
+    {
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+        byte[] payload = Encoding.ASCII.GetBytes(new string('a', Size));
+        payload[FirstPart + 1000] = 0xFF;
+        byte[] buffer = new byte[Size];
+        Task<ValueWebSocketReceiveResult> first = session.Client.ReceiveAsync(buffer, session.Token).AsTask();
+        await Task.Delay(100, session.Token);
+        await session.WriteAsync(RawConnection.FrameHeader(0x1, Size));
+        await session.WriteAsync(payload.AsMemory(0, FirstPart));
+        ValueWebSocketReceiveResult result = await first.WaitAsync(TestTimeouts.Default, session.Token);
+        Assert.Equal(WebSocketMessageType.Text, result.MessageType);
+        int total = result.Count;
+        while (total < FirstPart)
+        {
+            total += (await ReceivePieceAsync(session, buffer.AsMemory(total))).Count;
+        }
+
+        Task reader = Task.Run(async () =>
+        {
+            while (true)
+            {
+                total += (await session.Client.ReceiveAsync(buffer.AsMemory(total), session.Token)).Count;
+            }
+        });
+        await session.WriteAsync(payload.AsMemory(FirstPart));
+
+        WebSocketProtocolException error = await Assert.ThrowsAsync<WebSocketProtocolException>(() => reader.WaitAsync(session.Token));
+        Assert.Equal(WebSocketCloseStatus.InvalidPayloadData, error.CloseStatus);
+        await session.ExpectFailedAsync(1007);
+    }
+
+    [Fact]
+    public async Task PeerEndsTcpInTheMiddleOfALargeFrame_TheReceiveFailsAsALostConnection()
+    {
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+        byte[] payload = RandomNumberGenerator.GetBytes(Size);
+        byte[] buffer = new byte[Size];
+        int total = await SendFirstPartAndReceiveItAsync(session, payload, buffer);
+
+        Task<ValueWebSocketReceiveResult> waiting = session.Client.ReceiveAsync(buffer.AsMemory(total), session.Token).AsTask();
+        await Task.Delay(50, session.Token);
+        session.Raw.ShutdownSend();
+
+        WebSocketClosedException error = await Assert.ThrowsAsync<WebSocketClosedException>(() => waiting.WaitAsync(session.Token));
+        Assert.Equal((WebSocketCloseStatus)1006, error.CloseStatus); // no closing handshake
+        await session.Client.Completion.WaitAsync(session.Token);
+        Assert.Equal(WebSocketConnectionState.Closed, session.Client.State);
+        Assert.IsType<WebSocketClosedException>(session.Client.CloseError);
+    }
+
+    [Fact]
+    public async Task CloseAsync_WhileTheReaderHasStoppedInALargeFrame_RunsTheWholeClosingHandshake()
+    {
+        // The application read part of a large frame and stopped reading; the peer's Close comes after the rest
+        // of the frame, so the receive loop must take the frame back to see it.
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+        byte[] payload = RandomNumberGenerator.GetBytes(Size);
+        byte[] buffer = new byte[Size];
+        await SendFirstPartAndReceiveItAsync(session, payload, buffer);
+
+        Task close = session.Client.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", session.Token);
+        RawCloseFrame ours = await session.ReadClientCloseAsync();
+        Assert.Equal((ushort)1000, ours.Code);
+        await session.WriteAsync(payload.AsMemory(FirstPart));
+        await session.Raw.SendCloseAsync(1000, "ok", session.Token);
+        session.Raw.ShutdownSend();
+
+        await close.WaitAsync(session.Token);
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, session.Client.RemoteCloseStatus);
+        Assert.Equal("ok", session.Client.RemoteCloseStatusDescription);
+        Assert.Null(session.Client.CloseError);
+    }
+
+    /// <summary>Starts a 1 MiB binary frame, sends its first half, and receives that half into the caller's buffer.</summary>
+    private static async Task<int> SendFirstPartAndReceiveItAsync(ConformanceSession session, byte[] payload, byte[] buffer)
+    {
+        Task<ValueWebSocketReceiveResult> first = session.Client.ReceiveAsync(buffer, session.Token).AsTask();
+        await Task.Delay(100, session.Token);
+        await session.WriteAsync(RawConnection.FrameHeader(0x2, (ulong)payload.Length));
+        await session.WriteAsync(payload.AsMemory(0, FirstPart));
+        ValueWebSocketReceiveResult result = await first.WaitAsync(TestTimeouts.Default, session.Token);
+        int total = result.Count;
+        while (total < FirstPart)
+        {
+            result = await ReceivePieceAsync(session, buffer.AsMemory(total));
+            total += result.Count;
+        }
+
+        Assert.Equal(FirstPart, total);
+        Assert.False(result.EndOfMessage);
+        return total;
+    }
+
+    /// <summary>Receives pieces into the rest of <paramref name="buffer"/> until the end of the message.</summary>
+    private static async Task<int> ReceiveRestAsync(ConformanceSession session, byte[] buffer, int total)
+    {
+        ValueWebSocketReceiveResult result;
+        do
+        {
+            result = await ReceivePieceAsync(session, buffer.AsMemory(total));
+            total += result.Count;
+        }
+        while (!result.EndOfMessage);
+
+        return total;
+    }
+
+    private static Task<ValueWebSocketReceiveResult> ReceivePieceAsync(ConformanceSession session, Memory<byte> buffer) =>
+        session.Client.ReceiveAsync(buffer, session.Token).AsTask().WaitAsync(TestTimeouts.Default, session.Token);
+}
