@@ -39,8 +39,9 @@ public sealed partial class WebSocketConnection
     /// <summary>
     /// The loop's side: offers the frame to the receive call and waits until the socket comes back — the
     /// frame's payload read, the connection ended, or another caller (a whole-message receive, a small
-    /// buffer, the closing handshake, teardown) needs the loop to read again. Reading is paused meanwhile,
-    /// as when the receive queue is full, so keepalive does not count a missing Pong against the peer.
+    /// buffer, the closing handshake, teardown) needs the loop to read again. While no receive call is
+    /// reading, reading is paused as when the receive queue is full, so keepalive does not count a missing
+    /// Pong against the peer.
     /// </summary>
     private async Task<(HandBackReason Reason, Exception? Error)> HandFrameToReceiverAsync()
     {
@@ -124,6 +125,9 @@ public sealed partial class WebSocketConnection
             }
 
             handOver.ReceiverReading = true;
+
+            // Someone reads the socket again: a missing Pong counts against the peer, as when the loop reads.
+            _receivePaused = false;
         }
 
         HandBackReason? giveBack = null;
@@ -176,6 +180,9 @@ public sealed partial class WebSocketConnection
                 }
 
                 handOver.Done = giveBack is not null;
+
+                // Still offered, and nobody reads until the application calls again: backpressure.
+                _receivePaused = !handOver.Done;
             }
 
             if (giveBack is { } reason)

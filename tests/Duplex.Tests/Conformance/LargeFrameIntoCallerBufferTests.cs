@@ -24,30 +24,12 @@ public sealed class LargeFrameIntoCallerBufferTests
         await using ConformanceSession session = await ConformanceSession.OpenAsync();
         byte[] payload = RandomNumberGenerator.GetBytes(Size);
         byte[] buffer = new byte[Size];
-        Task<ValueWebSocketReceiveResult> first = session.Client.ReceiveAsync(buffer, session.Token).AsTask();
-        await Task.Delay(100, session.Token);
-
-        await session.WriteAsync(RawConnection.FrameHeader(0x2, Size));
-        await session.WriteAsync(payload.AsMemory(0, FirstPart));
 
         // Everything sent so far is received before the rest of the frame exists.
-        ValueWebSocketReceiveResult result = await first.WaitAsync(TestTimeouts.Default, session.Token);
-        int total = result.Count;
-        while (total < FirstPart)
-        {
-            Assert.False(result.EndOfMessage);
-            result = await ReceivePieceAsync(session, buffer.AsMemory(total));
-            total += result.Count;
-        }
-
-        Assert.Equal(FirstPart, total);
-        Assert.False(result.EndOfMessage);
-        Assert.Equal(WebSocketMessageType.Binary, result.MessageType);
+        int total = await SendFirstPartAndReceiveItAsync(session, payload, buffer);
 
         await session.WriteAsync(payload.AsMemory(FirstPart));
-        total = await ReceiveRestAsync(session, buffer, total);
-        Assert.Equal(Size, total);
-        Assert.True(payload.AsSpan().SequenceEqual(buffer), "The frame arrived altered.");
+        await ExpectTheRestIntactAsync(session, payload, buffer, total);
 
         // The loop reads again after the frame: a Ping is answered, the next message arrives.
         await session.RoundTripPingAsync();
@@ -71,9 +53,7 @@ public sealed class LargeFrameIntoCallerBufferTests
 
         Assert.Equal(WebSocketConnectionState.Open, session.Client.State);
         await session.WriteAsync(payload.AsMemory(FirstPart));
-        total = await ReceiveRestAsync(session, buffer, total);
-        Assert.Equal(Size, total);
-        Assert.True(payload.AsSpan().SequenceEqual(buffer), "The frame arrived altered after a cancelled receive.");
+        await ExpectTheRestIntactAsync(session, payload, buffer, total);
         await session.CloseFromServerAsync();
     }
 
@@ -126,17 +106,7 @@ public sealed class LargeFrameIntoCallerBufferTests
         byte[] payload = Encoding.ASCII.GetBytes(new string('a', Size));
         payload[FirstPart + 1000] = 0xFF;
         byte[] buffer = new byte[Size];
-        Task<ValueWebSocketReceiveResult> first = session.Client.ReceiveAsync(buffer, session.Token).AsTask();
-        await Task.Delay(100, session.Token);
-        await session.WriteAsync(RawConnection.FrameHeader(0x1, Size));
-        await session.WriteAsync(payload.AsMemory(0, FirstPart));
-        ValueWebSocketReceiveResult result = await first.WaitAsync(TestTimeouts.Default, session.Token);
-        Assert.Equal(WebSocketMessageType.Text, result.MessageType);
-        int total = result.Count;
-        while (total < FirstPart)
-        {
-            total += (await ReceivePieceAsync(session, buffer.AsMemory(total))).Count;
-        }
+        int total = await SendFirstPartAndReceiveItAsync(session, payload, buffer, opcode: 0x1);
 
         Task reader = Task.Run(async () =>
         {
@@ -194,28 +164,82 @@ public sealed class LargeFrameIntoCallerBufferTests
         Assert.Null(session.Client.CloseError);
     }
 
-    /// <summary>Starts a 1 MiB binary frame, sends its first half, and receives that half into the caller's buffer.</summary>
-    private static async Task<int> SendFirstPartAndReceiveItAsync(ConformanceSession session, byte[] payload, byte[] buffer)
+    [Fact]
+    public async Task KeepAlive_WhileAReceiveWaitsInALargeFrameAndThePeerFallsSilent_FailsWith1011()
+    {
+        // The receive call is reading the socket: a Pong that does not come means a dead peer, as when the loop reads.
+        await using ConformanceSession session = await ConformanceSession.OpenAsync(o =>
+        {
+            o.KeepAliveInterval = TimeSpan.FromMilliseconds(200);
+            o.KeepAliveTimeout = TimeSpan.FromMilliseconds(300);
+        });
+        byte[] payload = RandomNumberGenerator.GetBytes(Size);
+        byte[] buffer = new byte[Size];
+        int total = await SendFirstPartAndReceiveItAsync(session, payload, buffer);
+        Task<ValueWebSocketReceiveResult> waiting = session.Client.ReceiveAsync(buffer.AsMemory(total), session.Token).AsTask();
+
+        RawCloseFrame close = await session.Raw.ReadCloseFrameAsync(TestTimeouts.Default, skipOtherFrames: true, session.Token);
+        Assert.Equal((ushort)1011, close.Code);
+        WebSocketClosedException error = await Assert.ThrowsAsync<WebSocketClosedException>(() => waiting.WaitAsync(session.Token));
+        Assert.Equal(WebSocketCloseStatus.InternalServerError, error.CloseStatus);
+        await session.Client.Completion.WaitAsync(session.Token);
+    }
+
+    [Fact]
+    public async Task KeepAlive_WhileTheApplicationHoldsALargeFrameUnread_IsPostponedNotFailed()
+    {
+        // Nobody reads until the application calls again: backpressure, not a dead peer.
+        TimeSpan pongTimeout = TimeSpan.FromMilliseconds(300);
+        await using ConformanceSession session = await ConformanceSession.OpenAsync(o =>
+        {
+            o.KeepAliveInterval = TimeSpan.FromMilliseconds(200);
+            o.KeepAliveTimeout = pongTimeout;
+        });
+        byte[] payload = RandomNumberGenerator.GetBytes(Size);
+        byte[] buffer = new byte[Size];
+        int total = await SendFirstPartAndReceiveItAsync(session, payload, buffer);
+
+        RawFrame ping = await session.ReadClientFrameAsync(0x9);
+        await Assert.ThrowsAsync<TimeoutException>(() => session.ReadClientFrameAsync(pongTimeout * 4));
+        Assert.Equal(WebSocketConnectionState.Open, session.Client.State);
+
+        // The Pong can only follow the frame.
+        await session.WriteAsync(payload.AsMemory(FirstPart));
+        await session.Raw.SendFrameAsync(0xA, ping.Payload, cancellationToken: session.Token);
+        await ExpectTheRestIntactAsync(session, payload, buffer, total);
+        Assert.Equal(WebSocketConnectionState.Open, session.Client.State);
+    }
+
+    /// <summary>
+    /// Starts a 1 MiB frame (binary unless <paramref name="opcode"/> says otherwise) while a receive waits, sends its
+    /// first half, and receives that half into the caller's buffer before the rest exists.
+    /// </summary>
+    private static async Task<int> SendFirstPartAndReceiveItAsync(ConformanceSession session, byte[] payload, byte[] buffer, byte opcode = 0x2)
     {
         Task<ValueWebSocketReceiveResult> first = session.Client.ReceiveAsync(buffer, session.Token).AsTask();
         await Task.Delay(100, session.Token);
-        await session.WriteAsync(RawConnection.FrameHeader(0x2, (ulong)payload.Length));
+        await session.WriteAsync(RawConnection.FrameHeader(opcode, (ulong)payload.Length));
         await session.WriteAsync(payload.AsMemory(0, FirstPart));
         ValueWebSocketReceiveResult result = await first.WaitAsync(TestTimeouts.Default, session.Token);
         int total = result.Count;
         while (total < FirstPart)
         {
+            Assert.False(result.EndOfMessage);
             result = await ReceivePieceAsync(session, buffer.AsMemory(total));
             total += result.Count;
         }
 
         Assert.Equal(FirstPart, total);
         Assert.False(result.EndOfMessage);
+        Assert.Equal(opcode == 0x1 ? WebSocketMessageType.Text : WebSocketMessageType.Binary, result.MessageType);
         return total;
     }
 
-    /// <summary>Receives pieces into the rest of <paramref name="buffer"/> until the end of the message.</summary>
-    private static async Task<int> ReceiveRestAsync(ConformanceSession session, byte[] buffer, int total)
+    /// <summary>
+    /// Receives pieces into the rest of <paramref name="buffer"/> until the end of the message, and checks that the
+    /// whole payload arrived intact.
+    /// </summary>
+    private static async Task ExpectTheRestIntactAsync(ConformanceSession session, byte[] payload, byte[] buffer, int total)
     {
         ValueWebSocketReceiveResult result;
         do
@@ -225,7 +249,8 @@ public sealed class LargeFrameIntoCallerBufferTests
         }
         while (!result.EndOfMessage);
 
-        return total;
+        Assert.Equal(Size, total);
+        Assert.True(payload.AsSpan().SequenceEqual(buffer), "The frame arrived altered.");
     }
 
     private static Task<ValueWebSocketReceiveResult> ReceivePieceAsync(ConformanceSession session, Memory<byte> buffer) =>
