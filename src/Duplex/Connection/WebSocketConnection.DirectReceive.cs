@@ -39,7 +39,7 @@ public sealed partial class WebSocketConnection
     /// <summary>
     /// The loop's side: offers the frame to the receive call and waits until the socket comes back — the
     /// frame's payload read, the connection ended, or another caller (a whole-message receive, a small
-    /// buffer, the closing handshake, teardown) needs the loop to read again. While no receive call is
+    /// buffer, a Ping waiting for its Pong, the closing handshake, teardown) needs the loop to read again. While no receive call is
     /// reading, reading is paused as when the receive queue is full, so keepalive does not count a missing
     /// Pong against the peer.
     /// </summary>

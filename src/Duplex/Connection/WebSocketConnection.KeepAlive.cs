@@ -43,6 +43,9 @@ public sealed partial class WebSocketConnection
 
         cancellationToken.ThrowIfCancellationRequested();
         PendingPings.Entry entry = SendPing(payload.ToArray());
+
+        // The Pong comes after any large frame a receive call has left half read: the loop reads it.
+        TakeFrameBack();
         try
         {
             TimeSpan rtt = await entry.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);

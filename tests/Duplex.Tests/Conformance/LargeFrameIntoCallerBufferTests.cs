@@ -165,6 +165,26 @@ public sealed class LargeFrameIntoCallerBufferTests
     }
 
     [Fact]
+    public async Task PingAsync_WhileTheApplicationHoldsALargeFrameHalfRead_GetsItsPong_AndTheFrameStaysIntact()
+    {
+        // The Pong comes after the frame: the loop takes the frame back and reads on, so the Ping is answered even
+        // though the application reads nothing meanwhile.
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+        byte[] payload = RandomNumberGenerator.GetBytes(Size);
+        byte[] buffer = new byte[Size];
+        int total = await SendFirstPartAndReceiveItAsync(session, payload, buffer);
+
+        Task<TimeSpan> ping = session.Client.PingAsync("half"u8.ToArray(), session.Token).AsTask();
+        RawFrame sent = await session.ReadClientFrameAsync(0x9);
+        await session.WriteAsync(payload.AsMemory(FirstPart));
+        await session.Raw.SendFrameAsync(0xA, sent.Payload, cancellationToken: session.Token);
+        Assert.True(await ping.WaitAsync(session.Token) >= TimeSpan.Zero);
+
+        await ExpectTheRestIntactAsync(session, payload, buffer, total);
+        await session.CloseFromServerAsync();
+    }
+
+    [Fact]
     public async Task KeepAlive_WhileAReceiveWaitsInALargeFrameAndThePeerFallsSilent_FailsWith1011()
     {
         // The receive call is reading the socket: a Pong that does not come means a dead peer, as when the loop reads.
