@@ -234,7 +234,8 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
     /// <summary>
     /// The writer stopped in the middle of a large frame so that the reader reads the rest of it straight
     /// into its own buffer: every wait ends at once until <see cref="WithdrawFrames"/>, and a waiting
-    /// reader is woken now. A reader that cannot take them must give them back to the writer.
+    /// reader's wake is deferred to <see cref="WakeDeferredReader"/>. A reader that cannot take the
+    /// frames must give them back to the writer.
     /// </summary>
     public void OfferFrames()
     {
@@ -243,7 +244,7 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
             _framesOffered = true;
             if (_readerWaiting)
             {
-                WakeReader(true);
+                _wakeDeferred = true;
             }
         }
     }

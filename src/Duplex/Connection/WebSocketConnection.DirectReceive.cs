@@ -37,31 +37,25 @@ public sealed partial class WebSocketConnection
         stream is NetworkStream && _incoming.WaitingReaderRoom >= DirectReadThreshold;
 
     /// <summary>
-    /// The loop's side: offers the frame to the receive call and waits until the socket comes back — the
-    /// frame's payload read, the connection ended, or another caller (a whole-message receive, a small
-    /// buffer, a Ping waiting for its Pong, the closing handshake, teardown) needs the loop to read again. While no receive call is
-    /// reading, reading is paused as when the receive queue is full, so keepalive does not count a missing
-    /// Pong against the peer.
+    /// The loop's side: offers the frame to the receive call (a waiting one is woken when the loop awaits
+    /// the returned task) and returns what completes when the socket comes back — the frame's payload
+    /// read, the connection ended, or another caller (a whole-message receive, a small buffer, a Ping
+    /// waiting for its Pong, the closing handshake, teardown) needs the loop to read again. While no
+    /// receive call is reading, reading is paused as when the receive queue is full, so keepalive does
+    /// not count a missing Pong against the peer; the loop clears that once it has the socket back.
     /// </summary>
-    private async Task<(HandBackReason Reason, Exception? Error)> HandFrameToReceiverAsync()
+    private Task<(HandBackReason Reason, Exception? Error)> OfferFrameToReceiver()
     {
         var handOver = new FrameHandOver();
         Volatile.Write(ref _handOver, handOver);
         _receivePaused = true;
-        try
+        _incoming.OfferFrames();
+        if (IsTornDown || Volatile.Read(ref _closeCompletion) is not null)
         {
-            _incoming.OfferFrames();
-            if (IsTornDown || Volatile.Read(ref _closeCompletion) is not null)
-            {
-                TakeFrameBack();
-            }
+            TakeFrameBack();
+        }
 
-            return await handOver.Returned.Task.ConfigureAwait(false);
-        }
-        finally
-        {
-            _receivePaused = false;
-        }
+        return handOver.Returned.Task;
     }
 
     /// <summary>

@@ -276,7 +276,7 @@ public sealed partial class WebSocketConnection
         try
         {
             // Each read below: while a reader's wake is deferred (see EnqueueAsync), the read is awaited
-            // through SocketReadAwaitable, which wakes it; otherwise plainly, which keeps an idle
+            // through ReaderWakingAwaitable, which wakes it; otherwise plainly, which keeps an idle
             // connection's loop a little smaller (no continuation delegate).
             while (true)
             {
@@ -291,7 +291,7 @@ public sealed partial class WebSocketConnection
                         sofar.Add(new ReceivedBatch.Piece(chunk, 0, chunkCount, ToMessageType(_decoder.MessageOpcode), EndOfMessage: false, Owned: true));
                         chunk = null;
                         chunkCount = 0;
-                        await EnqueueAsync(sofar, null).ConfigureAwait(false);
+                        await EnqueueAsync(sofar, null, deferWake: true).ConfigureAwait(false);
                     }
 
                     if (buffer is not null)
@@ -300,8 +300,10 @@ public sealed partial class WebSocketConnection
                         buffer = null;
                     }
 
-                    _incoming.WakeDeferredReader(inline: false);
-                    (HandBackReason reason, Exception? error) = await HandFrameToReceiverAsync().ConfigureAwait(false);
+                    // Awaited here, in the loop itself: the receive call may continue on this thread.
+                    var handedBack = new ValueTask<(HandBackReason, Exception?)>(OfferFrameToReceiver());
+                    (HandBackReason reason, Exception? error) = await new ReaderWakingAwaitable<(HandBackReason, Exception?)>(handedBack, _incoming);
+                    _receivePaused = false;
                     switch (reason)
                     {
                         case HandBackReason.EndOfStream:
@@ -327,7 +329,7 @@ public sealed partial class WebSocketConnection
                     Reserve(ref chunk, chunkCount, want);
                     ValueTask<int> directRead = stream.ReadAsync(chunk.AsMemory(chunkCount, want), abort);
                     int direct = _incoming.HasDeferredWake
-                        ? await new SocketReadAwaitable(directRead, _incoming)
+                        ? await new ReaderWakingAwaitable<int>(directRead, _incoming)
                         : await directRead.ConfigureAwait(false);
                     if (direct == 0)
                     {
@@ -363,14 +365,14 @@ public sealed partial class WebSocketConnection
                     // read, and rent the buffer only once bytes are there.
                     ValueTask<int> dataArrives = stream.ReadAsync(Memory<byte>.Empty, abort);
                     _ = _incoming.HasDeferredWake
-                        ? await new SocketReadAwaitable(dataArrives, _incoming)
+                        ? await new ReaderWakingAwaitable<int>(dataArrives, _incoming)
                         : await dataArrives.ConfigureAwait(false);
                     buffer = ArrayPool<byte>.Shared.Rent(_receiveBufferSize);
                 }
 
                 ValueTask<int> bufferRead = stream.ReadAsync(buffer, abort);
                 int read = _incoming.HasDeferredWake
-                    ? await new SocketReadAwaitable(bufferRead, _incoming)
+                    ? await new ReaderWakingAwaitable<int>(bufferRead, _incoming)
                     : await bufferRead.ConfigureAwait(false);
                 if (read == 0)
                 {
@@ -454,7 +456,7 @@ public sealed partial class WebSocketConnection
                 if (batch is { Count: > 0 })
                 {
                     // With the socket drained, the next read will most likely wait: the application
-                    // is woken once it does, on this thread (see SocketReadAwaitable).
+                    // is woken once it does, on this thread (see ReaderWakingAwaitable).
                     await EnqueueAsync(batch, bufferInBatch ? buffer : null, deferWake: drained).ConfigureAwait(false);
                     batch = null;
                 }

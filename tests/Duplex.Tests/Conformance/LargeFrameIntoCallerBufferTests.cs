@@ -185,6 +185,36 @@ public sealed class LargeFrameIntoCallerBufferTests
     }
 
     [Fact]
+    public async Task ReaderThatBlocksOnAPingRightAfterTheFirstPieceOfALargeFrame_GetsThePong()
+    {
+        // The first piece may be delivered on the receive loop's thread while the loop waits for the frame to come
+        // back: code that blocks there must not hold up the loop once the Ping hands the frame back.
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+        byte[] payload = RandomNumberGenerator.GetBytes(Size);
+        byte[] buffer = new byte[Size];
+        Task<int> reader = Task.Run(async () =>
+        {
+            ValueWebSocketReceiveResult first = await session.Client.ReceiveAsync(buffer, session.Token).ConfigureAwait(false);
+#pragma warning disable xUnit1031, CA2012 // Blocking on purpose: this is what the test is about.
+            session.Client.PingAsync("blocked"u8.ToArray(), session.Token).AsTask().GetAwaiter().GetResult();
+#pragma warning restore xUnit1031, CA2012
+            return first.Count;
+        });
+
+        await Task.Delay(100, session.Token);
+        await session.WriteAsync(RawConnection.FrameHeader(0x2, Size));
+        await session.WriteAsync(payload.AsMemory(0, FirstPart));
+        RawFrame ping = await session.ReadClientFrameAsync(0x9);
+        await session.WriteAsync(payload.AsMemory(FirstPart));
+        await session.Raw.SendFrameAsync(0xA, ping.Payload, cancellationToken: session.Token);
+
+        int total = await reader.WaitAsync(session.Token);
+        Assert.InRange(total, 1, FirstPart);
+        await ExpectTheRestIntactAsync(session, payload, buffer, total);
+        await session.CloseFromServerAsync();
+    }
+
+    [Fact]
     public async Task KeepAlive_WhileAReceiveWaitsInALargeFrameAndThePeerFallsSilent_FailsWith1011()
     {
         // The receive call is reading the socket: a Pong that does not come means a dead peer, as when the loop reads.
