@@ -21,9 +21,6 @@ public sealed partial class WebSocketConnection
 
         /// <summary>The payload broke the protocol (see the decoder's violation).</summary>
         Violation,
-
-        /// <summary>The read failed with the error handed back.</summary>
-        ReadFailed,
     }
 
     /// <summary>
@@ -42,9 +39,11 @@ public sealed partial class WebSocketConnection
     /// read, the connection ended, or another caller (a whole-message receive, a small buffer, a Ping
     /// waiting for its Pong, the closing handshake, teardown) needs the loop to read again. While no
     /// receive call is reading, reading is paused as when the receive queue is full, so keepalive does
-    /// not count a missing Pong against the peer; the loop clears that once it has the socket back.
+    /// not count a missing Pong against the peer; the loop clears that once it has the socket back. The
+    /// task's result is a <see cref="HandBackReason"/> (an int, so that the loop awaits it with the same
+    /// awaiter as its reads); a read that failed faults it with the read's exception.
     /// </summary>
-    private Task<(HandBackReason Reason, Exception? Error)> OfferFrameToReceiver()
+    private Task<int> OfferFrameToReceiver()
     {
         var handOver = new FrameHandOver();
         Volatile.Write(ref _handOver, handOver);
@@ -90,11 +89,18 @@ public sealed partial class WebSocketConnection
         GiveFrameBack(handOver, HandBackReason.Continue, null);
     }
 
-    private void GiveFrameBack(FrameHandOver handOver, HandBackReason reason, Exception? error)
+    private void GiveFrameBack(FrameHandOver handOver, HandBackReason reason, Exception? readError)
     {
         _incoming.WithdrawFrames();
         Interlocked.CompareExchange(ref _handOver, null, handOver);
-        handOver.Returned.TrySetResult((reason, error));
+        if (readError is not null)
+        {
+            handOver.Returned.TrySetException(readError);
+        }
+        else
+        {
+            handOver.Returned.TrySetResult((int)reason);
+        }
     }
 
     /// <summary>
@@ -159,7 +165,7 @@ public sealed partial class WebSocketConnection
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or SocketException)
         {
-            giveBack = HandBackReason.ReadFailed;
+            giveBack = HandBackReason.Continue;
             error = ex;
             return null;
         }
@@ -189,7 +195,7 @@ public sealed partial class WebSocketConnection
     /// <summary>One stop of the receive loop in a large frame, handed to a receive call.</summary>
     private sealed class FrameHandOver
     {
-        public readonly TaskCompletionSource<(HandBackReason Reason, Exception? Error)> Returned = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public readonly TaskCompletionSource<int> Returned = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         // Guarded by the instance's lock.
         public bool ReceiverReading;

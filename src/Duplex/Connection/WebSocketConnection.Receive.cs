@@ -301,22 +301,19 @@ public sealed partial class WebSocketConnection
                     }
 
                     // Awaited here, in the loop itself: the receive call may continue on this thread.
-                    var handedBack = new ValueTask<(HandBackReason, Exception?)>(OfferFrameToReceiver());
-                    (HandBackReason reason, Exception? error) = await new ReaderWakingAwaitable<(HandBackReason, Exception?)>(handedBack, _incoming);
+                    // A read of the receive call's that failed is rethrown here and ends the loop as its own would.
+                    int handedBack = await new ReaderWakingAwaitable<int>(new ValueTask<int>(OfferFrameToReceiver()), _incoming);
                     _receivePaused = false;
-                    switch (reason)
+                    if ((HandBackReason)handedBack == HandBackReason.EndOfStream)
                     {
-                        case HandBackReason.EndOfStream:
-                            OnEndOfStream();
-                            return;
-                        case HandBackReason.Violation:
-                            ProtocolViolation handedViolation = _decoder.Violation;
-                            Log.ProtocolViolation(_logger, handedViolation.CloseStatus, handedViolation.Message);
-                            await FailAsync(handedViolation.CloseStatus, null, handedViolation.ToException()).ConfigureAwait(false);
-                            return;
-                        case HandBackReason.ReadFailed:
-                            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error!);
-                            break;
+                        OnEndOfStream();
+                        return;
+                    }
+
+                    if ((HandBackReason)handedBack == HandBackReason.Violation)
+                    {
+                        await FailOnViolationAsync().ConfigureAwait(false);
+                        return;
                     }
 
                     continue;
@@ -340,9 +337,7 @@ public sealed partial class WebSocketConnection
                     Volatile.Write(ref _lastReceivedTimestamp, _time.GetTimestamp());
                     if (_decoder.Decode(chunk.AsSpan(chunkCount, direct), out _, out DecodedFrame piece) == DecodeStatus.Violation)
                     {
-                        ProtocolViolation violation = _decoder.Violation;
-                        Log.ProtocolViolation(_logger, violation.CloseStatus, violation.Message);
-                        await FailAsync(violation.CloseStatus, null, violation.ToException()).ConfigureAwait(false);
+                        await FailOnViolationAsync().ConfigureAwait(false);
                         return;
                     }
 
@@ -445,9 +440,7 @@ public sealed partial class WebSocketConnection
                             buffer = null;
                         }
 
-                        ProtocolViolation violation = _decoder.Violation;
-                        Log.ProtocolViolation(_logger, violation.CloseStatus, violation.Message);
-                        await FailAsync(violation.CloseStatus, null, violation.ToException()).ConfigureAwait(false);
+                        await FailOnViolationAsync().ConfigureAwait(false);
                         return;
                     }
                 }
@@ -495,6 +488,14 @@ public sealed partial class WebSocketConnection
                 ArrayPool<byte>.Shared.Return(chunk);
             }
         }
+    }
+
+    /// <summary>Fails the connection with the decoder's protocol violation (close code and reason).</summary>
+    private Task FailOnViolationAsync()
+    {
+        ProtocolViolation violation = _decoder.Violation;
+        Log.ProtocolViolation(_logger, violation.CloseStatus, violation.Message);
+        return FailAsync(violation.CloseStatus, null, violation.ToException());
     }
 
     private static WebSocketMessageType ToMessageType(Opcode opcode) =>
