@@ -23,6 +23,9 @@ public sealed partial class WebSocketConnection
         Violation,
     }
 
+    /// <summary>The room a waiting <see cref="ReceiveAsync"/> call offers for a large frame (0 when none waits with room); for tests.</summary>
+    internal int WaitingReceiveRoom => _incoming.WaitingReaderRoom;
+
     /// <summary>
     /// Whether the receive loop, standing in the middle of a large frame, should let the waiting receive
     /// call read the rest of it straight into the caller's buffer: the payload then crosses memory once,
