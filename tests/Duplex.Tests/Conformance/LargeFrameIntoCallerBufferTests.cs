@@ -22,11 +22,9 @@ public sealed class LargeFrameIntoCallerBufferTests
     public async Task LargeFrame_ComesIntoTheCallersBufferInPiecesAsItArrives_Intact()
     {
         await using ConformanceSession session = await ConformanceSession.OpenAsync();
-        byte[] payload = RandomNumberGenerator.GetBytes(Size);
-        byte[] buffer = new byte[Size];
 
         // Everything sent so far is received before the rest of the frame exists.
-        int total = await SendFirstPartAndReceiveItAsync(session, payload, buffer);
+        (byte[] payload, byte[] buffer, int total) = await StartFrameAsync(session);
 
         await session.WriteAsync(payload.AsMemory(FirstPart));
         await ExpectTheRestIntactAsync(session, payload, buffer, total);
@@ -42,9 +40,7 @@ public sealed class LargeFrameIntoCallerBufferTests
     public async Task ReceiveCancelledWhileWaitingForTheRestOfALargeFrame_LosesNothing()
     {
         await using ConformanceSession session = await ConformanceSession.OpenAsync();
-        byte[] payload = RandomNumberGenerator.GetBytes(Size);
-        byte[] buffer = new byte[Size];
-        int total = await SendFirstPartAndReceiveItAsync(session, payload, buffer);
+        (byte[] payload, byte[] buffer, int total) = await StartFrameAsync(session);
 
         using (var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200)))
         {
@@ -61,9 +57,7 @@ public sealed class LargeFrameIntoCallerBufferTests
     public async Task WholeMessageReceive_AfterPiecesOfALargeFrame_GetsTheRestOfTheMessage()
     {
         await using ConformanceSession session = await ConformanceSession.OpenAsync();
-        byte[] payload = RandomNumberGenerator.GetBytes(Size);
-        byte[] buffer = new byte[Size];
-        await SendFirstPartAndReceiveItAsync(session, payload, buffer);
+        (byte[] payload, byte[] buffer, _) = await StartFrameAsync(session);
 
         Task<WebSocketMessage> rest = session.ReceiveAsync();
         await Task.Delay(50, session.Token);
@@ -78,9 +72,7 @@ public sealed class LargeFrameIntoCallerBufferTests
     public async Task SmallBufferReceive_AfterPiecesOfALargeFrame_GetsTheRestInSmallPieces()
     {
         await using ConformanceSession session = await ConformanceSession.OpenAsync();
-        byte[] payload = RandomNumberGenerator.GetBytes(Size);
-        byte[] buffer = new byte[Size];
-        int total = await SendFirstPartAndReceiveItAsync(session, payload, buffer);
+        (byte[] payload, byte[] buffer, int total) = await StartFrameAsync(session);
 
         Task write = session.WriteAsync(payload.AsMemory(FirstPart));
         ValueWebSocketReceiveResult result;
@@ -126,9 +118,7 @@ public sealed class LargeFrameIntoCallerBufferTests
     public async Task PeerEndsTcpInTheMiddleOfALargeFrame_TheReceiveFailsAsALostConnection()
     {
         await using ConformanceSession session = await ConformanceSession.OpenAsync();
-        byte[] payload = RandomNumberGenerator.GetBytes(Size);
-        byte[] buffer = new byte[Size];
-        int total = await SendFirstPartAndReceiveItAsync(session, payload, buffer);
+        (byte[] payload, byte[] buffer, int total) = await StartFrameAsync(session);
 
         Task<ValueWebSocketReceiveResult> waiting = session.Client.ReceiveAsync(buffer.AsMemory(total), session.Token).AsTask();
         await Task.Delay(50, session.Token);
@@ -147,9 +137,7 @@ public sealed class LargeFrameIntoCallerBufferTests
         // The application read part of a large frame and stopped reading; the peer's Close comes after the rest
         // of the frame, so the receive loop must take the frame back to see it.
         await using ConformanceSession session = await ConformanceSession.OpenAsync();
-        byte[] payload = RandomNumberGenerator.GetBytes(Size);
-        byte[] buffer = new byte[Size];
-        await SendFirstPartAndReceiveItAsync(session, payload, buffer);
+        (byte[] payload, byte[] buffer, _) = await StartFrameAsync(session);
 
         Task close = session.Client.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", session.Token);
         RawCloseFrame ours = await session.ReadClientCloseAsync();
@@ -170,9 +158,7 @@ public sealed class LargeFrameIntoCallerBufferTests
         // The Pong comes after the frame: the loop takes the frame back and reads on, so the Ping is answered even
         // though the application reads nothing meanwhile.
         await using ConformanceSession session = await ConformanceSession.OpenAsync();
-        byte[] payload = RandomNumberGenerator.GetBytes(Size);
-        byte[] buffer = new byte[Size];
-        int total = await SendFirstPartAndReceiveItAsync(session, payload, buffer);
+        (byte[] payload, byte[] buffer, int total) = await StartFrameAsync(session);
 
         Task<TimeSpan> ping = session.Client.PingAsync("half"u8.ToArray(), session.Token).AsTask();
         RawFrame sent = await session.ReadClientFrameAsync(0x9);
@@ -223,9 +209,7 @@ public sealed class LargeFrameIntoCallerBufferTests
             o.KeepAliveInterval = TimeSpan.FromMilliseconds(200);
             o.KeepAliveTimeout = TimeSpan.FromMilliseconds(300);
         });
-        byte[] payload = RandomNumberGenerator.GetBytes(Size);
-        byte[] buffer = new byte[Size];
-        int total = await SendFirstPartAndReceiveItAsync(session, payload, buffer);
+        (byte[] payload, byte[] buffer, int total) = await StartFrameAsync(session);
         Task<ValueWebSocketReceiveResult> waiting = session.Client.ReceiveAsync(buffer.AsMemory(total), session.Token).AsTask();
 
         RawCloseFrame close = await session.Raw.ReadCloseFrameAsync(TestTimeouts.Default, skipOtherFrames: true, session.Token);
@@ -245,9 +229,7 @@ public sealed class LargeFrameIntoCallerBufferTests
             o.KeepAliveInterval = TimeSpan.FromMilliseconds(200);
             o.KeepAliveTimeout = pongTimeout;
         });
-        byte[] payload = RandomNumberGenerator.GetBytes(Size);
-        byte[] buffer = new byte[Size];
-        int total = await SendFirstPartAndReceiveItAsync(session, payload, buffer);
+        (byte[] payload, byte[] buffer, int total) = await StartFrameAsync(session);
 
         RawFrame ping = await session.ReadClientFrameAsync(0x9);
         await Assert.ThrowsAsync<TimeoutException>(() => session.ReadClientFrameAsync(pongTimeout * 4));
@@ -258,6 +240,14 @@ public sealed class LargeFrameIntoCallerBufferTests
         await session.Raw.SendFrameAsync(0xA, ping.Payload, cancellationToken: session.Token);
         await ExpectTheRestIntactAsync(session, payload, buffer, total);
         Assert.Equal(WebSocketConnectionState.Open, session.Client.State);
+    }
+
+    /// <summary>Starts a 1 MiB binary frame of random bytes and receives its first half (see <see cref="SendFirstPartAndReceiveItAsync"/>).</summary>
+    private static async Task<(byte[] Payload, byte[] Buffer, int Received)> StartFrameAsync(ConformanceSession session)
+    {
+        byte[] payload = RandomNumberGenerator.GetBytes(Size);
+        byte[] buffer = new byte[Size];
+        return (payload, buffer, await SendFirstPartAndReceiveItAsync(session, payload, buffer));
     }
 
     /// <summary>
