@@ -219,17 +219,13 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
     /// </summary>
     public int WaitingReaderRoom => Volatile.Read(ref _readerWaiting) ? Volatile.Read(ref _readerRoom) : 0;
 
-    /// <summary>Whether the writer has stopped in a large frame for the reader (see <see cref="OfferFrames"/>).</summary>
-    public bool FramesOffered
-    {
-        get
-        {
-            lock (this)
-            {
-                return _framesOffered;
-            }
-        }
-    }
+    /// <summary>
+    /// Whether the writer has stopped in a large frame for the reader (see <see cref="OfferFrames"/>).
+    /// Read without the lock, as the reader checks it before every wait: a stale <see langword="false"/>
+    /// is caught by <see cref="WaitToReadAsync"/>, which checks under the lock and returns at once, and a
+    /// stale <see langword="true"/> finds the frame already taken back.
+    /// </summary>
+    public bool FramesOffered => Volatile.Read(ref _framesOffered);
 
     /// <summary>
     /// The writer stopped in the middle of a large frame so that the reader reads the rest of it straight
