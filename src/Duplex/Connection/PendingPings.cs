@@ -20,10 +20,10 @@ internal sealed class PendingPings
         }
     }
 
-    /// <summary>Registers a Ping about to be sent.</summary>
-    public Entry Add(byte[] payload, long timestamp)
+    /// <summary>Registers a Ping about to be sent; <paramref name="byCaller"/> for <c>PingAsync</c>, false for keepalive.</summary>
+    public Entry Add(byte[] payload, long timestamp, bool byCaller)
     {
-        var entry = new Entry(payload, timestamp);
+        var entry = new Entry(payload, timestamp, byCaller);
         lock (_entries)
         {
             _entries.Add(entry);
@@ -38,6 +38,15 @@ internal sealed class PendingPings
         lock (_entries)
         {
             _entries.Remove(entry);
+        }
+    }
+
+    /// <summary>Whether a <c>PingAsync</c> caller is waiting for its Pong.</summary>
+    public bool AnyCallerWaiting()
+    {
+        lock (_entries)
+        {
+            return _entries.Exists(static entry => entry.ByCaller);
         }
     }
 
@@ -93,11 +102,14 @@ internal sealed class PendingPings
     }
 
     /// <summary>One Ping in flight.</summary>
-    internal sealed class Entry(byte[] payload, long timestamp)
+    internal sealed class Entry(byte[] payload, long timestamp, bool byCaller)
     {
         public byte[] Payload { get; } = payload;
 
         public long Timestamp { get; } = timestamp;
+
+        /// <summary>Sent by <c>PingAsync</c> (a caller waits for it), not by keepalive.</summary>
+        public bool ByCaller { get; } = byCaller;
 
         public TaskCompletionSource<TimeSpan> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

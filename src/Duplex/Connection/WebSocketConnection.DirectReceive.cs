@@ -52,7 +52,11 @@ public sealed partial class WebSocketConnection
         Volatile.Write(ref _handOver, handOver);
         _receivePaused = true;
         _incoming.OfferFrames();
-        if (IsTornDown || Volatile.Read(ref _closeCompletion) is not null)
+
+        // Checked after the offer is published, as PingAsync takes an offered frame back after
+        // registering its Ping: a Ping sent before the offer gets its Pong even if the application
+        // then stops reading in the middle of the frame.
+        if (IsTornDown || Volatile.Read(ref _closeCompletion) is not null || Volatile.Read(ref _pings)?.AnyCallerWaiting() == true)
         {
             TakeFrameBack();
         }

@@ -42,7 +42,7 @@ public sealed partial class WebSocketConnection
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        PendingPings.Entry entry = SendPing(payload.ToArray());
+        PendingPings.Entry entry = SendPing(payload.ToArray(), byCaller: true);
 
         // The Pong comes after any large frame a receive call has left half read: the loop reads it.
         TakeFrameBack();
@@ -58,10 +58,10 @@ public sealed partial class WebSocketConnection
         }
     }
 
-    private PendingPings.Entry SendPing(byte[] payload)
+    private PendingPings.Entry SendPing(byte[] payload, bool byCaller)
     {
         // Registered before sending, so a fast Pong always finds it.
-        PendingPings.Entry entry = Pings.Add(payload, _time.GetTimestamp());
+        PendingPings.Entry entry = Pings.Add(payload, _time.GetTimestamp(), byCaller);
         try
         {
             AppendFrame(Opcode.Ping, fin: true, payload.Length, new ReadOnlyMemory<byte>(payload), s_copyBytes, control: true);
@@ -156,7 +156,7 @@ public sealed partial class WebSocketConnection
         BinaryPrimitives.WriteInt32BigEndian(payload, Interlocked.Increment(ref _keepAliveCounter));
         try
         {
-            PendingPings.Entry entry = SendPing(payload);
+            PendingPings.Entry entry = SendPing(payload, byCaller: false);
             lock (_stateLock)
             {
                 // A fast peer's Pong can be processed before this line runs; OnKeepAlivePong then found no

@@ -171,6 +171,42 @@ public sealed class LargeFrameIntoCallerBufferTests
     }
 
     [Fact]
+    public async Task PingAsync_WaitingBeforeALargeFrameArrives_GetsItsPong_WhileTheApplicationHoldsTheFrameHalfRead()
+    {
+        // The Ping was sent before the frame began, so it cannot take the frame back when it is called: the
+        // loop must see it waiting and keep reading the frame itself.
+        await using ConformanceSession session = await ConformanceSession.OpenAsync();
+        Task<TimeSpan> ping = session.Client.PingAsync("early"u8.ToArray(), session.Token).AsTask();
+        RawFrame sent = await session.ReadClientFrameAsync(0x9);
+
+        byte[] payload = RandomNumberGenerator.GetBytes(Size);
+        byte[] buffer = new byte[Size];
+        Task<ValueWebSocketReceiveResult> first = session.Client.ReceiveAsync(buffer, session.Token).AsTask();
+        await WaitForTheReceiveToWaitAsync(session);
+        await session.WriteAsync(RawConnection.FrameHeader(0x2, Size));
+        await session.WriteAsync(payload.AsMemory(0, FirstPart));
+
+        // Handed the frame, the receive would return the first half now and the application would read no more.
+        await Task.WhenAny(first, Task.Delay(300, session.Token));
+        await session.WriteAsync(payload.AsMemory(FirstPart));
+        await session.Raw.SendFrameAsync(0xA, sent.Payload, cancellationToken: session.Token);
+        Assert.True(await ping.WaitAsync(TestTimeouts.Default, session.Token) >= TimeSpan.Zero);
+
+        ValueWebSocketReceiveResult result = await first.WaitAsync(TestTimeouts.Default, session.Token);
+        if (result.EndOfMessage)
+        {
+            Assert.Equal(Size, result.Count);
+            Assert.True(payload.AsSpan().SequenceEqual(buffer), "The frame arrived altered.");
+        }
+        else
+        {
+            await ExpectTheRestIntactAsync(session, payload, buffer, result.Count);
+        }
+
+        await session.CloseFromServerAsync();
+    }
+
+    [Fact]
     public async Task ReaderThatBlocksOnAPingRightAfterTheFirstPieceOfALargeFrame_GetsThePong()
     {
         // The first piece may be delivered on the receive loop's thread while the loop waits for the frame to come
