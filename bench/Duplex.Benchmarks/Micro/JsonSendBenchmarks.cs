@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using BenchmarkDotNet.Attributes;
+using Duplex.Client;
 using Duplex.Protocol;
 
 namespace Duplex.Benchmarks.Micro;
@@ -8,9 +9,9 @@ namespace Duplex.Benchmarks.Micro;
 /// <summary>
 /// The JSON send path up to the socket: source-generated serialization of a small object to UTF-8,
 /// then a masked text frame written into a send buffer (header, payload copy, fresh mask key,
-/// masking) as <c>WebSocketConnection</c> does. <c>SerializeToUtf8Bytes</c> is what
-/// <c>WebSocketClient.SendJsonAsync</c> calls today; <c>Utf8JsonWriter</c> into a reused buffer
-/// shows what an allocation-free path would cost.
+/// masking) as <c>WebSocketConnection</c> does: <c>SerializeToUtf8Bytes</c> (an array per message)
+/// against <c>Utf8JsonWriter</c> into a reused buffer. <see cref="ClientSendJsonAsync"/> is the whole
+/// <c>WebSocketClient.SendJsonAsync</c> call, into a stream whose writes complete at once.
 /// </summary>
 [MemoryDiagnoser]
 public class JsonSendBenchmarks
@@ -21,8 +22,26 @@ public class JsonSendBenchmarks
     private readonly ArrayBufferWriter<byte> _json = new(1024);
     private Utf8JsonWriter _writer = null!;
 
+    private const int Messages = 10_000;
+
     [GlobalSetup]
     public void Setup() => _writer = new Utf8JsonWriter(_json);
+
+    [Benchmark(OperationsPerInvoke = Messages)]
+    public async Task<long> ClientSendJsonAsync()
+    {
+        var options = new WebSocketClientOptions();
+        options.Connection.KeepAliveInterval = Timeout.InfiniteTimeSpan;
+        options.Connection.Transport = new ReplayTransport([]);
+        using var client = new WebSocketClient(options); // Dispose aborts: the replay stream never answers a Close
+        await client.ConnectAsync(new Uri("ws://127.0.0.1/replay"));
+        for (int i = 0; i < Messages; i++)
+        {
+            await client.SendJsonAsync(_quote, BenchJsonContext.Default.Quote);
+        }
+
+        return Messages;
+    }
 
     [Benchmark(Baseline = true)]
     public int SerializeToUtf8BytesThenFrame()

@@ -49,7 +49,18 @@ public partial class WebSocketClient
     public ValueTask SendJsonAsync<T>(T value, JsonTypeInfo<T> jsonTypeInfo, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(jsonTypeInfo);
-        return SendCoreAsync(WebSocketMessageType.Text, null, JsonSerializer.SerializeToUtf8Bytes(value, jsonTypeInfo), cancellationToken);
+        JsonMessageBuffer json = JsonMessageBuffer.Rent(jsonTypeInfo.Options);
+        try
+        {
+            JsonSerializer.Serialize(json.Writer, value, jsonTypeInfo);
+        }
+        catch
+        {
+            json.Return();
+            throw;
+        }
+
+        return SendCoreAsync(WebSocketMessageType.Text, null, json.WrittenMemory, cancellationToken, json);
     }
 
     /// <summary>Sends <paramref name="value"/> as a JSON text message, using reflection-based serialization.</summary>
@@ -59,13 +70,33 @@ public partial class WebSocketClient
     /// <param name="cancellationToken">Removes the message from the outbox if it is still waiting there.</param>
     [RequiresUnreferencedCode("Reflection-based JSON; use the JsonTypeInfo overload for trimming and AOT.")]
     [RequiresDynamicCode("Reflection-based JSON; use the JsonTypeInfo overload for trimming and AOT.")]
-    public ValueTask SendJsonAsync<T>(T value, JsonSerializerOptions? options = null, CancellationToken cancellationToken = default) =>
-        SendCoreAsync(WebSocketMessageType.Text, null, JsonSerializer.SerializeToUtf8Bytes(value, options ?? _options.JsonSerializerOptions), cancellationToken);
+    public ValueTask SendJsonAsync<T>(T value, JsonSerializerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= _options.JsonSerializerOptions ?? JsonSerializerOptions.Default;
+        JsonMessageBuffer json = JsonMessageBuffer.Rent(options);
+        try
+        {
+            JsonSerializer.Serialize(json.Writer, value, options);
+        }
+        catch
+        {
+            json.Return();
+            throw;
+        }
 
-    private ValueTask SendCoreAsync(WebSocketMessageType type, string? text, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+        return SendCoreAsync(WebSocketMessageType.Text, null, json.WrittenMemory, cancellationToken, json);
+    }
+
+    /// <summary>
+    /// Sends a message. <paramref name="pooledJson"/>, when given, holds <paramref name="data"/> and is
+    /// returned once the connection has copied the bytes; a message that goes to the outbox gets an
+    /// array of its own first, since it may outlive the call (the drop callback sees it).
+    /// </summary>
+    private ValueTask SendCoreAsync(WebSocketMessageType type, string? text, ReadOnlyMemory<byte> data, CancellationToken cancellationToken, JsonMessageBuffer? pooledJson = null)
     {
         if (cancellationToken.IsCancellationRequested)
         {
+            pooledJson?.Return();
             return ValueTask.FromCanceled(cancellationToken);
         }
 
@@ -83,30 +114,51 @@ public partial class WebSocketClient
             {
                 send.GetAwaiter().GetResult();
                 CountSent(text, data);
+                pooledJson?.Return();
                 return ValueTask.CompletedTask;
             }
 
-            return FinishDirectSendAsync(send, type, text, data, cancellationToken);
+            return FinishDirectSendAsync(send, type, text, data, cancellationToken, pooledJson);
         }
 
-        return SendThroughOutboxAsync(type, text, data, cancellationToken);
+        return SendThroughOutboxAsync(type, text, OwnCopy(data, pooledJson), cancellationToken);
     }
 
     /// <summary>A direct send that did not complete at once; if its connection died under it, the message goes the full way.</summary>
-    private async ValueTask FinishDirectSendAsync(ValueTask send, WebSocketMessageType type, string? text, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    private async ValueTask FinishDirectSendAsync(ValueTask send, WebSocketMessageType type, string? text, ReadOnlyMemory<byte> data, CancellationToken cancellationToken, JsonMessageBuffer? pooledJson)
     {
         try
         {
             await send.ConfigureAwait(false);
             CountSent(text, data);
+            pooledJson?.Return();
             return;
         }
         catch (WebSocketClosedException) when (CanWaitForNextConnection())
         {
             // The connection died under this send: it goes to the outbox for the next one.
+            data = OwnCopy(data, pooledJson);
+        }
+        catch
+        {
+            pooledJson?.Return();
+            throw;
         }
 
         await SendThroughOutboxAsync(type, text, data, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The bytes in an array of their own when they are in a pooled JSON buffer, which goes back.</summary>
+    private static ReadOnlyMemory<byte> OwnCopy(ReadOnlyMemory<byte> data, JsonMessageBuffer? pooledJson)
+    {
+        if (pooledJson is null)
+        {
+            return data;
+        }
+
+        byte[] copy = data.ToArray();
+        pooledJson.Return();
+        return copy;
     }
 
     private async ValueTask SendThroughOutboxAsync(WebSocketMessageType type, string? text, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
