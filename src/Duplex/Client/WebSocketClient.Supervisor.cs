@@ -302,7 +302,18 @@ public partial class WebSocketClient
         {
             while (true)
             {
-                WebSocketMessage message = await connection.ReceiveMessageAsync().ConfigureAwait(false);
+                // Waits on the connection's queue itself rather than in ReceiveMessageAsync, so an idle
+                // client holds no receive call's state.
+                if (!connection.TryReceiveMessage(out WebSocketMessage message))
+                {
+                    if (await connection.WaitForMessagesAsync().ConfigureAwait(false))
+                    {
+                        continue;
+                    }
+
+                    message = connection.MessageAfterEnd();
+                }
+
                 if (message.IsClose)
                 {
                     break;

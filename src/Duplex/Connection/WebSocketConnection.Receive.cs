@@ -54,39 +54,107 @@ public sealed partial class WebSocketConnection
         EnterReceive();
         try
         {
-            while (true)
+            WebSocketMessage message;
+            while (!TryTakeMessage(out message))
             {
-                if ((_batch is null || _batch.IsConsumed) && !await NextBatchAsync(cancellationToken).ConfigureAwait(false))
+                if (!await NextBatchAsync(cancellationToken).ConfigureAwait(false))
                 {
                     return WebSocketMessage.FromClose(RemoteCloseStatus, RemoteCloseStatusDescription);
                 }
-
-                ReceivedBatch batch = _batch!;
-                ReceivedBatch.Piece piece = batch.Pieces[batch.Next];
-                ReadOnlySpan<byte> rest = piece.Span.Slice(batch.NextOffset);
-                if (piece.EndOfMessage && _assemblyCount == 0)
-                {
-                    // The common case: the whole message is one piece; only the result allocates.
-                    WebSocketMessage whole = Materialize(piece.Type, rest);
-                    AdvancePiece(batch);
-                    return whole;
-                }
-
-                AppendToAssembly(rest);
-                AdvancePiece(batch);
-                if (piece.EndOfMessage)
-                {
-                    WebSocketMessage assembled = Materialize(piece.Type, _assembly.AsSpan(0, _assemblyCount));
-                    ArrayPool<byte>.Shared.Return(_assembly!);
-                    _assembly = null;
-                    _assemblyCount = 0;
-                    return assembled;
-                }
             }
+
+            return message;
         }
         finally
         {
             ExitReceive();
+        }
+    }
+
+    /// <summary>
+    /// For a consumer that waits with <see cref="WaitForMessagesAsync"/> (the client's message pump,
+    /// which so holds no receive state while the connection is idle): the next whole message if the
+    /// queue holds all of it now; false when it has to wait.
+    /// </summary>
+    internal bool TryReceiveMessage(out WebSocketMessage message)
+    {
+        EnterReceive();
+        try
+        {
+            return TryTakeMessage(out message);
+        }
+        finally
+        {
+            ExitReceive();
+        }
+    }
+
+    /// <summary>
+    /// Completes when <see cref="TryReceiveMessage"/> may find more (true), or when the queue has ended
+    /// (false: <see cref="MessageAfterEnd"/> tells how). Holds no state machine while it waits.
+    /// </summary>
+    internal ValueTask<bool> WaitForMessagesAsync()
+    {
+        if (_incoming.FramesOffered)
+        {
+            // A whole-message consumer never reads a frame itself: the loop reads it into the queue.
+            TakeFrameBack();
+        }
+
+        return _incoming.WaitToReadAsync(CancellationToken.None);
+    }
+
+    /// <summary>What <see cref="ReceiveMessageAsync"/> gives once the queue has ended: a Close message, or the error.</summary>
+    internal WebSocketMessage MessageAfterEnd()
+    {
+        ThrowIfEndedAbnormally();
+        return WebSocketMessage.FromClose(RemoteCloseStatus, RemoteCloseStatusDescription);
+    }
+
+    /// <summary>
+    /// Takes the next whole message from the current batch and, as it runs out, from batches already
+    /// queued, without waiting; false when the rest of the message (or any message) is still to come.
+    /// Pieces of a message spread over batches gather in the assembly buffer meanwhile.
+    /// </summary>
+    private bool TryTakeMessage(out WebSocketMessage message)
+    {
+        while (true)
+        {
+            if (_batch is null || _batch.IsConsumed)
+            {
+                _batch?.Release();
+                _batch = null;
+                if (!_incoming.TryRead(out ReceivedBatch? next))
+                {
+                    message = default;
+                    return false;
+                }
+
+                _batch = next;
+                continue;
+            }
+
+            ReceivedBatch batch = _batch;
+            ReceivedBatch.Piece piece = batch.Pieces[batch.Next];
+            ReadOnlySpan<byte> rest = piece.Span.Slice(batch.NextOffset);
+            if (piece.EndOfMessage && _assemblyCount == 0)
+            {
+                // The common case: the whole message is one piece; only the result allocates.
+                message = Materialize(piece.Type, rest);
+                AdvancePiece(batch);
+                return true;
+            }
+
+            AppendToAssembly(rest);
+            AdvancePiece(batch);
+            if (piece.EndOfMessage)
+            {
+                message = Materialize(piece.Type, _assembly.AsSpan(0, _assemblyCount));
+                ArrayPool<byte>.Shared.Return(_assembly!);
+                _assembly = null;
+                _assemblyCount = 0;
+                return true;
+            }
         }
     }
 
