@@ -33,30 +33,31 @@ internal sealed class OutboxItem : WebSocketOutgoingMessage
 /// </summary>
 internal sealed class Outbox(int capacity)
 {
-    private readonly LinkedList<OutboxItem> _items = new();
-    private readonly Queue<TaskCompletionSource> _spaceWaiters = new();
+    // Created on first use: the outbox of a client that never had to wait holds nothing.
+    private LinkedList<OutboxItem>? _items;
+    private Queue<TaskCompletionSource>? _spaceWaiters;
 
-    public int Count => _items.Count;
+    public int Count => _items?.Count ?? 0;
 
-    public bool IsFull => _items.Count >= capacity;
+    public bool IsFull => Count >= capacity;
 
     public void Add(OutboxItem item)
     {
-        item.Node = _items.AddLast(item);
+        item.Node = (_items ??= new LinkedList<OutboxItem>()).AddLast(item);
         DuplexTelemetry.OutboxDepth.Add(1);
     }
 
     /// <summary>Puts a message that a dying connection could not take back at the head.</summary>
     public void AddFirst(OutboxItem item)
     {
-        item.Node = _items.AddFirst(item);
+        item.Node = (_items ??= new LinkedList<OutboxItem>()).AddFirst(item);
         DuplexTelemetry.OutboxDepth.Add(1);
     }
 
     /// <summary>Takes the oldest message, or null when empty.</summary>
     public OutboxItem? TakeFirst()
     {
-        LinkedListNode<OutboxItem>? first = _items.First;
+        LinkedListNode<OutboxItem>? first = _items?.First;
         if (first is null)
         {
             return null;
@@ -69,7 +70,7 @@ internal sealed class Outbox(int capacity)
     /// <summary>Removes a message still waiting (its sender cancelled); false when it already left.</summary>
     public bool Remove(OutboxItem item)
     {
-        if (item.Node?.List != _items)
+        if (_items is null || item.Node?.List != _items)
         {
             return false;
         }
@@ -81,7 +82,7 @@ internal sealed class Outbox(int capacity)
     /// <summary>Takes every waiting message, oldest first.</summary>
     public List<OutboxItem> TakeAll()
     {
-        var all = new List<OutboxItem>(_items.Count);
+        var all = new List<OutboxItem>(Count);
         while (TakeFirst() is { } item)
         {
             all.Add(item);
@@ -99,14 +100,14 @@ internal sealed class Outbox(int capacity)
         }
 
         var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _spaceWaiters.Enqueue(waiter);
+        (_spaceWaiters ??= new Queue<TaskCompletionSource>()).Enqueue(waiter);
         return waiter.Task;
     }
 
     /// <summary>Wakes every sender waiting for space (they check again), e.g. when the client closes.</summary>
     public void WakeAll()
     {
-        while (_spaceWaiters.TryDequeue(out TaskCompletionSource? waiter))
+        while (_spaceWaiters is not null && _spaceWaiters.TryDequeue(out TaskCompletionSource? waiter))
         {
             waiter.TrySetResult();
         }
@@ -114,10 +115,10 @@ internal sealed class Outbox(int capacity)
 
     private void Detach(OutboxItem item)
     {
-        _items.Remove(item.Node!);
+        _items!.Remove(item.Node!);
         item.Node = null;
         DuplexTelemetry.OutboxDepth.Add(-1);
-        if (_spaceWaiters.TryDequeue(out TaskCompletionSource? waiter))
+        if (_spaceWaiters is not null && _spaceWaiters.TryDequeue(out TaskCompletionSource? waiter))
         {
             waiter.TrySetResult();
         }

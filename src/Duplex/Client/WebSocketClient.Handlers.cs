@@ -308,7 +308,10 @@ public partial class WebSocketClient
             {
                 if (_events is null || !_events.TryDequeue(out item))
                 {
+                    // Nothing left to run: an idle client keeps neither the queue nor a finished task.
                     _dispatching = false;
+                    _dispatcher = Task.CompletedTask;
+                    _events = null;
                     return;
                 }
             }

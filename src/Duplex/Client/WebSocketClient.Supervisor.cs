@@ -11,7 +11,7 @@ public partial class WebSocketClient
     /// The one loop that owns the connection's life: runs a connection until it ends, decides about
     /// reconnecting (policy, backoff with jitter, limits), and opens the next one.
     /// </summary>
-    private async Task SuperviseAsync(WebSocketConnection connection, TaskCompletionSource opened)
+    private async Task SuperviseAsync(WebSocketConnection connection, TaskCompletionSource? opened)
     {
         bool isReconnect = false;
         int attempt = 0;
@@ -22,6 +22,9 @@ public partial class WebSocketClient
             {
                 long openedAt = _time.GetTimestamp();
                 await OnConnectionOpenedAsync(connection, isReconnect, attempt, opened).ConfigureAwait(false);
+
+                // ConnectAsync has returned: the loop keeps no hold on its signal for the client's lifetime.
+                opened = null;
                 ConnectionEnd end = await RunConnectionAsync(connection).ConfigureAwait(false);
                 lock (_lock)
                 {
@@ -70,7 +73,7 @@ public partial class WebSocketClient
         }
         finally
         {
-            opened.TrySetResult();
+            opened?.TrySetResult();
         }
     }
 
@@ -267,7 +270,7 @@ public partial class WebSocketClient
     }
 
     /// <summary>Makes a new connection current: state Open, connect handlers, then the outbox.</summary>
-    private async Task OnConnectionOpenedAsync(WebSocketConnection connection, bool isReconnect, int attempt, TaskCompletionSource opened)
+    private async Task OnConnectionOpenedAsync(WebSocketConnection connection, bool isReconnect, int attempt, TaskCompletionSource? opened)
     {
         lock (_lock)
         {
@@ -286,7 +289,7 @@ public partial class WebSocketClient
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await PostAsync(new DispatchItem(DispatchKind.Connected, context, done, connection)).ConfigureAwait(false);
         await done.Task.ConfigureAwait(false);
-        opened.TrySetResult();
+        opened?.TrySetResult();
         await DrainOutboxAsync(connection).ConfigureAwait(false);
     }
 

@@ -37,6 +37,10 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
     private WebSocketClientState _state = WebSocketClientState.Closed;
     private WebSocketConnection? _connection;
     private CancellationTokenSource _run = new();
+
+    // The first connect's own token source while it runs: cancelled with _run, and never registered on
+    // _run (a token source keeps what a registration leaves behind for as long as it lives).
+    private CancellationTokenSource? _connecting;
     private Task? _supervisor;
     private Task? _closeTask;
     private Uri? _uri;
@@ -179,18 +183,20 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
             _connectTls = tls;
             _run.Dispose();
             _run = new CancellationTokenSource();
+            _connecting = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : new CancellationTokenSource();
             Volatile.Write(ref _streamEnded, false);
         }
 
         SetState(WebSocketClientState.Connecting);
         WebSocketConnection connection;
+        CancellationTokenSource connecting = _connecting;
         try
         {
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _run.Token);
-            connection = await OpenConnectionAsync(attempt: 0, linked.Token).ConfigureAwait(false);
+            connection = await OpenConnectionAsync(attempt: 0, connecting.Token).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
+            EndConnecting(connecting);
             lock (_lock)
             {
                 _started = false;
@@ -206,6 +212,7 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
             throw;
         }
 
+        EndConnecting(connecting);
         var opened = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Task supervisor = SuperviseAsync(connection, opened);
         lock (_lock)
@@ -342,12 +349,43 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
             connection = _connection;
         }
 
-        _run.Cancel();
+        StopRunning();
         connection?.Abort();
         FailOutbox("the client was disposed");
         SetState(WebSocketClientState.Closed);
         Shutdown();
         _lifetime.Cancel();
+    }
+
+    private void EndConnecting(CancellationTokenSource connecting)
+    {
+        lock (_lock)
+        {
+            _connecting = null;
+        }
+
+        connecting.Dispose();
+    }
+
+    /// <summary>Stops the supervisor's waits and a first connect still under way.</summary>
+    private void StopRunning()
+    {
+        _run.Cancel();
+        CancellationTokenSource? connecting;
+        lock (_lock)
+        {
+            connecting = _connecting;
+        }
+
+        try
+        {
+            // Outside the lock: cancelling runs the connect's callbacks right here.
+            connecting?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The connect ended meanwhile.
+        }
     }
 
     private void Shutdown()
@@ -365,7 +403,7 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
     {
         await Task.Yield();
         SetState(WebSocketClientState.Closing);
-        _run.Cancel();
+        StopRunning();
         WebSocketConnection? connection;
         Task? supervisor;
         lock (_lock)
