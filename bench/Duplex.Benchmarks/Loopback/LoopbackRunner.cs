@@ -11,6 +11,9 @@ namespace Duplex.Benchmarks.Loopback;
 /// </summary>
 internal sealed class LoopbackRunner
 {
+    /// <summary>S3 and S4 run in this many blocks per client, taking turns (see <see cref="RunInterleavedAsync"/>).</summary>
+    private const int Blocks = 20;
+
     private readonly LoopbackOptions _options;
     private readonly List<MetricSeries> _series = [];
     private readonly List<string> _failures = [];
@@ -189,7 +192,6 @@ internal sealed class LoopbackRunner
         Func<ILoopbackClient, int, long[], int, CancellationToken, Task> block,
         Action<ClientKind, long[]?, Meter.Reading?> record)
     {
-        const int Blocks = 20;
         int perBlock = Math.Max(1, roundTrips / Blocks);
         var runs = new List<InterleavedRun>();
         using var timeout = new CancellationTokenSource(_options.RunTimeout * order.Length);
@@ -267,13 +269,15 @@ internal sealed class LoopbackRunner
 
     private void RecordEchoText(ClientKind client, long[]? ticks, Meter.Reading? reading)
     {
+        double[]? blockP50 = ticks is null ? null : PerBlock(ticks, block => Micros(Percentile(Sorted(block), 0.50)));
+        double[]? blockP99 = ticks is null ? null : PerBlock(ticks, block => Micros(Percentile(Sorted(block), 0.99)));
         if (ticks is not null)
         {
             Array.Sort(ticks);
         }
 
-        Record("S3", "echo p50", client, "µs", Better.Lower, ticks is null ? null : Micros(Percentile(ticks, 0.50)), reading);
-        Record("S3", "echo p99", client, "µs", Better.Lower, ticks is null ? null : Micros(Percentile(ticks, 0.99)), null);
+        Record("S3", "echo p50", client, "µs", Better.Lower, ticks is null ? null : Micros(Percentile(ticks, 0.50)), reading, blockP50);
+        Record("S3", "echo p99", client, "µs", Better.Lower, ticks is null ? null : Micros(Percentile(ticks, 0.99)), null, blockP99);
         Record("S3", "echo p99.9", client, "µs", Better.Lower, ticks is null ? null : Micros(Percentile(ticks, 0.999)), null);
     }
 
@@ -286,7 +290,24 @@ internal sealed class LoopbackRunner
             rate = megabytes / r.Elapsed.TotalSeconds;
         }
 
-        Record("S4", "1 MiB echo MB/s", client, "MB/s", Better.Higher, rate, reading);
+        // A block's rate from its round trips' own times.
+        double[]? blocks = ticks is null
+            ? null
+            : PerBlock(ticks, block => block.Length * ((double)_binary.Length / (1024 * 1024)) / (block.Sum() / (double)Stopwatch.Frequency));
+        Record("S4", "1 MiB echo MB/s", client, "MB/s", Better.Higher, rate, reading, blocks);
+    }
+
+    /// <summary>One value per block of an interleaved scenario, from that block's round-trip times.</summary>
+    private static double[] PerBlock(long[] ticks, Func<long[], double> measure)
+    {
+        int perBlock = ticks.Length / Blocks;
+        return [.. Enumerable.Range(0, Blocks).Select(b => measure(ticks[(b * perBlock)..((b + 1) * perBlock)]))];
+    }
+
+    private static long[] Sorted(long[] values)
+    {
+        Array.Sort(values);
+        return values;
     }
 
     /// <summary>S3: <paramref name="count"/> sequential text round trips, each one timed into <paramref name="ticks"/> from <paramref name="first"/>.</summary>
@@ -378,10 +399,11 @@ internal sealed class LoopbackRunner
         await client.CloseAsync(linked.Token);
     }
 
-    private void Record(string scenario, string metric, ClientKind client, string unit, Better better, double? value, Meter.Reading? reading)
+    private void Record(string scenario, string metric, ClientKind client, string unit, Better better, double? value, Meter.Reading? reading, double[]? blocks = null)
     {
         MetricSeries series = Series(scenario, metric, client, unit, better);
         series.Values.Add(value ?? double.NaN);
+        series.Blocks.Add(blocks);
         if (reading is { } r)
         {
             series.AllocatedPerMessage.Add(r.AllocatedPerOperation);

@@ -18,6 +18,12 @@ internal sealed class MetricSeries(string scenario, string metric, ClientKind cl
 
     public List<double> Values { get; } = [];
 
+    /// <summary>
+    /// For the interleaved scenarios (S3, S4), the value of each block of each repetition (null for a
+    /// failed run): blocks with the same number ran in the same stretch of time for every client.
+    /// </summary>
+    public List<double[]?> Blocks { get; } = [];
+
     public List<double> AllocatedPerMessage { get; } = [];
 
     /// <summary>Client-process CPU time (all threads) per message, in microseconds.</summary>
