@@ -49,18 +49,7 @@ public partial class WebSocketClient
     public ValueTask SendJsonAsync<T>(T value, JsonTypeInfo<T> jsonTypeInfo, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(jsonTypeInfo);
-        JsonMessageBuffer json = JsonMessageBuffer.Rent(jsonTypeInfo.Options);
-        try
-        {
-            JsonSerializer.Serialize(json.Writer, value, jsonTypeInfo);
-        }
-        catch
-        {
-            json.Return();
-            throw;
-        }
-
-        return SendCoreAsync(WebSocketMessageType.Text, null, json.WrittenMemory, cancellationToken, json);
+        return SendJsonCoreAsync(jsonTypeInfo.Options, (value, jsonTypeInfo), static (writer, state) => JsonSerializer.Serialize(writer, state.value, state.jsonTypeInfo), cancellationToken);
     }
 
     /// <summary>Sends <paramref name="value"/> as a JSON text message, using reflection-based serialization.</summary>
@@ -73,10 +62,16 @@ public partial class WebSocketClient
     public ValueTask SendJsonAsync<T>(T value, JsonSerializerOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= _options.JsonSerializerOptions ?? JsonSerializerOptions.Default;
+        return SendJsonCoreAsync(options, (value, options), static (writer, state) => JsonSerializer.Serialize(writer, state.value, state.options), cancellationToken);
+    }
+
+    /// <summary>Serializes into this thread's pooled JSON buffer and sends the bytes as a text message.</summary>
+    private ValueTask SendJsonCoreAsync<TState>(JsonSerializerOptions options, TState state, Action<Utf8JsonWriter, TState> serialize, CancellationToken cancellationToken)
+    {
         JsonMessageBuffer json = JsonMessageBuffer.Rent(options);
         try
         {
-            JsonSerializer.Serialize(json.Writer, value, options);
+            serialize(json.Writer, state);
         }
         catch
         {

@@ -166,6 +166,7 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
     public async Task ConnectAsync(Uri uri, IReadOnlyDictionary<string, string>? headers = null, WebSocketTlsOptions? tls = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(uri);
+        CancellationTokenSource connecting;
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -183,13 +184,13 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
             _connectTls = tls;
             _run.Dispose();
             _run = new CancellationTokenSource();
-            _connecting = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : new CancellationTokenSource();
+            connecting = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : new CancellationTokenSource();
+            _connecting = connecting;
             Volatile.Write(ref _streamEnded, false);
         }
 
         SetState(WebSocketClientState.Connecting);
         WebSocketConnection connection;
-        CancellationTokenSource connecting = _connecting;
         try
         {
             connection = await OpenConnectionAsync(attempt: 0, connecting.Token).ConfigureAwait(false);
