@@ -86,10 +86,7 @@ public class EngineReceiveBenchmarks
     [Benchmark(OperationsPerInvoke = Messages)]
     public async Task<long> DuplexClientOnMessage()
     {
-        var options = new WebSocketClientOptions();
-        options.Connection.KeepAliveInterval = Timeout.InfiniteTimeSpan;
-        options.Connection.Transport = new ReplayTransport(_frames);
-        using var client = new WebSocketClient(options);
+        using var client = new WebSocketClient(ReplayTransport.ClientOptions(_frames));
         var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
         int count = 0;
         long chars = 0;

@@ -49,10 +49,7 @@ public class EngineSendBenchmarks
     [Benchmark(OperationsPerInvoke = Messages)]
     public async Task<long> DuplexClient()
     {
-        var options = new WebSocketClientOptions();
-        options.Connection.KeepAliveInterval = Timeout.InfiniteTimeSpan;
-        options.Connection.Transport = new ReplayTransport([]);
-        using var client = new WebSocketClient(options); // Dispose aborts: the replay stream never answers a Close
+        using var client = new WebSocketClient(ReplayTransport.ClientOptions([])); // Dispose aborts: the replay stream never answers a Close
         await client.ConnectAsync(new Uri("ws://127.0.0.1/replay"));
         for (int i = 0; i < Messages; i++)
         {

@@ -30,10 +30,7 @@ public class JsonSendBenchmarks
     [Benchmark(OperationsPerInvoke = Messages)]
     public async Task<long> ClientSendJsonAsync()
     {
-        var options = new WebSocketClientOptions();
-        options.Connection.KeepAliveInterval = Timeout.InfiniteTimeSpan;
-        options.Connection.Transport = new ReplayTransport([]);
-        using var client = new WebSocketClient(options); // Dispose aborts: the replay stream never answers a Close
+        using var client = new WebSocketClient(ReplayTransport.ClientOptions([])); // Dispose aborts: the replay stream never answers a Close
         await client.ConnectAsync(new Uri("ws://127.0.0.1/replay"));
         for (int i = 0; i < Messages; i++)
         {

@@ -1,4 +1,5 @@
 using System.Net;
+using Duplex.Client;
 using Duplex.Handshake;
 using Microsoft.Extensions.Logging;
 
@@ -8,6 +9,15 @@ namespace Duplex.Benchmarks.Micro;
 internal sealed class ReplayTransport(byte[] incoming) : IWebSocketTransport
 {
     private static readonly IReadOnlyDictionary<string, IReadOnlyList<string>> s_noHeaders = new Dictionary<string, IReadOnlyList<string>>();
+
+    /// <summary>Client options whose connections replay <paramref name="incoming"/>, with keepalive off.</summary>
+    public static WebSocketClientOptions ClientOptions(byte[] incoming)
+    {
+        var options = new WebSocketClientOptions();
+        options.Connection.KeepAliveInterval = Timeout.InfiniteTimeSpan;
+        options.Connection.Transport = new ReplayTransport(incoming);
+        return options;
+    }
 
     public Task<WebSocketHandshakeResult> ConnectAsync(Uri uri, WebSocketHandshakeOptions options, ILogger logger, CancellationToken cancellationToken)
     {

@@ -11,20 +11,9 @@ namespace Duplex.Tests.Client;
 /// <see cref="JsonSerializer.SerializeToUtf8Bytes{TValue}(TValue, JsonSerializerOptions?)"/> makes, and a message that
 /// waits in the outbox must keep its own bytes while later JSON sends reuse the buffer.
 /// </summary>
-public sealed class WebSocketClientJsonSendTests : IAsyncLifetime
+public sealed class WebSocketClientJsonSendTests : RawServerClientTestBase
 {
     private static readonly TestOrder s_order = new("café <b>&\"quoted\"</b> ☃ 😀", 42, ["a", "b\n", "ü"]);
-
-    private readonly RawWebSocketServer _server = new();
-    private readonly CancellationTokenSource _timeout = TestTimeouts.CreateSource(TimeSpan.FromSeconds(30));
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        _timeout.Dispose();
-    }
 
     public static TheoryData<string> OptionSets => ["default", "indented", "tabs", "relaxed", "camel"];
 
@@ -37,13 +26,13 @@ public sealed class WebSocketClientJsonSendTests : IAsyncLifetime
         (WebSocketClient client, RawConnection server) = await ConnectAsync();
         await using (client)
         {
-            await client.SendJsonAsync(s_order, context.TestOrder, _timeout.Token);
+            await client.SendJsonAsync(s_order, context.TestOrder, Deadline.Token);
 #pragma warning disable IL2026, IL3050 // The reflection-based overload is what is under test here.
-            await client.SendJsonAsync(s_order, options, _timeout.Token);
+            await client.SendJsonAsync(s_order, options, Deadline.Token);
 #pragma warning restore IL2026, IL3050
 
             // Several sends on one thread reuse its writer: each must start from an empty buffer.
-            await client.SendJsonAsync(s_order, context.TestOrder, _timeout.Token);
+            await client.SendJsonAsync(s_order, context.TestOrder, Deadline.Token);
 
             byte[] expectedGenerated = JsonSerializer.SerializeToUtf8Bytes(s_order, context.TestOrder);
 #pragma warning disable IL2026, IL3050
@@ -62,8 +51,8 @@ public sealed class WebSocketClientJsonSendTests : IAsyncLifetime
         (WebSocketClient client, RawConnection server) = await ConnectAsync();
         await using (client)
         {
-            await client.SendJsonAsync(big, TestJsonContext.Default.TestOrder, _timeout.Token);
-            await client.SendJsonAsync(s_order, TestJsonContext.Default.TestOrder, _timeout.Token);
+            await client.SendJsonAsync(big, TestJsonContext.Default.TestOrder, Deadline.Token);
+            await client.SendJsonAsync(s_order, TestJsonContext.Default.TestOrder, Deadline.Token);
             Assert.Equal(JsonSerializer.SerializeToUtf8Bytes(big, TestJsonContext.Default.TestOrder), await ReadTextPayloadAsync(server));
             Assert.Equal(JsonSerializer.SerializeToUtf8Bytes(s_order, TestJsonContext.Default.TestOrder), await ReadTextPayloadAsync(server));
         }
@@ -78,8 +67,8 @@ public sealed class WebSocketClientJsonSendTests : IAsyncLifetime
         await using (client)
         {
             // The list inside the object is deeper than one level.
-            await Assert.ThrowsAsync<JsonException>(() => client.SendJsonAsync(s_order, context.TestOrder, _timeout.Token).AsTask());
-            await client.SendJsonAsync(s_order, TestJsonContext.Default.TestOrder, _timeout.Token);
+            await Assert.ThrowsAsync<JsonException>(() => client.SendJsonAsync(s_order, context.TestOrder, Deadline.Token).AsTask());
+            await client.SendJsonAsync(s_order, TestJsonContext.Default.TestOrder, Deadline.Token);
             Assert.Equal(JsonSerializer.SerializeToUtf8Bytes(s_order, TestJsonContext.Default.TestOrder), await ReadTextPayloadAsync(server));
         }
     }
@@ -92,23 +81,23 @@ public sealed class WebSocketClientJsonSendTests : IAsyncLifetime
             o.Reconnect.InitialDelay = TimeSpan.FromMilliseconds(300);
             o.Reconnect.MaxDelay = TimeSpan.FromSeconds(1);
         }));
-        Task<RawConnection> firstAccept = _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
-        await client.ConnectAsync(_server.Uri, cancellationToken: _timeout.Token);
+        Task<RawConnection> firstAccept = Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
+        await client.ConnectAsync(Server.Uri, cancellationToken: Deadline.Token);
         (await firstAccept).Abort();
         await ClientTestKit.WaitUntilAsync(() => client.State == WebSocketClientState.Disconnected, "the client notices the loss");
 
         // All sent from this one thread, one after the other: each would overwrite the last in a shared buffer.
         TestOrder[] orders = Enumerable.Range(0, 5).Select(i => s_order with { Id = i, Type = new string((char)('a' + i), 10 + i) }).ToArray();
-        Task[] sends = orders.Select(order => client.SendJsonAsync(order, TestJsonContext.Default.TestOrder, _timeout.Token).AsTask()).ToArray();
+        Task[] sends = orders.Select(order => client.SendJsonAsync(order, TestJsonContext.Default.TestOrder, Deadline.Token).AsTask()).ToArray();
         await ClientTestKit.WaitUntilAsync(() => client.OutboxCount == orders.Length, "the messages wait in the outbox");
 
-        RawConnection second = await _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
+        RawConnection second = await Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
         foreach (TestOrder order in orders)
         {
             Assert.Equal(JsonSerializer.SerializeToUtf8Bytes(order, TestJsonContext.Default.TestOrder), await ReadTextPayloadAsync(second));
         }
 
-        await Task.WhenAll(sends).WaitAsync(_timeout.Token);
+        await Task.WhenAll(sends).WaitAsync(Deadline.Token);
     }
 
     [Fact]
@@ -123,15 +112,15 @@ public sealed class WebSocketClientJsonSendTests : IAsyncLifetime
             o.OutboxOverflow = OutboxOverflowPolicy.DropOldest;
             o.MessageDropped = m => { lock (dropped) { dropped.Add(Encoding.UTF8.GetString(m.Data.Span)); } };
         }));
-        Task<RawConnection> accept = _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
-        await client.ConnectAsync(_server.Uri, cancellationToken: _timeout.Token);
+        Task<RawConnection> accept = Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
+        await client.ConnectAsync(Server.Uri, cancellationToken: Deadline.Token);
         (await accept).Abort();
         await ClientTestKit.WaitUntilAsync(() => client.State == WebSocketClientState.Disconnected, "the client notices the loss");
 
         TestOrder first = s_order with { Type = "first" };
-        Task firstSend = client.SendJsonAsync(first, TestJsonContext.Default.TestOrder, _timeout.Token).AsTask();
-        Task secondSend = client.SendJsonAsync(s_order with { Type = "second, longer than the first" }, TestJsonContext.Default.TestOrder, _timeout.Token).AsTask();
-        await Assert.ThrowsAsync<WebSocketMessageDroppedException>(() => firstSend.WaitAsync(_timeout.Token));
+        Task firstSend = client.SendJsonAsync(first, TestJsonContext.Default.TestOrder, Deadline.Token).AsTask();
+        Task secondSend = client.SendJsonAsync(s_order with { Type = "second, longer than the first" }, TestJsonContext.Default.TestOrder, Deadline.Token).AsTask();
+        await Assert.ThrowsAsync<WebSocketMessageDroppedException>(() => firstSend.WaitAsync(Deadline.Token));
         await ClientTestKit.WaitUntilAsync(() => { lock (dropped) { return dropped.Count == 1; } }, "the first message is reported dropped");
         Assert.Equal(Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(first, TestJsonContext.Default.TestOrder)), dropped[0]);
         Assert.False(secondSend.IsCompleted);
@@ -150,14 +139,14 @@ public sealed class WebSocketClientJsonSendTests : IAsyncLifetime
     private async Task<(WebSocketClient Client, RawConnection Server)> ConnectAsync()
     {
         var client = new WebSocketClient(ClientTestKit.FastOptions());
-        Task<RawConnection> accept = _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
-        await client.ConnectAsync(_server.Uri, cancellationToken: _timeout.Token);
+        Task<RawConnection> accept = Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
+        await client.ConnectAsync(Server.Uri, cancellationToken: Deadline.Token);
         return (client, await accept);
     }
 
     private async Task<byte[]> ReadTextPayloadAsync(RawConnection server)
     {
-        RawFrame frame = await server.ReadFrameAsync(cancellationToken: _timeout.Token);
+        RawFrame frame = await server.ReadFrameAsync(cancellationToken: Deadline.Token);
         Assert.Equal(0x1, frame.Opcode);
         Assert.True(frame.Fin);
         return frame.Payload;

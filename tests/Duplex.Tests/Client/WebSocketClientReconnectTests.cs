@@ -6,19 +6,8 @@ using Duplex.Tests.Infrastructure;
 namespace Duplex.Tests.Client;
 
 /// <summary>Losing the connection: what the client reconnects on, what it keeps, what it reports.</summary>
-public sealed class WebSocketClientReconnectTests : IAsyncLifetime
+public sealed class WebSocketClientReconnectTests : RawServerClientTestBase
 {
-    private readonly RawWebSocketServer _server = new();
-    private readonly CancellationTokenSource _timeout = TestTimeouts.CreateSource(TimeSpan.FromSeconds(30));
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        _timeout.Dispose();
-    }
-
     [Fact]
     public async Task ServerDropsConnection_ClientReconnects_OutboxDrainsInOrderAfterConnectHandler()
     {
@@ -32,26 +21,26 @@ public sealed class WebSocketClientReconnectTests : IAsyncLifetime
             }
         });
 
-        Task<RawConnection> firstAccept = _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
-        await client.ConnectAsync(_server.Uri, cancellationToken: _timeout.Token);
+        Task<RawConnection> firstAccept = Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
+        await client.ConnectAsync(Server.Uri, cancellationToken: Deadline.Token);
         RawConnection first = await firstAccept;
         first.Abort();
         await ClientTestKit.WaitUntilAsync(() => client.State == WebSocketClientState.Disconnected, "the client notices the loss");
 
         // Sent while disconnected: they wait in the outbox.
-        Task[] sends = Enumerable.Range(0, 10).Select(i => client.SendTextAsync($"queued {i}", _timeout.Token).AsTask()).ToArray();
+        Task[] sends = Enumerable.Range(0, 10).Select(i => client.SendTextAsync($"queued {i}", Deadline.Token).AsTask()).ToArray();
         await ClientTestKit.WaitUntilAsync(() => client.OutboxCount == 10, "ten messages wait in the outbox");
 
-        RawConnection second = await _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
-        Assert.Equal("re-auth", (await second.ReadFrameAsync(cancellationToken: _timeout.Token)).Text);
+        RawConnection second = await Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
+        Assert.Equal("re-auth", (await second.ReadFrameAsync(cancellationToken: Deadline.Token)).Text);
         for (int i = 0; i < 10; i++)
         {
-            RawFrame frame = await second.ReadFrameAsync(cancellationToken: _timeout.Token);
+            RawFrame frame = await second.ReadFrameAsync(cancellationToken: Deadline.Token);
             Assert.True(frame.Masked);
             Assert.Equal($"queued {i}", frame.Text);
         }
 
-        await Task.WhenAll(sends).WaitAsync(_timeout.Token);
+        await Task.WhenAll(sends).WaitAsync(Deadline.Token);
         Assert.Equal(0, client.OutboxCount);
         Assert.Contains("reconnected", recorder.Events);
         WebSocketDisconnectedContext lost = Assert.Single(recorder.Disconnected);
@@ -68,24 +57,24 @@ public sealed class WebSocketClientReconnectTests : IAsyncLifetime
         int connections = 0;
         await using var client = new WebSocketClient(ClientTestKit.FastOptions(o => o.Connection.Transport = new WrappingTransport(
             inner => Interlocked.Increment(ref connections) == 1 ? new StallingWriteStream(inner) : inner)));
-        Task<RawConnection> accept = _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
-        await client.ConnectAsync(_server.Uri, cancellationToken: _timeout.Token);
+        Task<RawConnection> accept = Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
+        await client.ConnectAsync(Server.Uri, cancellationToken: Deadline.Token);
         RawConnection first = await accept;
         for (int i = 0; i < 3; i++)
         {
-            await client.SendTextAsync($"buffered {i}", _timeout.Token);
+            await client.SendTextAsync($"buffered {i}", Deadline.Token);
         }
 
-        await client.SendBinaryAsync(new byte[] { 1, 2, 3 }, _timeout.Token);
+        await client.SendBinaryAsync(new byte[] { 1, 2, 3 }, Deadline.Token);
         first.Abort();
 
-        RawConnection second = await _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
+        RawConnection second = await Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
         for (int i = 0; i < 3; i++)
         {
-            Assert.Equal($"buffered {i}", (await second.ReadFrameAsync(cancellationToken: _timeout.Token)).Text);
+            Assert.Equal($"buffered {i}", (await second.ReadFrameAsync(cancellationToken: Deadline.Token)).Text);
         }
 
-        RawFrame binary = await second.ReadFrameAsync(cancellationToken: _timeout.Token);
+        RawFrame binary = await second.ReadFrameAsync(cancellationToken: Deadline.Token);
         Assert.Equal(2, binary.Opcode);
         Assert.Equal(new byte[] { 1, 2, 3 }, binary.Payload);
     }
@@ -100,10 +89,10 @@ public sealed class WebSocketClientReconnectTests : IAsyncLifetime
             o.MessageDropped = dropped.Enqueue;
             o.Connection.Transport = new WrappingTransport(inner => new StallingWriteStream(inner));
         }));
-        Task<RawConnection> accept = _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
-        await client.ConnectAsync(_server.Uri, cancellationToken: _timeout.Token);
+        Task<RawConnection> accept = Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
+        await client.ConnectAsync(Server.Uri, cancellationToken: Deadline.Token);
         RawConnection connection = await accept;
-        await client.SendTextAsync("never written", _timeout.Token);
+        await client.SendTextAsync("never written", Deadline.Token);
         connection.Abort();
 
         await ClientTestKit.WaitUntilAsync(() => dropped.Count == 1, "the unsent message is reported");
@@ -120,15 +109,15 @@ public sealed class WebSocketClientReconnectTests : IAsyncLifetime
     {
         await using var client = new WebSocketClient(ClientTestKit.FastOptions());
         var recorder = new ClientRecorder(client);
-        Task<RawConnection> accept = _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
-        await client.ConnectAsync(_server.Uri, cancellationToken: _timeout.Token);
+        Task<RawConnection> accept = Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
+        await client.ConnectAsync(Server.Uri, cancellationToken: Deadline.Token);
         RawConnection first = await accept;
-        await first.SendCloseAsync((ushort)code, "restart", _timeout.Token);
-        RawCloseFrame echoed = await first.ReadCloseFrameAsync(cancellationToken: _timeout.Token);
+        await first.SendCloseAsync((ushort)code, "restart", Deadline.Token);
+        RawCloseFrame echoed = await first.ReadCloseFrameAsync(cancellationToken: Deadline.Token);
         Assert.Equal((ushort)code, echoed.Code);
         await first.DisposeAsync();
 
-        await _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
+        await Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
         await ClientTestKit.WaitUntilAsync(() => recorder.Connected.Count == 2, "the client reconnected");
         WebSocketDisconnectedContext lost = Assert.Single(recorder.Disconnected);
         Assert.Equal((WebSocketCloseStatus)code, lost.CloseStatus);
@@ -148,11 +137,11 @@ public sealed class WebSocketClientReconnectTests : IAsyncLifetime
     {
         await using var client = new WebSocketClient(ClientTestKit.FastOptions());
         var recorder = new ClientRecorder(client);
-        Task<RawConnection> accept = _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
-        await client.ConnectAsync(_server.Uri, cancellationToken: _timeout.Token);
+        Task<RawConnection> accept = Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
+        await client.ConnectAsync(Server.Uri, cancellationToken: Deadline.Token);
         RawConnection first = await accept;
-        await first.SendCloseAsync((ushort)code, "go away", _timeout.Token);
-        await first.ReadCloseFrameAsync(cancellationToken: _timeout.Token);
+        await first.SendCloseAsync((ushort)code, "go away", Deadline.Token);
+        await first.ReadCloseFrameAsync(cancellationToken: Deadline.Token);
         await first.DisposeAsync();
 
         await ClientTestKit.WaitUntilAsync(() => recorder.Disconnected.Count == 1, "the loss is reported");
@@ -169,8 +158,8 @@ public sealed class WebSocketClientReconnectTests : IAsyncLifetime
     {
         await using var client = new WebSocketClient(ClientTestKit.FastOptions());
         var recorder = new ClientRecorder(client);
-        Task<RawConnection> accept = _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
-        await client.ConnectAsync(_server.Uri, cancellationToken: _timeout.Token);
+        Task<RawConnection> accept = Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
+        await client.ConnectAsync(Server.Uri, cancellationToken: Deadline.Token);
         (await accept).Abort();
 
         await RejectNextAsync(401);
@@ -178,7 +167,7 @@ public sealed class WebSocketClientReconnectTests : IAsyncLifetime
         await ClientTestKit.WaitUntilAsync(() => !client.IsReconnecting && client.State == WebSocketClientState.Disconnected, "the client gives up");
         var rejected = (WebSocketHandshakeRejectedException)recorder.Errors.Single(e => e is WebSocketHandshakeRejectedException);
         Assert.Equal(401, rejected.StatusCode);
-        Assert.Equal(2, _server.Connections.Count);
+        Assert.Equal(2, Server.Connections.Count);
     }
 
     [Fact]
@@ -187,15 +176,15 @@ public sealed class WebSocketClientReconnectTests : IAsyncLifetime
         int produced = 0;
         await using var client = new WebSocketClient(ClientTestKit.FastOptions(o => o.HeadersFactory = _ =>
             ValueTask.FromResult<IReadOnlyDictionary<string, string>>(new Dictionary<string, string> { ["Authorization"] = $"Bearer token-{Interlocked.Increment(ref produced)}" })));
-        Task<RawConnection> accept = _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
-        await client.ConnectAsync(_server.Uri, cancellationToken: _timeout.Token);
+        Task<RawConnection> accept = Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
+        await client.ConnectAsync(Server.Uri, cancellationToken: Deadline.Token);
         RawConnection first = await accept;
         Assert.Equal("Bearer token-1", first.Request!.Headers["Authorization"]);
         first.Abort();
 
         RawConnection rejected = await RejectNextAsync(401);
         Assert.Equal("Bearer token-2", rejected.Request!.Headers["Authorization"]);
-        RawConnection retried = await _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
+        RawConnection retried = await Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
         Assert.Equal("Bearer token-3", retried.Request!.Headers["Authorization"]);
         await ClientTestKit.WaitUntilAsync(() => client.IsOpen, "the client is open again");
     }
@@ -204,11 +193,11 @@ public sealed class WebSocketClientReconnectTests : IAsyncLifetime
     public async Task ReconnectRejectedWith503AndRetryAfter_ClientRetries()
     {
         await using var client = new WebSocketClient(ClientTestKit.FastOptions());
-        Task<RawConnection> accept = _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
-        await client.ConnectAsync(_server.Uri, cancellationToken: _timeout.Token);
+        Task<RawConnection> accept = Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
+        await client.ConnectAsync(Server.Uri, cancellationToken: Deadline.Token);
         (await accept).Abort();
         await RejectNextAsync(503, "Retry-After: 1\r\n");
-        await _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
+        await Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
         await ClientTestKit.WaitUntilAsync(() => client.IsOpen, "the client is open again");
     }
 
@@ -217,13 +206,13 @@ public sealed class WebSocketClientReconnectTests : IAsyncLifetime
     {
         await using var client = new WebSocketClient(ClientTestKit.FastOptions(o => o.SilenceTimeout = TimeSpan.FromMilliseconds(300)));
         var recorder = new ClientRecorder(client);
-        Task<RawConnection> accept = _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
-        await client.ConnectAsync(_server.Uri, cancellationToken: _timeout.Token);
+        Task<RawConnection> accept = Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
+        await client.ConnectAsync(Server.Uri, cancellationToken: Deadline.Token);
         RawConnection silent = await accept;
 
-        RawCloseFrame close = await silent.ReadCloseFrameAsync(cancellationToken: _timeout.Token);
+        RawCloseFrame close = await silent.ReadCloseFrameAsync(cancellationToken: Deadline.Token);
         Assert.Equal((ushort)1001, close.Code);
-        await _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
+        await Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
         await ClientTestKit.WaitUntilAsync(() => recorder.Connected.Count == 2, "the client reconnected");
         WebSocketDisconnectedContext lost = recorder.Disconnected.First();
         Assert.True(lost.WillReconnect);
@@ -235,20 +224,20 @@ public sealed class WebSocketClientReconnectTests : IAsyncLifetime
     {
         await using var client = new WebSocketClient(ClientTestKit.FastOptions(o => o.SilenceTimeout = TimeSpan.FromMilliseconds(400)));
         var recorder = new ClientRecorder(client);
-        Task<RawConnection> accept = _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
-        await client.ConnectAsync(_server.Uri, cancellationToken: _timeout.Token);
+        Task<RawConnection> accept = Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
+        await client.ConnectAsync(Server.Uri, cancellationToken: Deadline.Token);
         RawConnection chatty = await accept;
 
         // Pongs count as traffic: a quiet but alive connection is never torn down.
         for (int i = 0; i < 10; i++)
         {
-            await chatty.SendFrameAsync(0xA, Encoding.UTF8.GetBytes("unsolicited"), cancellationToken: _timeout.Token);
-            await Task.Delay(100, _timeout.Token);
+            await chatty.SendFrameAsync(0xA, Encoding.UTF8.GetBytes("unsolicited"), cancellationToken: Deadline.Token);
+            await Task.Delay(100, Deadline.Token);
         }
 
         Assert.True(client.IsOpen);
         Assert.Empty(recorder.Disconnected);
-        Assert.Single(_server.Connections);
+        Assert.Single(Server.Connections);
     }
 
     [Fact]
@@ -256,15 +245,15 @@ public sealed class WebSocketClientReconnectTests : IAsyncLifetime
     {
         await using var client = new WebSocketClient(ClientTestKit.FastOptions());
         var recorder = new ClientRecorder(client);
-        Task<RawConnection> accept = _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
-        await client.ConnectAsync(_server.Uri, cancellationToken: _timeout.Token);
+        Task<RawConnection> accept = Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
+        await client.ConnectAsync(Server.Uri, cancellationToken: Deadline.Token);
         RawConnection connection = await accept;
 
-        Task close = client.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", _timeout.Token);
-        RawCloseFrame frame = await connection.ReadCloseFrameAsync(cancellationToken: _timeout.Token);
+        Task close = client.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", Deadline.Token);
+        RawCloseFrame frame = await connection.ReadCloseFrameAsync(cancellationToken: Deadline.Token);
         Assert.Equal((ushort)1000, frame.Code);
         Assert.Equal("bye", frame.Reason);
-        await connection.SendCloseAsync(1000, "ok", _timeout.Token);
+        await connection.SendCloseAsync(1000, "ok", Deadline.Token);
         await connection.DisposeAsync();
         await close;
 
@@ -274,7 +263,7 @@ public sealed class WebSocketClientReconnectTests : IAsyncLifetime
         Assert.True(closed.ClosedByApplication);
         Assert.False(closed.WillReconnect);
         await Assert.ThrowsAsync<WebSocketClosedException>(() => client.SendTextAsync("late").AsTask());
-        Assert.Single(_server.Connections);
+        Assert.Single(Server.Connections);
         await client.CloseAsync();
     }
 
@@ -283,14 +272,14 @@ public sealed class WebSocketClientReconnectTests : IAsyncLifetime
     {
         await using var client = new WebSocketClient(ClientTestKit.FastOptions());
         var recorder = new ClientRecorder(client);
-        Task<RawConnection> accept = _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
-        await client.ConnectAsync(_server.Uri, cancellationToken: _timeout.Token);
+        Task<RawConnection> accept = Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
+        await client.ConnectAsync(Server.Uri, cancellationToken: Deadline.Token);
         (await accept).Abort();
-        RawConnection second = await _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
+        RawConnection second = await Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
         await ClientTestKit.WaitUntilAsync(() => recorder.Connected.Count == 2, "reconnected");
-        Task close = client.CloseAsync(cancellationToken: _timeout.Token);
-        await second.ReadCloseFrameAsync(cancellationToken: _timeout.Token);
-        await second.SendCloseAsync(1000, string.Empty, _timeout.Token);
+        Task close = client.CloseAsync(cancellationToken: Deadline.Token);
+        await second.ReadCloseFrameAsync(cancellationToken: Deadline.Token);
+        await second.SendCloseAsync(1000, string.Empty, Deadline.Token);
         await second.DisposeAsync();
         await close;
 
@@ -313,8 +302,8 @@ public sealed class WebSocketClientReconnectTests : IAsyncLifetime
             o.MessageDropped = m => { lock (dropped) { dropped.Add(m); } };
         }));
         var recorder = new ClientRecorder(client);
-        Task<RawConnection> accept = _server.AcceptWebSocketAsync(cancellationToken: _timeout.Token);
-        await client.ConnectAsync(_server.Uri, cancellationToken: _timeout.Token);
+        Task<RawConnection> accept = Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
+        await client.ConnectAsync(Server.Uri, cancellationToken: Deadline.Token);
         (await accept).Abort();
         await ClientTestKit.WaitUntilAsync(() => recorder.Disconnected.Count == 1, "the loss is reported");
         Assert.False(recorder.Disconnected.Single().WillReconnect);
@@ -323,10 +312,10 @@ public sealed class WebSocketClientReconnectTests : IAsyncLifetime
 
     private async Task<RawConnection> RejectNextAsync(int status, string extraHeaders = "")
     {
-        RawConnection connection = await _server.AcceptAsync(cancellationToken: _timeout.Token);
-        await connection.ReadRequestAsync(cancellationToken: _timeout.Token);
+        RawConnection connection = await Server.AcceptAsync(cancellationToken: Deadline.Token);
+        await connection.ReadRequestAsync(cancellationToken: Deadline.Token);
         string body = "not allowed";
-        await connection.WriteRawAsync($"HTTP/1.1 {status} Nope\r\nContent-Type: text/plain\r\nContent-Length: {body.Length}\r\n{extraHeaders}Connection: close\r\n\r\n{body}", _timeout.Token);
+        await connection.WriteRawAsync($"HTTP/1.1 {status} Nope\r\nContent-Type: text/plain\r\nContent-Length: {body.Length}\r\n{extraHeaders}Connection: close\r\n\r\n{body}", Deadline.Token);
         await connection.DisposeAsync();
         return connection;
     }
