@@ -11,7 +11,7 @@ namespace Duplex.Benchmarks;
 /// </summary>
 internal static class Program
 {
-    private const string Usage = "usage: Duplex.Benchmarks micro [BenchmarkDotNet args] | loopback [--short] [--reps N] [--out FILE] [--scenarios S1,..] [--clients ..] [--in-process-server]";
+    private const string Usage = "usage: Duplex.Benchmarks micro [BenchmarkDotNet args] | loopback [--short] [--reps N] [--out FILE] [--scenarios S1,..] [--clients ..] [--tls] [--in-process-server]";
 
     public static async Task<int> Main(string[] args)
     {
@@ -32,7 +32,7 @@ internal static class Program
                 case "loopback":
                     return await LoopbackRunner.RunAsync(rest);
                 case "server":
-                    return await ServerProcess.RunChildAsync();
+                    return await ServerProcess.RunChildAsync(rest);
                 case "idle":
                     return await IdleProbe.RunChildAsync(rest);
                 default:

@@ -6,6 +6,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Duplex.Client;
 using Duplex.Connection;
+using Duplex.Benchmarks.Shared;
 using Duplex.Handshake;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -165,7 +166,7 @@ internal static class Probe
 
     private static async Task<(WebApplication App, Uri Uri, X509Certificate2? Certificate)> StartKestrelAsync(bool tls)
     {
-        X509Certificate2? certificate = tls ? CreateCertificate() : null;
+        X509Certificate2? certificate = tls ? LoopbackServerCertificate.Create() : null;
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.Logging.ClearProviders();
         builder.Services.AddLogging();
@@ -212,19 +213,6 @@ internal static class Probe
         string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         int port = new Uri(address).Port;
         return (app, new Uri($"{(tls ? "wss" : "ws")}://127.0.0.1:{port}/idle"), certificate);
-    }
-
-    private static X509Certificate2 CreateCertificate()
-    {
-        using var rsa = RSA.Create(2048);
-        var request = new CertificateRequest("CN=localhost", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(names.Build());
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: true, hasPathLengthConstraint: false, pathLengthConstraint: 0, critical: true));
-        DateTimeOffset now = DateTimeOffset.UtcNow;
-        using X509Certificate2 ephemeral = request.CreateSelfSigned(now.AddDays(-1), now.AddDays(7));
-        return X509CertificateLoader.LoadPkcs12(ephemeral.Export(X509ContentType.Pfx), password: null);
     }
 
     /// <summary>Opens one connection of the kind measured and starts its idle read.</summary>

@@ -1,3 +1,7 @@
+using System.Net.WebSockets;
+using System.Security.Cryptography.X509Certificates;
+using Duplex.Handshake;
+
 namespace Duplex.Benchmarks.Loopback;
 
 /// <summary>Names and factories of the compared clients.</summary>
@@ -30,12 +34,38 @@ internal static class ClientCatalog
         throw new ArgumentException($"Unknown client '{id}'. Clients: {string.Join(", ", All.Select(Id))}.", nameof(id));
     }
 
-    public static ILoopbackClient Create(ClientKind kind) => kind switch
+    /// <summary>A client of <paramref name="kind"/>; over TLS it trusts <paramref name="serverCertificate"/> (and nothing else).</summary>
+    public static ILoopbackClient Create(ClientKind kind, X509Certificate2? serverCertificate = null) => kind switch
     {
-        ClientKind.DuplexConnection => new DuplexConnectionClient(),
-        ClientKind.DuplexClient => new DuplexClientClient(),
-        ClientKind.ClientWebSocket => new RawClientWebSocketClient(),
-        ClientKind.WebsocketClient => new WebsocketClientClient(),
+        ClientKind.DuplexConnection => new DuplexConnectionClient(serverCertificate),
+        ClientKind.DuplexClient => new DuplexClientClient(serverCertificate),
+        ClientKind.ClientWebSocket => new RawClientWebSocketClient(serverCertificate),
+        ClientKind.WebsocketClient => new WebsocketClientClient(serverCertificate),
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
+
+    /// <summary>Duplex's options for trusting the benchmark server's self-signed certificate.</summary>
+    public static WebSocketHandshakeOptions Handshake(X509Certificate2? serverCertificate)
+    {
+        var handshake = new WebSocketHandshakeOptions();
+        if (serverCertificate is not null)
+        {
+            handshake.Tls.TrustedRootCertificates = [serverCertificate];
+        }
+
+        return handshake;
+    }
+
+    /// <summary>The same for a <see cref="ClientWebSocket"/>: accept exactly that certificate.</summary>
+    public static ClientWebSocket CreateClientWebSocket(X509Certificate2? serverCertificate)
+    {
+        var socket = new ClientWebSocket();
+        if (serverCertificate is not null)
+        {
+            socket.Options.RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+                certificate is not null && certificate.GetCertHashString() == serverCertificate.GetCertHashString();
+        }
+
+        return socket;
+    }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net.WebSockets;
+using System.Security.Cryptography.X509Certificates;
 using Duplex.Client;
 
 namespace Duplex.Benchmarks.Loopback;
@@ -12,7 +13,7 @@ namespace Duplex.Benchmarks.Loopback;
 /// </summary>
 internal sealed class DuplexClientClient : ILoopbackClient
 {
-    private readonly WebSocketClient _client = new();
+    private readonly WebSocketClient _client;
     private readonly InlineSignal<int> _echo = new();
     private TaskCompletionSource<long>? _pushDone;
     private TaskCompletionSource<string>? _reply;
@@ -21,8 +22,11 @@ internal sealed class DuplexClientClient : ILoopbackClient
     private long _pushChars;
     private bool _counting;
 
-    public DuplexClientClient()
+    public DuplexClientClient(X509Certificate2? serverCertificate)
     {
+        var options = new WebSocketClientOptions();
+        options.Connection.Handshake = ClientCatalog.Handshake(serverCertificate);
+        _client = new WebSocketClient(options);
         _client.OnMessage((message, _) =>
         {
             if (_counting)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net.WebSockets;
+using System.Security.Cryptography.X509Certificates;
 using Duplex.Connection;
 
 namespace Duplex.Benchmarks.Loopback;
@@ -7,8 +8,11 @@ namespace Duplex.Benchmarks.Loopback;
 /// <summary>Duplex's connection layer: <see cref="WebSocketConnection"/> with default options.</summary>
 internal sealed class DuplexConnectionClient : ILoopbackClient
 {
-    private readonly WebSocketConnection _connection = new();
+    private readonly WebSocketConnection _connection;
     private byte[] _binary = [];
+
+    public DuplexConnectionClient(X509Certificate2? serverCertificate) =>
+        _connection = new WebSocketConnection(new WebSocketConnectionOptions { Handshake = ClientCatalog.Handshake(serverCertificate) });
 
     public void ExpectPushed(int count)
     {

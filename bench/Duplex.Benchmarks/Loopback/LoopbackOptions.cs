@@ -9,6 +9,9 @@ internal sealed class LoopbackOptions
 
     public int Repetitions { get; private init; } = 3;
 
+    /// <summary>Over <c>wss://</c>: the server has a self-signed certificate that every client trusts (S1–S4).</summary>
+    public bool Tls { get; private init; }
+
     /// <summary>Host the server in this process instead of a child process (to see how much that skews).</summary>
     public bool InProcessServer { get; private init; }
 
@@ -43,6 +46,7 @@ internal sealed class LoopbackOptions
     {
         bool isShort = false;
         bool inProcess = false;
+        bool tls = false;
         bool allocationTypes = false;
         int reps = 3;
         string? output = null;
@@ -66,6 +70,9 @@ internal sealed class LoopbackOptions
                 case "--in-process-server":
                     inProcess = true;
                     break;
+                case "--tls":
+                    tls = true;
+                    break;
                 case "--alloc-types":
                     allocationTypes = true;
                     break;
@@ -79,7 +86,7 @@ internal sealed class LoopbackOptions
                     clients = [.. Next(args, ref i).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ClientCatalog.Parse)];
                     break;
                 default:
-                    throw new ArgumentException($"Unknown loopback option '{args[i]}'. Options: --short, --reps N, --out FILE, --scenarios S1,S2,…, --clients {string.Join(',', ClientCatalog.All.Select(ClientCatalog.Id))}, --in-process-server, --alloc-types.");
+                    throw new ArgumentException($"Unknown loopback option '{args[i]}'. Options: --short, --reps N, --out FILE, --scenarios S1,S2,…, --clients {string.Join(',', ClientCatalog.All.Select(ClientCatalog.Id))}, --tls, --in-process-server, --alloc-types.");
             }
         }
 
@@ -88,6 +95,7 @@ internal sealed class LoopbackOptions
             Short = isShort,
             Repetitions = reps,
             InProcessServer = inProcess,
+            Tls = tls,
             AllocationTypes = allocationTypes,
             OutputPath = output,
             Scenarios = scenarios,

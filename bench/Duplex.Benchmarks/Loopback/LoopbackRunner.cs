@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Security.Cryptography.X509Certificates;
 using Duplex.Benchmarks.Server;
+using Duplex.Benchmarks.Shared;
 
 namespace Duplex.Benchmarks.Loopback;
 
@@ -20,6 +22,7 @@ internal sealed class LoopbackRunner
     private readonly string _text;
     private readonly byte[] _binary;
     private Uri _base = null!;
+    private X509Certificate2? _serverCertificate;
 
     private LoopbackRunner(LoopbackOptions options)
     {
@@ -49,13 +52,15 @@ internal sealed class LoopbackRunner
         {
             if (_options.InProcessServer)
             {
-                inProcess = await BenchServer.StartAsync();
+                _serverCertificate = _options.Tls ? LoopbackServerCertificate.Create() : null;
+                inProcess = await BenchServer.StartAsync(_serverCertificate);
                 _base = inProcess.BaseUri;
             }
             else
             {
-                child = await ServerProcess.StartAsync(TimeSpan.FromSeconds(30));
+                child = await ServerProcess.StartAsync(TimeSpan.FromSeconds(30), _options.Tls);
                 _base = child.BaseUri;
+                _serverCertificate = child.Certificate;
             }
 
             Log($"server at {_base} ({(_options.InProcessServer ? "in process" : $"child process {child!.ProcessId}")}); {(_options.Short ? "short" : "full")} mode, {_options.Repetitions} repetitions");
@@ -79,7 +84,8 @@ internal sealed class LoopbackRunner
                     await RunInterleavedAsync("S4", order, _options.BinaryRoundTrips, EchoBinaryBlockAsync, RecordEchoBinary);
                 }
 
-                if (_options.Scenarios.Contains("S5"))
+                // The idle probes run in processes of their own over ws:// only.
+                if (_options.Scenarios.Contains("S5") && !_options.Tls)
                 {
                     foreach (ClientKind client in order)
                     {
@@ -152,7 +158,7 @@ internal sealed class LoopbackRunner
     private async Task<Meter.Reading> ReceiveAsync(ClientKind kind, int count, CancellationToken token)
     {
         Collect();
-        await using ILoopbackClient client = ClientCatalog.Create(kind);
+        await using ILoopbackClient client = ClientCatalog.Create(kind, _serverCertificate);
         client.ExpectPushed(count);
         var uri = new Uri(_base, string.Create(CultureInfo.InvariantCulture, $"/push?count={count}&size={_options.MessageSize}"));
         var meter = Meter.Start();
@@ -168,7 +174,7 @@ internal sealed class LoopbackRunner
     private async Task<Meter.Reading> SendAsync(ClientKind kind, int count, CancellationToken token)
     {
         Collect();
-        await using ILoopbackClient client = ClientCatalog.Create(kind);
+        await using ILoopbackClient client = ClientCatalog.Create(kind, _serverCertificate);
         await client.ConnectAsync(new Uri(_base, "/sink"), token);
         var meter = Meter.Start();
         long counted = await client.SendTextsAsync(_text, count, token);
@@ -199,7 +205,7 @@ internal sealed class LoopbackRunner
         {
             foreach (ClientKind kind in order)
             {
-                var run = new InterleavedRun(kind, ClientCatalog.Create(kind), new long[perBlock * Blocks]);
+                var run = new InterleavedRun(kind, ClientCatalog.Create(kind, _serverCertificate), new long[perBlock * Blocks]);
                 runs.Add(run);
                 try
                 {
@@ -332,7 +338,7 @@ internal sealed class LoopbackRunner
     /// <summary>Warm-up of S3/S4 for one client: its own connection, a few round trips.</summary>
     private async Task<int> WarmEchoAsync(ClientKind kind, int texts, int binaries, CancellationToken token)
     {
-        await using ILoopbackClient client = ClientCatalog.Create(kind);
+        await using ILoopbackClient client = ClientCatalog.Create(kind, _serverCertificate);
         await client.ConnectAsync(new Uri(_base, "/echo"), token);
         await EchoTextBlockAsync(client, 0, new long[texts], texts, token);
         await EchoBinaryBlockAsync(client, 0, new long[binaries], binaries, token);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net.WebSockets;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
 namespace Duplex.Benchmarks.Loopback;
@@ -11,9 +12,11 @@ namespace Duplex.Benchmarks.Loopback;
 /// </summary>
 internal sealed class RawClientWebSocketClient : ILoopbackClient
 {
-    private readonly ClientWebSocket _socket = new();
+    private readonly ClientWebSocket _socket;
     private readonly byte[] _send = new byte[256];
     private byte[] _receive = [];
+
+    public RawClientWebSocketClient(X509Certificate2? serverCertificate) => _socket = ClientCatalog.CreateClientWebSocket(serverCertificate);
 
     public void ExpectPushed(int count)
     {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net.WebSockets;
+using System.Security.Cryptography.X509Certificates;
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Websocket.Client;
@@ -17,6 +18,7 @@ internal sealed class WebsocketClientClient : ILoopbackClient
 {
     private readonly Channel<ResponseMessage> _replies = Channel.CreateUnbounded<ResponseMessage>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly InlineSignal<int> _echo = new();
+    private readonly X509Certificate2? _serverCertificate;
     private WebsocketClient? _client;
     private IDisposable? _subscription;
     private TaskCompletionSource<long>? _pushDone;
@@ -24,6 +26,8 @@ internal sealed class WebsocketClientClient : ILoopbackClient
     private int _pushCount;
     private long _pushChars;
     private bool _counting;
+
+    public WebsocketClientClient(X509Certificate2? serverCertificate) => _serverCertificate = serverCertificate;
 
     public void ExpectPushed(int count)
     {
@@ -34,12 +38,11 @@ internal sealed class WebsocketClientClient : ILoopbackClient
 
     public async Task ConnectAsync(Uri uri, CancellationToken cancellationToken)
     {
-        _client = new WebsocketClient(uri)
-        {
-            ReconnectTimeout = null,
-            ErrorReconnectTimeout = null,
-            IsReconnectionEnabled = false,
-        };
+        // Its own socket factory unless TLS needs the certificate trusted, so ws:// runs use its defaults.
+        _client = _serverCertificate is null ? new WebsocketClient(uri) : new WebsocketClient(uri, () => ClientCatalog.CreateClientWebSocket(_serverCertificate));
+        _client.ReconnectTimeout = null;
+        _client.ErrorReconnectTimeout = null;
+        _client.IsReconnectionEnabled = false;
         _subscription = _client.MessageReceived.Subscribe(OnMessage);
         await _client.StartOrFail().WaitAsync(cancellationToken);
     }

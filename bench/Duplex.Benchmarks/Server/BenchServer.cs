@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -18,7 +19,7 @@ namespace Duplex.Benchmarks.Server;
 /// The loopback benchmark's server: Kestrel on 127.0.0.1 (HTTP/1.1 only), with a hand-made
 /// 101 response (RFC 6455 §4.2.2) and raw frame handling on the upgraded stream, endpoints
 /// <c>/push</c>, <c>/sink</c>, <c>/echo</c> and <c>/idle</c>. Connection limits are lifted so it
-/// can hold the idle scenario's 10,000 connections.
+/// can hold the idle scenario's 10,000 connections. With a certificate it serves <c>wss://</c>.
 /// </summary>
 internal sealed class BenchServer : IAsyncDisposable
 {
@@ -31,13 +32,13 @@ internal sealed class BenchServer : IAsyncDisposable
         _app = app;
     }
 
-    /// <summary>The base address, <c>ws://127.0.0.1:PORT</c>.</summary>
+    /// <summary>The base address, <c>ws://127.0.0.1:PORT</c> (<c>wss://</c> with a certificate).</summary>
     public Uri BaseUri { get; private set; } = null!;
 
     /// <summary>Upgraded connections open right now.</summary>
     public int OpenConnections => Volatile.Read(ref _open);
 
-    public static async Task<BenchServer> StartAsync(int port = 0)
+    public static async Task<BenchServer> StartAsync(X509Certificate2? certificate = null, int port = 0)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -49,7 +50,14 @@ internal sealed class BenchServer : IAsyncDisposable
             kestrel.Limits.MaxRequestBodySize = null;
             kestrel.Limits.MinRequestBodyDataRate = null;
             kestrel.Limits.MinResponseDataRate = null;
-            kestrel.Listen(IPAddress.Loopback, port, listen => listen.Protocols = HttpProtocols.Http1);
+            kestrel.Listen(IPAddress.Loopback, port, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1;
+                if (certificate is not null)
+                {
+                    listen.UseHttps(certificate);
+                }
+            });
         });
         WebApplication app = builder.Build();
         var server = new BenchServer(app);
@@ -57,7 +65,7 @@ internal sealed class BenchServer : IAsyncDisposable
         await app.StartAsync().ConfigureAwait(false);
         string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var http = new Uri(address);
-        server.BaseUri = new Uri($"ws://127.0.0.1:{http.Port.ToString(CultureInfo.InvariantCulture)}");
+        server.BaseUri = new Uri($"{(certificate is null ? "ws" : "wss")}://127.0.0.1:{http.Port.ToString(CultureInfo.InvariantCulture)}");
         return server;
     }
 

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
+using System.Security.Cryptography.X509Certificates;
+using Duplex.Benchmarks.Shared;
 
 namespace Duplex.Benchmarks.Server;
 
@@ -12,35 +14,45 @@ namespace Duplex.Benchmarks.Server;
 internal sealed class ServerProcess : IAsyncDisposable
 {
     private const string ReadyPrefix = "listening ";
+    private const string CertificatePrefix = "certificate ";
     private readonly Process _process;
 
-    private ServerProcess(Process process, Uri baseUri)
+    private ServerProcess(Process process, Uri baseUri, X509Certificate2? certificate)
     {
         _process = process;
         BaseUri = baseUri;
+        Certificate = certificate;
     }
 
     public Uri BaseUri { get; }
 
+    /// <summary>With TLS, the server's self-signed certificate (public part), for the clients to trust.</summary>
+    public X509Certificate2? Certificate { get; }
+
     public int ProcessId => _process.Id;
 
-    /// <summary>Starts the child and waits (bounded) for its address.</summary>
-    public static async Task<ServerProcess> StartAsync(TimeSpan timeout)
+    /// <summary>Starts the child (serving <c>wss://</c> with <paramref name="tls"/>) and waits (bounded) for its address.</summary>
+    public static async Task<ServerProcess> StartAsync(TimeSpan timeout, bool tls = false)
     {
-        ProcessStartInfo start = SelfStartInfo("server");
+        ProcessStartInfo start = tls ? SelfStartInfo("server", "--tls") : SelfStartInfo("server");
         start.RedirectStandardInput = true;
         start.RedirectStandardOutput = true;
         var process = Process.Start(start) ?? throw new InvalidOperationException("The server process did not start.");
         using var deadline = new CancellationTokenSource(timeout);
+        X509Certificate2? certificate = null;
         try
         {
             while (true)
             {
                 string? line = await process.StandardOutput.ReadLineAsync(deadline.Token).ConfigureAwait(false)
                     ?? throw new InvalidOperationException("The server process exited before it listened.");
-                if (line.StartsWith(ReadyPrefix, StringComparison.Ordinal))
+                if (line.StartsWith(CertificatePrefix, StringComparison.Ordinal))
                 {
-                    return new ServerProcess(process, new Uri(line.Substring(ReadyPrefix.Length).Trim()));
+                    certificate = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(line.Substring(CertificatePrefix.Length).Trim()));
+                }
+                else if (line.StartsWith(ReadyPrefix, StringComparison.Ordinal))
+                {
+                    return new ServerProcess(process, new Uri(line.Substring(ReadyPrefix.Length).Trim()), certificate);
                 }
             }
         }
@@ -52,10 +64,16 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>The <c>server</c> command: serve until standard input closes.</summary>
-    public static async Task<int> RunChildAsync()
+    /// <summary>The <c>server</c> command (<c>--tls</c>: over TLS with a fresh certificate): serve until standard input closes.</summary>
+    public static async Task<int> RunChildAsync(IReadOnlyList<string> args)
     {
-        await using BenchServer server = await BenchServer.StartAsync().ConfigureAwait(false);
+        using X509Certificate2? certificate = args.Contains("--tls") ? LoopbackServerCertificate.Create() : null;
+        await using BenchServer server = await BenchServer.StartAsync(certificate).ConfigureAwait(false);
+        if (certificate is not null)
+        {
+            Console.Out.WriteLine(CertificatePrefix + Convert.ToBase64String(certificate.RawData));
+        }
+
         Console.Out.WriteLine(ReadyPrefix + server.BaseUri.ToString().TrimEnd('/'));
         Console.Out.Flush();
         await Console.In.ReadToEndAsync().ConfigureAwait(false);
@@ -100,6 +118,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         finally
         {
             _process.Dispose();
+            Certificate?.Dispose();
         }
     }
 
