@@ -19,6 +19,35 @@ internal sealed class ReceivedBatch
         Pieces = ArrayPool<Piece>.Shared.Rent(InitialPieces);
     }
 
+    /// <summary>
+    /// A batch for the next read: <paramref name="spare"/> (taken, so no other reader gets it) when the
+    /// consumer has given one back, otherwise a new one. Recycling keeps a stream of large messages,
+    /// one per read, from allocating a batch per message.
+    /// </summary>
+    public static ReceivedBatch Take(ref ReceivedBatch? spare)
+    {
+        ReceivedBatch? recycled = Interlocked.Exchange(ref spare, null);
+        if (recycled is null)
+        {
+            return new ReceivedBatch();
+        }
+
+        recycled.Pieces = ArrayPool<Piece>.Shared.Rent(InitialPieces);
+        return recycled;
+    }
+
+    /// <summary>
+    /// <see cref="Release"/>s <paramref name="batch"/> and keeps it in <paramref name="spare"/> for
+    /// <see cref="Take"/> (without its piece array, so a spare holds no buffer).
+    /// </summary>
+    public static void Recycle(ReceivedBatch batch, ref ReceivedBatch? spare)
+    {
+        batch.Release();
+        batch.NextOffset = 0;
+        batch.NextInQueue = null;
+        Volatile.Write(ref spare, batch);
+    }
+
     /// <summary>The read buffer the in-place pieces point into, if any; returned to the pool with the batch.</summary>
     public byte[]? ReadBuffer { get; set; }
 

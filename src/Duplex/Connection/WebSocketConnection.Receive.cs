@@ -21,12 +21,22 @@ public sealed partial class WebSocketConnection
     /// </summary>
     private const int DirectReadThreshold = 8 * 1024;
 
+    /// <summary>
+    /// While reads keep filling their buffer, the read buffer grows up to this size (or stays at
+    /// <see cref="WebSocketConnectionOptions.ReceiveBufferSize"/> when that is larger); below the
+    /// large-object heap's threshold, so a pool miss never costs a large-object allocation.
+    /// </summary>
+    private const int StreamingReadSize = 64 * 1024;
+
     private readonly FrameDecoder _decoder;
     private readonly ReceiveQueue _incoming;
 
     // Consumer side (one receive call at a time).
     private int _receiving;
     private ReceivedBatch? _batch;
+
+    // A batch the consumer is done with, for the receive loop's next read.
+    private ReceivedBatch? _spareBatch;
     private byte[]? _assembly;
     private int _assemblyCount;
 
@@ -122,8 +132,12 @@ public sealed partial class WebSocketConnection
         {
             if (_batch is null || _batch.IsConsumed)
             {
-                _batch?.Release();
-                _batch = null;
+                if (_batch is not null)
+                {
+                    ReceivedBatch.Recycle(_batch, ref _spareBatch);
+                    _batch = null;
+                }
+
                 if (!_incoming.TryRead(out ReceivedBatch? next))
                 {
                     message = default;
@@ -236,7 +250,7 @@ public sealed partial class WebSocketConnection
     {
         if (_batch is not null)
         {
-            _batch.Release();
+            ReceivedBatch.Recycle(_batch, ref _spareBatch);
             _batch = null;
         }
 
@@ -355,7 +369,7 @@ public sealed partial class WebSocketConnection
                     // this loop has of the message so far.
                     if (chunk is not null)
                     {
-                        var sofar = new ReceivedBatch();
+                        ReceivedBatch sofar = ReceivedBatch.Take(ref _spareBatch);
                         sofar.Add(new ReceivedBatch.Piece(chunk, 0, chunkCount, ToMessageType(_decoder.MessageOpcode), EndOfMessage: false, Owned: true));
                         chunk = null;
                         chunkCount = 0;
@@ -412,7 +426,7 @@ public sealed partial class WebSocketConnection
                     chunkCount += direct;
                     if (piece.EndOfMessage || chunkCount >= ReceiveChunkSize)
                     {
-                        var pieces = new ReceivedBatch();
+                        ReceivedBatch pieces = ReceivedBatch.Take(ref _spareBatch);
                         pieces.Add(new ReceivedBatch.Piece(chunk, 0, chunkCount, ToMessageType(piece.Opcode), piece.EndOfMessage, Owned: true));
                         chunk = null;
                         chunkCount = 0;
@@ -458,7 +472,7 @@ public sealed partial class WebSocketConnection
 
                     if (status == DecodeStatus.Data)
                     {
-                        batch ??= new ReceivedBatch();
+                        batch ??= ReceivedBatch.Take(ref _spareBatch);
                         WebSocketMessageType type = ToMessageType(frame.Opcode);
                         if (frame.EndOfMessage && chunkCount == 0)
                         {
@@ -470,7 +484,15 @@ public sealed partial class WebSocketConnection
                         }
                         else
                         {
-                            // A message that spans reads or frames is copied into chunks of its own.
+                            // A message that spans reads or frames is copied into chunks of its own,
+                            // made big enough for the rest of this frame at once (its length is known),
+                            // so a frame that straddles reads is not copied again to grow its chunk.
+                            if (frame.Count > 0)
+                            {
+                                long frameRest = _decoder.DataFrameRemaining;
+                                Reserve(ref chunk, chunkCount, (int)Math.Min(frame.Count + frameRest, Math.Max(frame.Count, ReceiveChunkSize - chunkCount)));
+                            }
+
                             Append(ref chunk, ref chunkCount, buffer.AsSpan(start + frame.Offset, frame.Count));
                             if (frame.EndOfMessage || chunkCount >= ReceiveChunkSize)
                             {
@@ -522,16 +544,27 @@ public sealed partial class WebSocketConnection
                     batch = null;
                 }
 
+                // A read that filled its buffer means data is streaming: the next read gets a buffer
+                // twice as big, up to StreamingReadSize (fewer reads, and fewer messages cut in two by
+                // the end of a read, which costs them a copy). A buffer that came back full wastes
+                // nothing while it waits in the queue; once the socket is drained, reads start again
+                // from the configured size.
+                int nextSize = Math.Max(_receiveBufferSize, Math.Min(buffer.Length * 2, StreamingReadSize));
                 if (bufferInBatch)
                 {
                     // The batch owns the read buffer now; the next read gets a fresh one.
-                    buffer = drained ? null : ArrayPool<byte>.Shared.Rent(_receiveBufferSize);
+                    buffer = drained ? null : ArrayPool<byte>.Shared.Rent(nextSize);
                 }
                 else if (drained)
                 {
                     // The socket is drained for now: give the buffer back before waiting again.
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = null;
+                }
+                else if (buffer.Length < nextSize)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = ArrayPool<byte>.Shared.Rent(nextSize);
                 }
             }
         }

@@ -39,14 +39,16 @@ public sealed class WebSocketConnectionOptions
 
     /// <summary>
     /// Size of the buffer one network read fills, in bytes. It is rented only while data flows: an
-    /// idle connection waits with a zero-byte read and holds no buffer. Default 16 KiB.
+    /// idle connection waits with a zero-byte read and holds no buffer. While reads keep filling it
+    /// (data streaming in), the next reads use buffers twice as big, up to 64 KiB; after a read that
+    /// empties the socket, reads start again from this size. Default 16 KiB.
     /// </summary>
     public int ReceiveBufferSize { get; set; } = 16 * 1024;
 
     /// <summary>
     /// How many network reads' worth of received messages are held until the application reads them
-    /// (each at most <see cref="ReceiveBufferSize"/> of small messages, or up to 1 MiB of a large
-    /// one). When full, reading from the network pauses (backpressure); nothing is dropped. Default 32.
+    /// (each at most one read buffer of small messages — <see cref="ReceiveBufferSize"/>, or up to
+    /// 64 KiB while data streams in — or up to 1 MiB of a large one). When full, reading from the network pauses (backpressure); nothing is dropped. Default 32.
     /// </summary>
     public int ReceiveQueueCapacity { get; set; } = 32;
 
