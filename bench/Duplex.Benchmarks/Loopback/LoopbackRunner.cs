@@ -275,8 +275,14 @@ internal sealed class LoopbackRunner
 
     private void RecordEchoText(ClientKind client, long[]? ticks, Meter.Reading? reading)
     {
-        double[]? blockP50 = ticks is null ? null : PerBlock(ticks, block => Micros(Percentile(Sorted(block), 0.50)));
-        double[]? blockP99 = ticks is null ? null : PerBlock(ticks, block => Micros(Percentile(Sorted(block), 0.99)));
+        long[][]? blocks = ticks is null ? null : SplitByBlock(ticks);
+        foreach (long[] block in blocks ?? [])
+        {
+            Array.Sort(block);
+        }
+
+        double[]? blockP50 = blocks?.Select(block => Micros(Percentile(block, 0.50))).ToArray();
+        double[]? blockP99 = blocks?.Select(block => Micros(Percentile(block, 0.99))).ToArray();
         if (ticks is not null)
         {
             Array.Sort(ticks);
@@ -299,21 +305,15 @@ internal sealed class LoopbackRunner
         // A block's rate from its round trips' own times.
         double[]? blocks = ticks is null
             ? null
-            : PerBlock(ticks, block => block.Length * ((double)_binary.Length / (1024 * 1024)) / (block.Sum() / (double)Stopwatch.Frequency));
+            : [.. SplitByBlock(ticks).Select(block => block.Length * ((double)_binary.Length / (1024 * 1024)) / (block.Sum() / (double)Stopwatch.Frequency))];
         Record("S4", "1 MiB echo MB/s", client, "MB/s", Better.Higher, rate, reading, blocks);
     }
 
-    /// <summary>One value per block of an interleaved scenario, from that block's round-trip times.</summary>
-    private static double[] PerBlock(long[] ticks, Func<long[], double> measure)
+    /// <summary>An interleaved scenario's round-trip times block by block (copies, in block order).</summary>
+    private static long[][] SplitByBlock(long[] ticks)
     {
         int perBlock = ticks.Length / Blocks;
-        return [.. Enumerable.Range(0, Blocks).Select(b => measure(ticks[(b * perBlock)..((b + 1) * perBlock)]))];
-    }
-
-    private static long[] Sorted(long[] values)
-    {
-        Array.Sort(values);
-        return values;
+        return [.. Enumerable.Range(0, Blocks).Select(b => ticks[(b * perBlock)..((b + 1) * perBlock)])];
     }
 
     /// <summary>S3: <paramref name="count"/> sequential text round trips, each one timed into <paramref name="ticks"/> from <paramref name="first"/>.</summary>

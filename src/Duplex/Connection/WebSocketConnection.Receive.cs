@@ -132,12 +132,7 @@ public sealed partial class WebSocketConnection
         {
             if (_batch is null || _batch.IsConsumed)
             {
-                if (_batch is not null)
-                {
-                    ReceivedBatch.Recycle(_batch, ref _spareBatch);
-                    _batch = null;
-                }
-
+                RecycleCurrentBatch();
                 if (!_incoming.TryRead(out ReceivedBatch? next))
                 {
                     message = default;
@@ -248,11 +243,7 @@ public sealed partial class WebSocketConnection
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> NextBatchAsync(CancellationToken cancellationToken, int room = 0)
     {
-        if (_batch is not null)
-        {
-            ReceivedBatch.Recycle(_batch, ref _spareBatch);
-            _batch = null;
-        }
+        RecycleCurrentBatch();
 
         if (room < DirectReadThreshold)
         {
@@ -282,6 +273,16 @@ public sealed partial class WebSocketConnection
                 ThrowIfEndedAbnormally();
                 return false;
             }
+        }
+    }
+
+    /// <summary>Gives the batch the consumer is done with back to the receive loop, for its next read.</summary>
+    private void RecycleCurrentBatch()
+    {
+        if (_batch is not null)
+        {
+            ReceivedBatch.Recycle(_batch, ref _spareBatch);
+            _batch = null;
         }
     }
 

@@ -48,7 +48,8 @@ public sealed class WebSocketConnectionOptions
     /// <summary>
     /// How many network reads' worth of received messages are held until the application reads them
     /// (each at most one read buffer of small messages — <see cref="ReceiveBufferSize"/>, or up to
-    /// 64 KiB while data streams in — or up to 1 MiB of a large one). When full, reading from the network pauses (backpressure); nothing is dropped. Default 32.
+    /// 64 KiB while data streams in — or up to 1 MiB of a large one). When full, reading from the
+    /// network pauses (backpressure); nothing is dropped. Default 32.
     /// </summary>
     public int ReceiveQueueCapacity { get; set; } = 32;
 
