@@ -10,6 +10,9 @@ public sealed partial class WebSocketConnection
     private PendingPings? _pings;
     private ITimer? _keepAliveTimer;
     private PendingPings.Entry? _keepAlivePing;
+
+    // A check found the outstanding Ping's Pong held up behind data the application had not read.
+    private bool _keepAlivePongHeldUp;
     private int _keepAliveCounter;
 
     /// <summary>The round-trip time of the most recent Ping answered (keepalive or <see cref="PingAsync"/>); null before any.</summary>
@@ -136,6 +139,15 @@ public sealed partial class WebSocketConnection
                 {
                     // The Pong may be sitting behind messages the application has not read yet; that
                     // is backpressure, not a dead peer. Look again later.
+                    _keepAlivePongHeldUp = true;
+                    ArmKeepAlive(timeout);
+                    return;
+                }
+                else if (_keepAlivePongHeldUp)
+                {
+                    // Reading has resumed since the last check, and the Pong may come right after what
+                    // was left unread: the peer gets a whole timeout from now, as for a fresh Ping.
+                    _keepAlivePongHeldUp = false;
                     ArmKeepAlive(timeout);
                     return;
                 }
@@ -169,6 +181,7 @@ public sealed partial class WebSocketConnection
                 }
 
                 _keepAlivePing = entry;
+                _keepAlivePongHeldUp = false;
                 ArmKeepAlive(timeout == Timeout.InfiniteTimeSpan ? interval : timeout);
             }
         }

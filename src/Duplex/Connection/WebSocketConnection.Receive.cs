@@ -42,8 +42,12 @@ public sealed partial class WebSocketConnection
 
     private long _lastReceivedTimestamp;
 
-    // Set while the receive loop waits for the application to make room in the queue.
+    // Set while nobody reads the socket because the application has not read what came: the receive
+    // loop waits for room in the queue, or a large frame waits half read for the next receive call.
     private volatile bool _receivePaused;
+
+    /// <summary>Whether reading the socket waits for the application (see <c>_receivePaused</c>); for tests.</summary>
+    internal bool ReceivePaused => _receivePaused;
 
     /// <summary>
     /// When bytes last arrived from the peer (any frame, Pongs included), as a

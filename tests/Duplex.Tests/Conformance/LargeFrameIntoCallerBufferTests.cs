@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Duplex.Connection;
 using Duplex.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Duplex.Tests.Conformance;
 
@@ -275,6 +276,47 @@ public sealed class LargeFrameIntoCallerBufferTests
         await session.WriteAsync(payload.AsMemory(FirstPart));
         await session.Raw.SendFrameAsync(0xA, ping.Payload, cancellationToken: session.Token);
         await ExpectTheRestIntactAsync(session, payload, buffer, total);
+        Assert.Equal(WebSocketConnectionState.Open, session.Client.State);
+    }
+
+    [Fact]
+    public async Task KeepAlive_OnceTheApplicationReadsOnAfterHoldingAFrame_GivesThePongAWholeTimeout()
+    {
+        // While the frame waited unread the keepalive was postponed, the Ping long overdue. The Pong sits behind the
+        // rest of the frame: when the application reads on, the first keepalive check must not fail the connection
+        // in the middle of that reading. A fake clock puts that check exactly there.
+        var time = new FakeTimeProvider();
+        TimeSpan interval = TimeSpan.FromSeconds(1);
+        TimeSpan timeout = TimeSpan.FromSeconds(1);
+        await using ConformanceSession session = await ConformanceSession.OpenAsync(o =>
+        {
+            o.TimeProvider = time;
+            o.KeepAliveInterval = interval;
+            o.KeepAliveTimeout = timeout;
+        });
+        (byte[] payload, byte[] buffer, int total) = await StartFrameAsync(session);
+        Assert.True(session.Client.ReceivePaused);
+
+        time.Advance(interval);
+        RawFrame ping = await session.ReadClientFrameAsync(0x9);
+        time.Advance(timeout);
+        time.Advance(timeout);
+        Assert.Equal(WebSocketConnectionState.Open, session.Client.State);
+
+        // The application reads on; nothing more has arrived yet, so its receive call waits on the socket.
+        Task rest = ExpectTheRestIntactAsync(session, payload, buffer, total);
+        while (session.Client.ReceivePaused)
+        {
+            await Task.Delay(5, session.Token);
+        }
+
+        time.Advance(timeout);
+        Assert.Equal(WebSocketConnectionState.Open, session.Client.State);
+
+        await session.WriteAsync(payload.AsMemory(FirstPart));
+        await session.Raw.SendFrameAsync(0xA, ping.Payload, cancellationToken: session.Token);
+        await rest;
+        await session.RoundTripPingAsync();
         Assert.Equal(WebSocketConnectionState.Open, session.Client.State);
     }
 
