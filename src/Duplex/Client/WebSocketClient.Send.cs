@@ -113,14 +113,14 @@ public partial class WebSocketClient
                 return ValueTask.CompletedTask;
             }
 
-            return FinishDirectSendAsync(send, type, text, data, cancellationToken, pooledJson);
+            return FinishDirectSendAsync(direct, send, type, text, data, cancellationToken, pooledJson);
         }
 
         return SendThroughOutboxAsync(type, text, OwnCopy(data, pooledJson), cancellationToken);
     }
 
     /// <summary>A direct send that did not complete at once; if its connection died under it, the message goes the full way.</summary>
-    private async ValueTask FinishDirectSendAsync(ValueTask send, WebSocketMessageType type, string? text, ReadOnlyMemory<byte> data, CancellationToken cancellationToken, JsonMessageBuffer? pooledJson)
+    private async ValueTask FinishDirectSendAsync(WebSocketConnection direct, ValueTask send, WebSocketMessageType type, string? text, ReadOnlyMemory<byte> data, CancellationToken cancellationToken, JsonMessageBuffer? pooledJson)
     {
         try
         {
@@ -129,7 +129,7 @@ public partial class WebSocketClient
             pooledJson?.Return();
             return;
         }
-        catch (WebSocketClosedException) when (CanWaitForNextConnection())
+        catch (WebSocketClosedException) when (StopSendingTo(direct))
         {
             // The connection died under this send: it goes to the outbox for the next one.
             data = OwnCopy(data, pooledJson);
@@ -140,7 +140,7 @@ public partial class WebSocketClient
             throw;
         }
 
-        await SendThroughOutboxAsync(type, text, data, cancellationToken).ConfigureAwait(false);
+        await SendThroughOutboxAsync(type, text, data, cancellationToken, direct).ConfigureAwait(false);
     }
 
     /// <summary>The bytes in an array of their own when they are in a pooled JSON buffer, which goes back.</summary>
@@ -156,7 +156,12 @@ public partial class WebSocketClient
         return copy;
     }
 
-    private async ValueTask SendThroughOutboxAsync(WebSocketMessageType type, string? text, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    /// <summary>
+    /// The send that waits: straight into the connection while the outbox is drained, otherwise into
+    /// the outbox. <paramref name="dead"/> is a connection this send already found dead; it is never
+    /// tried again, so a send meets each dead connection once and never loops on it.
+    /// </summary>
+    private async ValueTask SendThroughOutboxAsync(WebSocketMessageType type, string? text, ReadOnlyMemory<byte> data, CancellationToken cancellationToken, WebSocketConnection? dead = null)
     {
         cancellationToken.ThrowIfCancellationRequested();
         OutboxItem? item = null;
@@ -169,12 +174,12 @@ public partial class WebSocketClient
             {
                 ThrowIfCannotSendLocked();
                 WebSocketConnection? inHandler = s_handlerConnection.Value;
-                if (inHandler is not null && inHandler == _connection)
+                if (inHandler is not null && inHandler == _connection && inHandler != dead)
                 {
                     // A connect handler's sends go first, ahead of the outbox.
                     direct = inHandler;
                 }
-                else if (_sendDirect && _connection is not null && _outbox.Count == 0)
+                else if (_sendDirect && _connection is not null && _connection != dead && _outbox.Count == 0)
                 {
                     direct = _connection;
                 }
@@ -213,9 +218,10 @@ public partial class WebSocketClient
                     await SendOnAsync(direct, type, text, data, cancellationToken).ConfigureAwait(false);
                     return;
                 }
-                catch (WebSocketClosedException) when (CanWaitForNextConnection())
+                catch (WebSocketClosedException) when (StopSendingTo(direct))
                 {
                     // The connection died under this send: it goes to the outbox for the next one.
+                    dead = direct;
                     continue;
                 }
             }
@@ -275,10 +281,22 @@ public partial class WebSocketClient
         }
     }
 
-    private bool CanWaitForNextConnection()
+    /// <summary>
+    /// A send found <paramref name="dead"/> failed. Until the supervisor has seen the end (it may be
+    /// waiting for a thread, or for a handler), sends stop going straight to it: they queue in the
+    /// outbox at once instead of each meeting the dead connection. Returns whether a next connection
+    /// may take the message.
+    /// </summary>
+    private bool StopSendingTo(WebSocketConnection dead)
     {
         lock (_lock)
         {
+            if (_connection == dead)
+            {
+                _sendDirect = false;
+                _directConnection = null;
+            }
+
             return !_closeRequested && !_gaveUp && !_disposed && _options.Reconnect.Enabled;
         }
     }
