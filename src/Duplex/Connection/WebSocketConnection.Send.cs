@@ -44,6 +44,13 @@ public sealed partial class WebSocketConnection
     private bool _closeStarted;
     private Exception? _sendError;
 
+    // RFC 6455 §5.5.3: an endpoint may answer only the most recent of several Pings. Pongs go into the
+    // send buffer like any frame while it is under SendBufferLimit; past it, the Pong owed waits here
+    // and a newer Ping overwrites it, so a peer that floods Pings and never reads costs at most the
+    // limit and this one Pong, however long it goes on.
+    private byte[]? _pendingPong;
+    private int _pendingPongLength = -1;
+
     /// <summary>
     /// Sends a text message. Completes as soon as the frame is in the connection's write buffer
     /// (it waits only while more than <see cref="WebSocketConnectionOptions.SendBufferLimit"/> bytes
@@ -173,6 +180,18 @@ public sealed partial class WebSocketConnection
         }
 
         return messages;
+    }
+
+    /// <summary>Bytes of frames in the send buffer (appended, not yet written), for tests and diagnostics.</summary>
+    internal long BufferedSendBytes
+    {
+        get
+        {
+            lock (_writeLock)
+            {
+                return _bufferedBytes;
+            }
+        }
     }
 
     internal static Opcode ToOpcode(WebSocketMessageType messageType, string parameterName) => messageType switch
@@ -359,6 +378,11 @@ public sealed partial class WebSocketConnection
                 return 0;
             }
 
+            if (close)
+            {
+                AppendPendingPongLocked();
+            }
+
             Span<byte> frame = Reserve(frameLength);
 
             // RFC 6455 §5.3: a fresh, unpredictable masking key for every frame.
@@ -392,21 +416,27 @@ public sealed partial class WebSocketConnection
 
         if (startWriter)
         {
-            if (System.Diagnostics.Stopwatch.GetElapsedTime(Volatile.Read(ref _lastWriteTimestamp)) > InlineWriteAfterIdle)
-            {
-                // A connection that has been quiet writes on the sender's thread: no hop, lowest
-                // latency (the loop runs synchronously up to a write that does not complete at once).
-                _ = WriteLoopAsync();
-            }
-            else
-            {
-                // Sends are coming back to back: let a pool thread write while the sender goes on
-                // appending, so everything that piles up meanwhile leaves in one write.
-                ThreadPool.UnsafeQueueUserWorkItem(_writerWorkItem ??= new WriterWorkItem(this), preferLocal: false);
-            }
+            StartWriter();
         }
 
         return ticket;
+    }
+
+    /// <summary>Runs the writer, which the caller has marked as running (<c>_flushing</c>).</summary>
+    private void StartWriter()
+    {
+        if (System.Diagnostics.Stopwatch.GetElapsedTime(Volatile.Read(ref _lastWriteTimestamp)) > InlineWriteAfterIdle)
+        {
+            // A connection that has been quiet writes on the sender's thread: no hop, lowest
+            // latency (the loop runs synchronously up to a write that does not complete at once).
+            _ = WriteLoopAsync();
+        }
+        else
+        {
+            // Sends are coming back to back: let a pool thread write while the sender goes on
+            // appending, so everything that piles up meanwhile leaves in one write.
+            ThreadPool.UnsafeQueueUserWorkItem(_writerWorkItem ??= new WriterWorkItem(this), preferLocal: false);
+        }
     }
 
     /// <summary>
@@ -458,16 +488,68 @@ public sealed partial class WebSocketConnection
         }
     }
 
+    /// <summary>
+    /// Answers a Ping with <paramref name="payload"/> (RFC 6455 §5.5.2). Every Ping is answered while
+    /// the send buffer has room; when it is full, the Pong is owed instead, replacing one still owed
+    /// for an earlier Ping (§5.5.3).
+    /// </summary>
     private void TrySendPong(ReadOnlySpan<byte> payload)
     {
-        try
+        bool startWriter = false;
+        bool append;
+        lock (_writeLock)
         {
-            AppendFrame(Opcode.Pong, fin: true, payload.Length, new ReadOnlyMemory<byte>(payload.ToArray()), s_copyBytes, control: true);
+            if (_sendError is not null || _tornDown || _closeStarted)
+            {
+                // Closing or closed: no Pong is owed any more.
+                return;
+            }
+
+            // Only the receive loop answers Pings, so nothing else changes the choice made here.
+            append = _pendingPongLength < 0 && _bufferedBytes < _sendBufferLimit;
+            if (!append)
+            {
+                payload.CopyTo(_pendingPong ??= new byte[FrameHeader.MaxControlPayload]);
+                _pendingPongLength = payload.Length;
+                startWriter = !_flushing;
+                _flushing = true;
+            }
         }
-        catch (DuplexException)
+
+        if (append)
         {
-            // Closing or closed: no Pong is owed any more.
+            try
+            {
+                AppendFrame(Opcode.Pong, fin: true, payload.Length, new ReadOnlyMemory<byte>(payload.ToArray()), s_copyBytes, control: true);
+            }
+            catch (DuplexException)
+            {
+                // Closed meanwhile: no Pong is owed any more.
+            }
         }
+        else if (startWriter)
+        {
+            StartWriter();
+        }
+    }
+
+    /// <summary>
+    /// Appends the Pong owed, if any, behind everything buffered: done when the writer takes the next
+    /// batch (the Pong answers the latest Ping by then) and before our Close, which must be the last frame.
+    /// </summary>
+    private void AppendPendingPongLocked()
+    {
+        if (_pendingPongLength < 0)
+        {
+            return;
+        }
+
+        int length = _pendingPongLength;
+        _pendingPongLength = -1;
+        Span<byte> frame = Reserve(FrameHeader.GetLength(length, masked: true) + length);
+        int maskKey = (_maskKeys ??= new MaskKeySource()).Next();
+        int headerLength = FrameHeader.Write(frame, fin: true, 0, Opcode.Pong, length, masked: true, maskKey);
+        PayloadMask.Apply(_pendingPong.AsSpan(0, length), frame.Slice(headerLength, length), maskKey, 0);
     }
 
     private Span<byte> Reserve(int length)
@@ -506,6 +588,11 @@ public sealed partial class WebSocketConnection
                 long bytes = 0;
                 lock (_writeLock)
                 {
+                    if (_sendError is null)
+                    {
+                        AppendPendingPongLocked();
+                    }
+
                     if (_tail is not null)
                     {
                         (_segments ??= []).Add(new Segment(_tail, _tailCount));
