@@ -1,3 +1,5 @@
+using Duplex.Internal;
+
 namespace Duplex.Connection;
 
 /// <summary>
@@ -85,8 +87,8 @@ internal sealed class PendingPings
         return true;
     }
 
-    /// <summary>Fails every waiting Ping, when the connection ends.</summary>
-    public void FailAll(Exception error)
+    /// <summary>Fails every waiting Ping when the connection ends, each with an exception of its own from <paramref name="error"/>.</summary>
+    public void FailAll(Func<Exception> error)
     {
         Entry[] all;
         lock (_entries)
@@ -97,7 +99,7 @@ internal sealed class PendingPings
 
         foreach (Entry entry in all)
         {
-            entry.Completion.TrySetException(error);
+            ObservedFault.TrySet(entry.Completion, error());
         }
     }
 

@@ -36,7 +36,11 @@ public sealed partial class WebSocketConnection
     /// <param name="cancellationToken">Stops waiting for the Pong; the connection stays open.</param>
     /// <returns>The time from sending the Ping to receiving its Pong.</returns>
     /// <exception cref="ArgumentException">The payload is longer than 125 bytes.</exception>
-    /// <exception cref="WebSocketClosedException">The connection closed before the Pong arrived.</exception>
+    /// <exception cref="WebSocketClosedException">The connection was closed, lost or failed before the
+    /// Pong arrived; each waiting call gets an exception of its own, with what ended the connection
+    /// (an <see cref="IOException"/>, a <see cref="TimeoutException"/>, a
+    /// <see cref="WebSocketProtocolException"/>) as its <see cref="Exception.InnerException"/>.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async ValueTask<TimeSpan> PingAsync(ReadOnlyMemory<byte> payload = default, CancellationToken cancellationToken = default)
     {
         if (payload.Length > FrameHeader.MaxControlPayload)

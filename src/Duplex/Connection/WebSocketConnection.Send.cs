@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net.WebSockets;
 using System.Text;
 using Duplex.Diagnostics;
+using Duplex.Internal;
 using Duplex.Protocol;
 
 namespace Duplex.Connection;
@@ -349,7 +350,9 @@ public sealed partial class WebSocketConnection
         Exception? cause = _sendError ?? CloseError;
         return cause switch
         {
-            WebSocketClosedException closed => new WebSocketClosedException(closed.Message, closed.CloseStatus, closed.CloseDescription, closed.ClosedByPeer, closed.InnerException),
+            // A fresh exception per caller, the connection's own inside: one instance thrown to many
+            // waiters would have its stack trace overwritten by each.
+            WebSocketClosedException closed => new WebSocketClosedException(closed.Message, closed.CloseStatus, closed.CloseDescription, closed.ClosedByPeer, closed),
             WebSocketProtocolException protocol => new WebSocketClosedException("The connection was failed after a protocol violation.", protocol.CloseStatus, protocol.Message, closedByPeer: false, protocol),
             null => ClosedByHandshake("The WebSocket connection is closed."),
             _ => LostConnection(cause),
@@ -703,7 +706,7 @@ public sealed partial class WebSocketConnection
             _sendError ??= error;
             while (_sendWaiters is not null && _sendWaiters.TryDequeue(out SendWaiter waiter))
             {
-                waiter.Completion.TrySetException(ClosedForSending());
+                ObservedFault.TrySet(waiter.Completion, ClosedForSending());
             }
         }
     }

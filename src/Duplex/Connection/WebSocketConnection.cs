@@ -350,8 +350,9 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
         // Releases what the handshake kept alive for the stream (the HTTP response, a private handler).
         _ = handshake?.DisposeAsync().AsTask();
         StopKeepAlive();
+        // Each waiter gets an exception of its own, with the shared cause inside.
         Exception closed = error ?? ClosedByHandshake("The WebSocket connection is closed.");
-        Volatile.Read(ref _pings)?.FailAll(closed);
+        Volatile.Read(ref _pings)?.FailAll(ClosedForSending);
         FailSendWaiters(closed);
         _incoming.Complete();
         if (error is not null && error is not WebSocketProtocolException)
