@@ -45,6 +45,9 @@ public sealed partial class WebSocketConnection
     private bool _closeStarted;
     private Exception? _sendError;
 
+    // After the connection ended: what TakeUnsentMessages hands back (the pooled buffer is gone by then).
+    private List<WebSocketMessage>? _unsentMessages;
+
     // RFC 6455 §5.5.3: an endpoint may answer only the most recent of several Pings. Pongs go into the
     // send buffer like any frame while it is under SendBufferLimit; past it, the Pong owed waits here
     // and a newer Ping overwrites it, so a peer that floods Pings and never reads costs at most the
@@ -132,7 +135,6 @@ public sealed partial class WebSocketConnection
     /// </summary>
     public IReadOnlyList<WebSocketMessage> TakeUnsentMessages()
     {
-        var segments = new List<Segment>();
         lock (_writeLock)
         {
             if (!_tornDown && _sendError is null)
@@ -140,31 +142,88 @@ public sealed partial class WebSocketConnection
                 return [];
             }
 
-            if (_inFlight is not null)
+            EndSendBufferLocked();
+            List<WebSocketMessage> unsent = _unsentMessages!;
+            _unsentMessages = [];
+            return unsent;
+        }
+    }
+
+    /// <summary>
+    /// Once the connection has ended: takes the whole messages that never reached the network out of
+    /// the send buffer (once), and returns the buffer's pooled arrays as soon as the writer has let go
+    /// of them, so an ended connection holds no more than those messages, and none once they are taken.
+    /// </summary>
+    private void EndSendBufferLocked()
+    {
+        _unsentMessages ??= ReadUnsentMessagesLocked();
+        if (_flushing)
+        {
+            // The writer is still unwinding from its failed write; it calls again when it stops.
+            return;
+        }
+
+        if (_inFlight is not null)
+        {
+            // Every segment of the failed batch, the written ones too: they go back only with the batch.
+            ReturnSegments(_inFlight);
+            _inFlight = null;
+        }
+
+        if (_segments is not null)
+        {
+            ReturnSegments(_segments);
+        }
+
+        if (_tail is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_tail);
+            _tail = null;
+            _tailCount = 0;
+        }
+
+        _spareSegments = null;
+        _bufferedBytes = 0;
+
+        static void ReturnSegments(List<Segment> segments)
+        {
+            foreach (Segment segment in segments)
             {
-                segments.AddRange(_inFlight.Skip(_inFlightWritten));
-                _inFlight = null;
+                ArrayPool<byte>.Shared.Return(segment.Array);
             }
 
-            if (_segments is not null)
-            {
-                segments.AddRange(_segments);
-                _segments.Clear();
-            }
+            segments.Clear();
+        }
+    }
 
-            if (_tail is not null)
+    /// <summary>The whole data messages in the unwritten part of the send buffer, unmasked, oldest first.</summary>
+    private List<WebSocketMessage> ReadUnsentMessagesLocked()
+    {
+        var messages = new List<WebSocketMessage>();
+        if (_inFlight is not null)
+        {
+            for (int i = _inFlightWritten; i < _inFlight.Count; i++)
             {
-                segments.Add(new Segment(_tail, _tailCount));
-                _tail = null;
-                _tailCount = 0;
+                ReadMessages(_inFlight[i], messages);
             }
         }
 
-        var messages = new List<WebSocketMessage>();
-        foreach (Segment segment in segments)
+        foreach (Segment segment in _segments ?? [])
+        {
+            ReadMessages(segment, messages);
+        }
+
+        if (_tail is not null)
+        {
+            ReadMessages(new Segment(_tail, _tailCount), messages);
+        }
+
+        return messages;
+
+        static void ReadMessages(Segment segment, List<WebSocketMessage> messages)
         {
             ReadOnlySpan<byte> frames = segment.Array.AsSpan(0, segment.Count);
-            while (FrameHeader.TryRead(frames, out FrameHeader header, out int headerLength, out _) == System.Buffers.OperationStatus.Done)
+            while (FrameHeader.TryRead(frames, out FrameHeader header, out int headerLength, out _) == OperationStatus.Done)
             {
                 int length = (int)header.PayloadLength;
                 if (header.Fin && header.Opcode is Opcode.Text or Opcode.Binary)
@@ -179,8 +238,18 @@ public sealed partial class WebSocketConnection
                 frames = frames.Slice(headerLength + length);
             }
         }
+    }
 
-        return messages;
+    /// <summary>Whether the send buffer holds any pooled array, for tests.</summary>
+    internal bool HoldsSendBuffers
+    {
+        get
+        {
+            lock (_writeLock)
+            {
+                return _inFlight is not null || _segments is { Count: > 0 } || _tail is not null;
+            }
+        }
     }
 
     /// <summary>Bytes of frames in the send buffer (appended, not yet written), for tests and diagnostics.</summary>
@@ -606,6 +675,11 @@ public sealed partial class WebSocketConnection
                     if (_segments is null || _segments.Count == 0 || _sendError is not null)
                     {
                         _flushing = false;
+                        if (_sendError is not null)
+                        {
+                            EndSendBufferLocked();
+                        }
+
                         return;
                     }
 
@@ -664,6 +738,11 @@ public sealed partial class WebSocketConnection
             {
                 _sendError ??= ex;
                 _flushing = false;
+                if (_tornDown)
+                {
+                    // The connection ended while this write was failing: the buffer can go now.
+                    EndSendBufferLocked();
+                }
             }
 
             bool expected;
@@ -708,6 +787,8 @@ public sealed partial class WebSocketConnection
             {
                 ObservedFault.TrySet(waiter.Completion, ClosedForSending());
             }
+
+            EndSendBufferLocked();
         }
     }
 
