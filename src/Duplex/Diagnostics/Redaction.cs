@@ -9,7 +9,16 @@ internal static class Redaction
     /// <summary>What a secret value is replaced with.</summary>
     public const string Mask = "***";
 
-    private static readonly string[] s_sensitiveWords = ["token", "key", "secret", "password", "passwd", "auth", "session", "signature", "credential"];
+    // A header or query parameter whose name contains one of these holds a secret.
+    private static readonly string[] s_sensitiveWords =
+        ["token", "key", "secret", "password", "passwd", "pwd", "auth", "session", "signature", "credential", "jwt", "ticket", "cookie"];
+
+    // Query parameter names too short to look for inside others ("sig" is in "design"): secret when
+    // the whole name is one of these.
+    private static readonly string[] s_sensitiveParameterNames = ["sig", "code", "pass", "otp"];
+
+    // Headers whose value is a URL: it is logged with its query redacted like any URI.
+    private static readonly string[] s_urlHeaders = ["Location", "Content-Location", "Referer", "Origin"];
 
     /// <summary>Whether a header value must never be logged.</summary>
     public static bool IsSensitiveHeader(string name)
@@ -25,11 +34,50 @@ internal static class Redaction
     }
 
     /// <summary>Whether a query-string parameter value must never be logged.</summary>
-    public static bool IsSensitiveParameter(string name) => ContainsSensitiveWord(name);
+    public static bool IsSensitiveParameter(string name) =>
+        ContainsSensitiveWord(name) || Array.Exists(s_sensitiveParameterNames, n => n.Equals(name, StringComparison.OrdinalIgnoreCase));
 
-    /// <summary>The header value as it may appear in a log.</summary>
-    public static string HeaderValue(string name, string? value) =>
-        IsSensitiveHeader(name) ? Mask : value ?? string.Empty;
+    /// <summary>
+    /// The header value as it may appear in a log: masked for a sensitive header, with its query
+    /// redacted for a header that carries a URL (a redirect's <c>Location</c> may hold a token).
+    /// </summary>
+    public static string HeaderValue(string name, string? value)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (IsSensitiveHeader(name))
+        {
+            return Mask;
+        }
+
+        if (value is not null && Array.Exists(s_urlHeaders, h => h.Equals(name, StringComparison.OrdinalIgnoreCase)))
+        {
+            return UriText(value);
+        }
+
+        return value ?? string.Empty;
+    }
+
+    /// <summary>A URI given as text (absolute or relative, maybe malformed) as it may appear in a log.</summary>
+    public static string UriText(string uri)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        if (System.Uri.TryCreate(uri, UriKind.Absolute, out Uri? absolute) && absolute.Scheme is "ws" or "wss" or "http" or "https")
+        {
+            return Uri(absolute);
+        }
+
+        // Relative, or not a URI we parse: no user information can be told apart, so only the query is redacted.
+        int query = uri.IndexOf('?', StringComparison.Ordinal);
+        if (query < 0)
+        {
+            return uri;
+        }
+
+        var builder = new System.Text.StringBuilder(uri.Length);
+        builder.Append(uri, 0, query);
+        AppendRedactedQuery(builder, uri.AsSpan(query));
+        return builder.ToString();
+    }
 
     /// <summary>
     /// The URI as it may appear in a log: user information dropped, values of sensitive query
@@ -40,7 +88,7 @@ internal static class Redaction
         ArgumentNullException.ThrowIfNull(uri);
         if (!uri.IsAbsoluteUri)
         {
-            return uri.OriginalString;
+            return UriText(uri.OriginalString);
         }
 
         var builder = new System.Text.StringBuilder();
@@ -51,32 +99,45 @@ internal static class Redaction
         }
 
         builder.Append(uri.AbsolutePath);
-        string query = uri.Query;
-        if (query.Length > 1)
-        {
-            builder.Append('?');
-            bool first = true;
-            foreach (string part in query[1..].Split('&'))
-            {
-                if (!first)
-                {
-                    builder.Append('&');
-                }
+        AppendRedactedQuery(builder, uri.Query);
+        return builder.ToString();
+    }
 
-                first = false;
-                int eq = part.IndexOf('=', StringComparison.Ordinal);
-                if (eq > 0 && IsSensitiveParameter(System.Net.WebUtility.UrlDecode(part[..eq])))
-                {
-                    builder.Append(part, 0, eq + 1).Append(Mask);
-                }
-                else
-                {
-                    builder.Append(part);
-                }
-            }
+    /// <summary>Appends <paramref name="query"/> (empty, or starting with '?', fragment included) with sensitive values masked.</summary>
+    private static void AppendRedactedQuery(System.Text.StringBuilder builder, ReadOnlySpan<char> query)
+    {
+        if (query.Length <= 1)
+        {
+            return;
         }
 
-        return builder.ToString();
+        // A fragment never reaches the server, and may hold a token too: it is dropped.
+        int fragment = query.IndexOf('#');
+        if (fragment >= 0)
+        {
+            query = query[..fragment];
+        }
+
+        builder.Append('?');
+        bool first = true;
+        foreach (string part in query[1..].ToString().Split('&'))
+        {
+            if (!first)
+            {
+                builder.Append('&');
+            }
+
+            first = false;
+            int eq = part.IndexOf('=', StringComparison.Ordinal);
+            if (eq > 0 && IsSensitiveParameter(System.Net.WebUtility.UrlDecode(part[..eq])))
+            {
+                builder.Append(part, 0, eq + 1).Append(Mask);
+            }
+            else
+            {
+                builder.Append(part);
+            }
+        }
     }
 
     private static bool ContainsSensitiveWord(string name)

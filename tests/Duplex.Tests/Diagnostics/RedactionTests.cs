@@ -75,4 +75,51 @@ public sealed class RedactionTests
     {
         Assert.Equal("/chat", Redaction.Uri(new Uri("/chat", UriKind.Relative)));
     }
+
+    [Theory]
+    [InlineData("pwd")]
+    [InlineData("sig")]
+    [InlineData("signature")]
+    [InlineData("code")]
+    [InlineData("jwt")]
+    [InlineData("ticket")]
+    [InlineData("session")]
+    [InlineData("credential")]
+    [InlineData("X-Amz-Signature")]
+    [InlineData("X-Amz-Credential")]
+    [InlineData("id_token")]
+    [InlineData("PASS")]
+    public void IsSensitiveParameter_CredentialLikeNames_AreSensitive(string name)
+    {
+        Assert.True(Redaction.IsSensitiveParameter(name));
+    }
+
+    [Theory]
+    [InlineData("room")]
+    [InlineData("design")]
+    [InlineData("zipcode")]
+    [InlineData("page")]
+    public void IsSensitiveParameter_OrdinaryNames_AreShown(string name)
+    {
+        Assert.False(Redaction.IsSensitiveParameter(name));
+    }
+
+    [Theory]
+    [InlineData("Location", "/next?token=t&room=1", "/next?token=***&room=1")]
+    [InlineData("Location", "wss://u:p@other.example/next?code=c#frag", "wss://other.example/next?code=***")]
+    [InlineData("location", "next?sig=s", "next?sig=***")]
+    [InlineData("Content-Location", "/a?jwt=j", "/a?jwt=***")]
+    [InlineData("Referer", "https://example.com/p?ticket=t", "https://example.com/p?ticket=***")]
+    [InlineData("Location", "/plain", "/plain")]
+    [InlineData("Location", "/r?x=1#token=t", "/r?x=1")]
+    public void HeaderValue_UrlHeaders_HaveTheirQueryRedacted(string name, string value, string expected)
+    {
+        Assert.Equal(expected, Redaction.HeaderValue(name, value));
+    }
+
+    [Fact]
+    public void Uri_RelativeUriWithQuery_IsRedacted()
+    {
+        Assert.Equal("/chat?token=***", Redaction.Uri(new Uri("/chat?token=t", UriKind.Relative)));
+    }
 }

@@ -97,6 +97,27 @@ public abstract class TransportFailureTests
     }
 
     [Fact]
+    public async Task ConnectAsync_RedirectWithSecretsInLocation_NeverLogsThem_AtAnyLevel()
+    {
+        using var timeout = TestTimeouts.CreateSource();
+        await using var host = new KestrelWebSocketHost(KestrelTransport.Http11);
+        host.Map("/old", Redirect(StatusCodes.Status302Found, "/echo?token=location-secret&sig=sig-secret&room=7"));
+        await host.StartAsync(cancellationToken: timeout.Token);
+        var options = new WebSocketHandshakeOptions { FollowRedirects = true };
+        var logger = new CapturingLogger();
+
+        await using WebSocketHandshakeResult result = await Transport.ConnectAsync(host.GetUri("/old?code=query-secret"), options, logger, timeout.Token);
+
+        // The Trace line for each response header, the redirect line and the connect lines all see the URLs.
+        Assert.Contains(logger.Entries, e => e.EventId.Id == 105);
+        Assert.Contains("room=7", logger.AllText, StringComparison.Ordinal);
+        foreach (string secret in new[] { "location-secret", "sig-secret", "query-secret" })
+        {
+            Assert.DoesNotContain(secret, logger.AllText, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task ConnectAsync_RedirectFollowed_OnTheSameOrigin_KeepsCredentials()
     {
         using var timeout = TestTimeouts.CreateSource();
