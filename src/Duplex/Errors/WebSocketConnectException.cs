@@ -1,3 +1,6 @@
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+
 namespace Duplex;
 
 /// <summary>An attempt to open a WebSocket connection failed; <see cref="Error"/> says why.</summary>
@@ -36,4 +39,17 @@ public class WebSocketConnectException : DuplexException
 
     /// <summary>Why the connect failed.</summary>
     public WebSocketConnectError Error { get; }
+
+    /// <summary>
+    /// When <see cref="Error"/> is <see cref="WebSocketConnectError.Tls"/>: the main reason the server
+    /// certificate was refused, or <see cref="WebSocketTlsFailure.Other"/> when the handshake failed
+    /// before or apart from the certificate; null for other errors.
+    /// </summary>
+    public WebSocketTlsFailure? TlsFailure { get; init; }
+
+    /// <summary>What the default certificate validation found (all of it, also when <see cref="TlsFailure"/> names one); <see cref="SslPolicyErrors.None"/> when unknown.</summary>
+    public SslPolicyErrors CertificateErrors { get; init; }
+
+    /// <summary>The certificate chain's problems, every element's together; <see cref="X509ChainStatusFlags.NoError"/> when none or unknown.</summary>
+    public X509ChainStatusFlags CertificateChainStatus { get; init; }
 }

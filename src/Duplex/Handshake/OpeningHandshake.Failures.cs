@@ -55,6 +55,16 @@ internal static partial class OpeningHandshake
     internal static WebSocketConnectException Classify(Exception exception, Uri uri, WebSocketHandshakeOptions options)
     {
         string endpoint = Endpoint(uri);
+        if (Find<CertificateRefusal>(exception) is { } refusal)
+        {
+            return new WebSocketConnectException(WebSocketConnectError.Tls, $"The TLS handshake with {endpoint} failed: the server certificate was refused, {refusal.Description}.", exception)
+            {
+                TlsFailure = refusal.Reason,
+                CertificateErrors = refusal.Errors,
+                CertificateChainStatus = refusal.ChainStatus,
+            };
+        }
+
         HttpRequestError httpError = exception is HttpRequestException request ? request.HttpRequestError : HttpRequestError.Unknown;
         (WebSocketConnectError error, string message) = httpError switch
         {
@@ -65,7 +75,7 @@ internal static partial class OpeningHandshake
             HttpRequestError.ProxyTunnelError =>
                 (WebSocketConnectError.Proxy, $"The proxy failed to open a tunnel to {endpoint}."),
             HttpRequestError.SecureConnectionError =>
-                (WebSocketConnectError.Tls, $"The TLS handshake with {endpoint} failed."),
+                (WebSocketConnectError.Tls, $"The TLS handshake with {endpoint} failed ({TlsCause(exception)})."),
             HttpRequestError.ExtendedConnectNotSupported =>
                 (WebSocketConnectError.InvalidHandshake, $"The server at {endpoint} does not support WebSockets over HTTP/2 (RFC 8441 extended CONNECT)."),
             HttpRequestError.VersionNegotiationError =>
@@ -79,14 +89,21 @@ internal static partial class OpeningHandshake
             _ => ClassifyByCause(exception, uri, endpoint, options),
         };
 
-        return new WebSocketConnectException(error, message, exception);
+        return new WebSocketConnectException(error, message, exception)
+        {
+            TlsFailure = error == WebSocketConnectError.Tls ? WebSocketTlsFailure.Other : null,
+        };
     }
+
+    /// <summary>What the TLS layer said of a failure that is not about the certificate, e.g. "the server closed the connection".</summary>
+    private static string TlsCause(Exception exception) =>
+        Find<AuthenticationException>(exception)?.InnerException is { } inner ? inner.Message.TrimEnd('.') : "no certificate problem was found; the protocol negotiation failed or the server ended the handshake";
 
     private static (WebSocketConnectError, string) ClassifyByCause(Exception exception, Uri uri, string endpoint, WebSocketHandshakeOptions options)
     {
         if (Find<AuthenticationException>(exception) is not null)
         {
-            return (WebSocketConnectError.Tls, $"The TLS handshake with {endpoint} failed.");
+            return (WebSocketConnectError.Tls, $"The TLS handshake with {endpoint} failed ({TlsCause(exception)}).");
         }
 
         if (Find<SocketException>(exception) is { } socketException)

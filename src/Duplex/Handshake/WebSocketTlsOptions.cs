@@ -165,14 +165,12 @@ public sealed class WebSocketTlsOptions
         }
 
         ssl.CertificateChainPolicy = chainPolicy;
-        if (AcceptAnyCertificate)
-        {
-            ssl.RemoteCertificateValidationCallback = static (_, _, _, _) => true;
-        }
-        else if (RemoteCertificateValidationCallback is not null)
-        {
-            ssl.RemoteCertificateValidationCallback = RemoteCertificateValidationCallback;
-        }
+
+        // Unless validation is off, the decision is the default one or the application's, made in a
+        // callback of ours so that a refusal carries its reason (name mismatch, expired, untrusted root…).
+        ssl.RemoteCertificateValidationCallback = AcceptAnyCertificate
+            ? static (_, _, _, _) => true
+            : CertificateRefusal.Validate(RemoteCertificateValidationCallback);
     }
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid property.</summary>

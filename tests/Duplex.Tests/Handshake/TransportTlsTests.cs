@@ -35,6 +35,54 @@ public abstract class TransportTlsTests
         Assert.Equal(WebSocketConnectError.Tls, exception.Error);
         Assert.Contains($"127.0.0.1:{host.Port}", exception.Message, StringComparison.Ordinal);
         Assert.NotNull(FindInner<AuthenticationException>(exception));
+        Assert.Equal(WebSocketTlsFailure.UntrustedRoot, exception.TlsFailure);
+        Assert.Contains("root that is not trusted", exception.Message, StringComparison.Ordinal);
+        Assert.True(exception.CertificateErrors.HasFlag(SslPolicyErrors.RemoteCertificateChainErrors));
+        Assert.True(exception.CertificateChainStatus.HasFlag(X509ChainStatusFlags.UntrustedRoot));
+    }
+
+    public static TheoryData<string> RefusedCertificates => ["expired", "not-yet-valid", "name-mismatch", "callback"];
+
+    [Theory]
+    [MemberData(nameof(RefusedCertificates))]
+    public async Task ConnectAsync_CertificateRefused_TheErrorNamesTheReason(string problem)
+    {
+        using var timeout = TestTimeouts.CreateSource();
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        X509Certificate2 certificate = problem switch
+        {
+            "expired" => LoopbackCertificate.Create(now.AddDays(-30), now.AddDays(-1)),
+            "not-yet-valid" => LoopbackCertificate.Create(now.AddDays(1), now.AddDays(30)),
+            _ => LoopbackCertificate.Create(),
+        };
+        await using var server = new Http11TlsServer(certificate: certificate);
+        var options = new WebSocketHandshakeOptions();
+
+        // Trusted as a root, so that the one problem left is the one under test.
+        options.Tls.TrustedRootCertificates = [X509CertificateLoader.LoadCertificate(certificate.RawData)];
+        if (problem == "name-mismatch")
+        {
+            options.Tls.TargetHost = "wrong.example";
+        }
+        else if (problem == "callback")
+        {
+            options.Tls.RemoteCertificateValidationCallback = (_, _, _, _) => false;
+        }
+
+        var exception = await Assert.ThrowsAsync<WebSocketConnectException>(
+            () => Transport.ConnectAsync(server.Uri, options, new CapturingLogger(), timeout.Token));
+
+        Assert.Equal(WebSocketConnectError.Tls, exception.Error);
+        (WebSocketTlsFailure expected, string words) = problem switch
+        {
+            "expired" => (WebSocketTlsFailure.Expired, "it expired at"),
+            "not-yet-valid" => (WebSocketTlsFailure.NotYetValid, "it is not valid before"),
+            "name-mismatch" => (WebSocketTlsFailure.NameMismatch, "does not name the host"),
+            _ => (WebSocketTlsFailure.RejectedByCallback, "validation callback refused it"),
+        };
+        Assert.Equal(expected, exception.TlsFailure);
+        Assert.Contains(words, exception.Message, StringComparison.Ordinal);
+        Assert.Contains(server.Uri.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), exception.Message, StringComparison.Ordinal);
     }
 
     [Fact]

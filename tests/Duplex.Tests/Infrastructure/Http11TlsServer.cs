@@ -24,10 +24,11 @@ public sealed class Http11TlsServer : IAsyncDisposable
 
     /// <summary>Starts listening on an OS-chosen port with a fresh self-signed certificate.</summary>
     /// <param name="requireClientCertificate">Whether the server asks for a client certificate (and accepts any).</param>
-    public Http11TlsServer(bool requireClientCertificate = false)
+    /// <param name="certificate">The server's certificate; null for a fresh self-signed one.</param>
+    public Http11TlsServer(bool requireClientCertificate = false, X509Certificate2? certificate = null)
     {
         _requireClientCertificate = requireClientCertificate;
-        Certificate = LoopbackCertificate.Create();
+        Certificate = certificate ?? LoopbackCertificate.Create();
         Uri = new Uri($"wss://127.0.0.1:{_listener.Port}/fallback");
         _acceptLoop = AcceptLoopAsync();
     }

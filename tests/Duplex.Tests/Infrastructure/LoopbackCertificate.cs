@@ -18,7 +18,10 @@ public static class LoopbackCertificate
     /// The certificate is exported to PFX and loaded back, because on Linux a certificate whose key lives only in an
     /// ephemeral handle cannot be used by the TLS stack.
     /// </remarks>
-    public static X509Certificate2 Create()
+    public static X509Certificate2 Create() => Create(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+
+    /// <summary>The same certificate, valid from <paramref name="notBefore"/> to <paramref name="notAfter"/> (e.g. expired, or not valid yet).</summary>
+    public static X509Certificate2 Create(DateTimeOffset notBefore, DateTimeOffset notAfter)
     {
         using var rsa = RSA.Create(2048);
         var request = new CertificateRequest("CN=localhost", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -36,8 +39,7 @@ public static class LoopbackCertificate
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(ServerAuthenticationOid)], critical: false));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
 
-        var now = DateTimeOffset.UtcNow;
-        using var ephemeral = request.CreateSelfSigned(now.AddDays(-1), now.AddDays(30));
+        using var ephemeral = request.CreateSelfSigned(notBefore, notAfter);
         return X509CertificateLoader.LoadPkcs12(ephemeral.Export(X509ContentType.Pfx), password: null);
     }
 }
