@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using System.Runtime.CompilerServices;
+using Duplex.Client;
 using Duplex.Connection;
+using Duplex.Tests.Client;
 using Duplex.Tests.Conformance;
 using Duplex.Tests.Infrastructure;
 
@@ -51,6 +53,27 @@ public sealed class ConnectionEndTaskTests
     }
 
     [Fact]
+    public async Task Client_ReconnectingAfterKeepAliveTimeouts_LeavesNoUnobservedFaultedTask()
+    {
+        CollectEverything();
+        var unobserved = new ConcurrentQueue<Exception>();
+        void OnUnobserved(object? sender, UnobservedTaskExceptionEventArgs e) => unobserved.Enqueue(e.Exception);
+
+        TaskScheduler.UnobservedTaskException += OnUnobserved;
+        try
+        {
+            await RunClientAgainstSilentServerAsync();
+            CollectEverything();
+        }
+        finally
+        {
+            TaskScheduler.UnobservedTaskException -= OnUnobserved;
+        }
+
+        Assert.True(unobserved.IsEmpty, $"{unobserved.Count} unobserved task exception(s): {string.Join("; ", unobserved.Select(e => e.InnerException?.GetType().Name + ": " + e.InnerException?.Message))}");
+    }
+
+    [Fact]
     public async Task ConnectionLost_EveryWaitingPingGetsAnExceptionOfItsOwn_WithTheSharedCauseInside()
     {
         await using ConformanceSession session = await ConformanceSession.OpenAsync();
@@ -71,6 +94,53 @@ public sealed class ConnectionEndTaskTests
         Assert.All(errors, e => Assert.Equal((WebSocketCloseStatus)1006, e.CloseStatus));
         Assert.All(errors, e => Assert.NotNull(e.InnerException));
         Assert.Single(errors.Select(e => e.InnerException).Distinct(ReferenceEqualityComparer.Instance));
+    }
+
+    /// <summary>
+    /// A client whose server accepts and then says nothing: keepalive fails each connection, the client
+    /// reconnects, and pings and sends from the application are caught in between.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static async Task RunClientAgainstSilentServerAsync()
+    {
+        using CancellationTokenSource deadline = TestTimeouts.CreateSource(TimeSpan.FromSeconds(30));
+        await using var server = new RawWebSocketServer();
+        WebSocketClientOptions options = ClientTestKit.FastOptions(o =>
+        {
+            o.Connection.KeepAliveInterval = TimeSpan.FromMilliseconds(50);
+            o.Connection.KeepAliveTimeout = TimeSpan.FromMilliseconds(50);
+            o.PingTimeout = TimeSpan.FromSeconds(5);
+        });
+        await using var client = new WebSocketClient(options);
+        var connections = new List<RawConnection>();
+        Task<RawConnection> accept = server.AcceptWebSocketAsync(cancellationToken: deadline.Token);
+        await client.ConnectAsync(server.Uri, cancellationToken: deadline.Token);
+        for (int i = 0; i < 3; i++)
+        {
+            connections.Add(await accept);
+            accept = server.AcceptWebSocketAsync(cancellationToken: deadline.Token);
+
+            // A ping that the silent server never answers, and one whose caller stops waiting.
+            Task<WebSocketPingResult> ping = client.PingAsync("p"u8.ToArray(), cancellationToken: deadline.Token).AsTask();
+            using (var stopWaiting = new CancellationTokenSource())
+            {
+                Task<WebSocketPingResult> abandoned = client.PingAsync("q"u8.ToArray(), cancellationToken: stopWaiting.Token).AsTask();
+                stopWaiting.Cancel();
+
+                // Cancelled while it waited, or answered at once while the client was between connections.
+                await abandoned.ContinueWith(static t => Assert.True(t.IsCanceled || t.IsCompletedSuccessfully, t.Exception?.Message), TaskScheduler.Default);
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.SendBinaryAsync(new byte[16], stopWaiting.Token).AsTask());
+            }
+
+            Assert.False((await ping).Success, "The silent server answered a Ping.");
+        }
+
+        connections.Add(await accept);
+        await client.CloseAsync(cancellationToken: deadline.Token);
+        foreach (RawConnection connection in connections)
+        {
+            await connection.DisposeAsync();
+        }
     }
 
     private static void CollectEverything()
