@@ -26,52 +26,18 @@ public sealed class ConnectionEndTaskTests
 
     [Theory]
     [MemberData(nameof(Endings))]
-    public async Task ConnectionEnds_LeavesNoUnobservedFaultedTask(string ending)
-    {
-        // What earlier tests left for the finalizer is reported now, before counting starts.
-        CollectEverything();
-        var unobserved = new ConcurrentQueue<Exception>();
-        void OnUnobserved(object? sender, UnobservedTaskExceptionEventArgs e) => unobserved.Enqueue(e.Exception);
-
-        TaskScheduler.UnobservedTaskException += OnUnobserved;
-        try
+    public Task ConnectionEnds_LeavesNoUnobservedFaultedTask(string ending) =>
+        AssertNoUnobservedTaskExceptionAsync(async () =>
         {
             for (int i = 0; i < Rounds; i++)
             {
                 await EndOneConnectionAsync(ending);
             }
-
-            // Faulted tasks are reported when they are finalized.
-            CollectEverything();
-        }
-        finally
-        {
-            TaskScheduler.UnobservedTaskException -= OnUnobserved;
-        }
-
-        Assert.True(unobserved.IsEmpty, $"{unobserved.Count} unobserved task exception(s): {string.Join("; ", unobserved.Select(e => e.InnerException?.GetType().Name + ": " + e.InnerException?.Message))}");
-    }
+        });
 
     [Fact]
-    public async Task Client_ReconnectingAfterKeepAliveTimeouts_LeavesNoUnobservedFaultedTask()
-    {
-        CollectEverything();
-        var unobserved = new ConcurrentQueue<Exception>();
-        void OnUnobserved(object? sender, UnobservedTaskExceptionEventArgs e) => unobserved.Enqueue(e.Exception);
-
-        TaskScheduler.UnobservedTaskException += OnUnobserved;
-        try
-        {
-            await RunClientAgainstSilentServerAsync();
-            CollectEverything();
-        }
-        finally
-        {
-            TaskScheduler.UnobservedTaskException -= OnUnobserved;
-        }
-
-        Assert.True(unobserved.IsEmpty, $"{unobserved.Count} unobserved task exception(s): {string.Join("; ", unobserved.Select(e => e.InnerException?.GetType().Name + ": " + e.InnerException?.Message))}");
-    }
+    public Task Client_ReconnectingAfterKeepAliveTimeouts_LeavesNoUnobservedFaultedTask() =>
+        AssertNoUnobservedTaskExceptionAsync(RunClientAgainstSilentServerAsync);
 
     [Fact]
     public async Task ConnectionLost_EveryWaitingPingGetsAnExceptionOfItsOwn_WithTheSharedCauseInside()
@@ -141,6 +107,30 @@ public sealed class ConnectionEndTaskTests
         {
             await connection.DisposeAsync();
         }
+    }
+
+    /// <summary>Runs <paramref name="scenario"/> and fails if any task exception went unobserved meanwhile.</summary>
+    private static async Task AssertNoUnobservedTaskExceptionAsync(Func<Task> scenario)
+    {
+        // What earlier tests left for the finalizer is reported now, before counting starts.
+        CollectEverything();
+        var unobserved = new ConcurrentQueue<Exception>();
+        void OnUnobserved(object? sender, UnobservedTaskExceptionEventArgs e) => unobserved.Enqueue(e.Exception);
+
+        TaskScheduler.UnobservedTaskException += OnUnobserved;
+        try
+        {
+            await scenario();
+
+            // Faulted tasks are reported when they are finalized.
+            CollectEverything();
+        }
+        finally
+        {
+            TaskScheduler.UnobservedTaskException -= OnUnobserved;
+        }
+
+        Assert.True(unobserved.IsEmpty, $"{unobserved.Count} unobserved task exception(s): {string.Join("; ", unobserved.Select(e => e.InnerException?.GetType().Name + ": " + e.InnerException?.Message))}");
     }
 
     private static void CollectEverything()
