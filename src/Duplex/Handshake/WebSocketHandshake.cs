@@ -458,8 +458,8 @@ internal static class WebSocketHandshake
     /// URI, <c>ws</c>/<c>wss</c> locations become <c>http</c>/<c>https</c>, a fragment is dropped.
     /// </summary>
     /// <exception cref="WebSocketConnectException">
-    /// With <see cref="WebSocketConnectError.InvalidHandshake"/> when the location is missing, uses
-    /// another scheme, or would leave TLS (<c>wss</c> to <c>ws</c>).
+    /// With <see cref="WebSocketConnectError.InvalidHandshake"/> when the location is missing, does not
+    /// resolve to a valid URI, uses another scheme, or would leave TLS (<c>wss</c> to <c>ws</c>).
     /// </exception>
     public static Uri ResolveRedirect(Uri current, Uri? location)
     {
@@ -468,15 +468,24 @@ internal static class WebSocketHandshake
             throw InvalidHandshake("The server sent a redirect without a single, valid Location header.");
         }
 
-        Uri target = location.IsAbsoluteUri ? location : new Uri(current, location);
+        // A relative Location is the server's text: combined with the request URI it may not make a
+        // valid URI (for example "//%…", an authority that is no host), which the Uri constructor
+        // reports by throwing. That is a broken handshake, not a failure of ours.
+        Uri? target = location;
+        if (!location.IsAbsoluteUri && !Uri.TryCreate(current, location, out target))
+        {
+            throw InvalidHandshake("The server redirected to a Location that does not resolve to a valid URI.");
+        }
+
         if (target.Scheme is not ("ws" or "wss" or "http" or "https") || target.Host.Length == 0)
         {
             throw InvalidHandshake($"The server redirected to a URI with the scheme '{Printable(target.Scheme)}', which is not ws, wss, http or https.");
         }
 
-        if (target.Fragment.Length > 0)
+        if (target.Fragment.Length > 0 &&
+            !Uri.TryCreate(target.GetComponents(UriComponents.AbsoluteUri & ~UriComponents.Fragment, UriFormat.UriEscaped), UriKind.Absolute, out target))
         {
-            target = new Uri(target.GetComponents(UriComponents.AbsoluteUri & ~UriComponents.Fragment, UriFormat.UriEscaped));
+            throw InvalidHandshake("The server redirected to a Location that does not resolve to a valid URI.");
         }
 
         Uri httpTarget = WithScheme(target, IsSecure(target) ? Uri.UriSchemeHttps : Uri.UriSchemeHttp);

@@ -343,6 +343,25 @@ public sealed class WebSocketHandshakeTests
         Assert.Equal(WebSocketConnectError.InvalidHandshake, exception.Error);
     }
 
+    // Found by fuzzing the handshake response: each Location is a valid relative URI on its own,
+    // but resolving it against the request URI threw UriFormatException, which the connect then
+    // reported as an unknown failure instead of a broken handshake.
+    [Theory]
+    [InlineData("//%wss://a")]
+    [InlineData("//:ws://]%00")]
+    [InlineData("//%")]
+    public void ResolveRedirect_LocationThatDoesNotResolve_FailsWithInvalidHandshake(string location)
+    {
+        var headers = Headers(("Location", location));
+        Uri? parsed = WebSocketHandshake.GetLocation(headers);
+        Assert.NotNull(parsed);
+
+        var exception = Assert.Throws<WebSocketConnectException>(() => WebSocketHandshake.ResolveRedirect(new Uri("http://a.example/x"), parsed));
+
+        Assert.Equal(WebSocketConnectError.InvalidHandshake, exception.Error);
+        Assert.Contains("does not resolve", exception.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void IsSameOrigin_ComparesSchemeHostAndPort()
     {

@@ -17,5 +17,11 @@ internal sealed class DecodeTrace
 
     public ProtocolViolation? Violation { get; set; }
 
+    /// <summary>How many times the stream was passed to <see cref="FrameDecoder.Decode"/> (empty probes not counted).</summary>
+    public int DecodeCalls { get; set; }
+
+    /// <summary>How many pieces the stream was cut into.</summary>
+    public int Pieces { get; set; }
+
     public override string ToString() => string.Join(" | ", Events);
 }

@@ -26,11 +26,13 @@ internal static class DecoderFeed
             }
 
             ReadOnlySpan<byte> piece = stream.AsSpan(start, length);
+            trace.Pieces++;
             int used = 0;
             while (true)
             {
                 ReadOnlySpan<byte> input = piece[used..];
                 DecodeStatus status = decoder.Decode(input, out int consumed, out DecodedFrame frame);
+                trace.DecodeCalls++;
 
                 // Checked with plain conditions: this runs once per byte in byte-by-byte runs.
                 Check(consumed >= 0 && consumed <= input.Length, $"consumed {consumed} of {input.Length}");
