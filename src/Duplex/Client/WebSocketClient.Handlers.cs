@@ -22,7 +22,7 @@ public partial class WebSocketClient
     private bool _streamEnded;
 
     // Numbers the received messages (on the pump only), so their parsed JSON can be shared without an object per message.
-    private readonly WebSocketClientMessage.JsonCache _jsonCache = new();
+    private readonly WebSocketClientMessage.JsonCache _jsonCache;
     private long _messageSequence;
 
     private enum DispatchKind

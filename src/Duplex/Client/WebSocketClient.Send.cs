@@ -55,13 +55,13 @@ public partial class WebSocketClient
     /// <summary>Sends <paramref name="value"/> as a JSON text message, using reflection-based serialization.</summary>
     /// <typeparam name="T">The value's type.</typeparam>
     /// <param name="value">What to send.</param>
-    /// <param name="options">Serializer options; null for <see cref="WebSocketClientOptions.JsonSerializerOptions"/>.</param>
+    /// <param name="options">Serializer options; null for <see cref="WebSocketClientOptions.JsonSerializerOptions"/>, whose default is <see cref="JsonSerializerOptions.Web"/>.</param>
     /// <param name="cancellationToken">Removes the message from the outbox if it is still waiting there.</param>
     [RequiresUnreferencedCode("Reflection-based JSON; use the JsonTypeInfo overload for trimming and AOT.")]
     [RequiresDynamicCode("Reflection-based JSON; use the JsonTypeInfo overload for trimming and AOT.")]
     public ValueTask SendJsonAsync<T>(T value, JsonSerializerOptions? options = null, CancellationToken cancellationToken = default)
     {
-        options ??= _options.JsonSerializerOptions ?? JsonSerializerOptions.Default;
+        options ??= _options.JsonSerializerOptions ?? JsonSerializerOptions.Web;
         return SendJsonCoreAsync(options, (value, options), static (writer, state) => JsonSerializer.Serialize(writer, state.value, state.options), cancellationToken);
     }
 

@@ -61,6 +61,7 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
         _time = _options.TimeProvider;
         Logger = _options.Logger;
         _outbox = new Outbox(_options.OutboxCapacity);
+        _jsonCache = new WebSocketClientMessage.JsonCache(_options.JsonSerializerOptions);
     }
 
     /// <summary>Raised when <see cref="State"/> changes, on the thread that changed it; keep handlers short.</summary>

@@ -98,12 +98,17 @@ public readonly struct WebSocketClientMessage : IEquatable<WebSocketClientMessag
 
     /// <summary>Deserializes the text (or bytes) as JSON using reflection-based serialization.</summary>
     /// <typeparam name="T">The target type.</typeparam>
-    /// <param name="options">Serializer options; null for the defaults.</param>
+    /// <param name="options">Serializer options; null for the receiving client's
+    /// <see cref="WebSocketClientOptions.JsonSerializerOptions"/>, whose default is
+    /// <see cref="JsonSerializerOptions.Web"/> (camelCase, case-insensitive).</param>
     /// <exception cref="JsonException">The payload is not valid JSON for <typeparamref name="T"/>.</exception>
     [RequiresUnreferencedCode("Reflection-based JSON; use the JsonTypeInfo overload for trimming and AOT.")]
     [RequiresDynamicCode("Reflection-based JSON; use the JsonTypeInfo overload for trimming and AOT.")]
-    public T? Deserialize<T>(JsonSerializerOptions? options = null) =>
-        Text is not null ? JsonSerializer.Deserialize<T>(Text, options) : JsonSerializer.Deserialize<T>(Data.Span, options);
+    public T? Deserialize<T>(JsonSerializerOptions? options = null)
+    {
+        options ??= _cache?.SerializerOptions ?? JsonSerializerOptions.Web;
+        return Text is not null ? JsonSerializer.Deserialize<T>(Text, options) : JsonSerializer.Deserialize<T>(Data.Span, options);
+    }
 
     /// <summary>Whether two messages have the same type, the same text and the same bytes (by reference).</summary>
     /// <param name="left">A message.</param>
@@ -157,9 +162,12 @@ public readonly struct WebSocketClientMessage : IEquatable<WebSocketClientMessag
     /// message share one parse without a per-message object. Replaced atomically, so a reader on
     /// another thread sees either a whole entry or none.
     /// </summary>
-    internal sealed class JsonCache
+    internal sealed class JsonCache(JsonSerializerOptions? serializerOptions = null)
     {
         private Entry? _last;
+
+        /// <summary>The receiving client's options for reflection-based deserialization; null for the web defaults.</summary>
+        public JsonSerializerOptions? SerializerOptions { get; } = serializerOptions;
 
         public bool TryGet(long sequence, out JsonElement? json)
         {

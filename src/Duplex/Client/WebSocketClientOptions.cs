@@ -60,7 +60,14 @@ public sealed class WebSocketClientOptions
     /// <summary>How long <see cref="WebSocketClient.PingAsync"/> waits for a Pong by default. Default 10 seconds.</summary>
     public TimeSpan PingTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Options for <c>SendJsonAsync</c> and the reflection-based JSON helpers; null for the defaults.</summary>
+    /// <summary>
+    /// Options for the reflection-based JSON helpers (<c>SendJsonAsync(value)</c> and
+    /// <see cref="WebSocketClientMessage.Deserialize{T}(JsonSerializerOptions?)"/>); null (the default)
+    /// for <see cref="JsonSerializerOptions.Web"/>, as <c>HttpClient</c>'s JSON helpers use: camelCase
+    /// property names, case-insensitive reading, numbers allowed as strings. The source-generated
+    /// (<c>JsonTypeInfo</c>) overloads use the options of their context; give it web defaults with
+    /// <c>[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]</c>.
+    /// </summary>
     public JsonSerializerOptions? JsonSerializerOptions { get; set; }
 
     /// <summary>Where the client and its connections log. Default: nowhere.</summary>

@@ -345,6 +345,48 @@ public sealed class WebSocketClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SendJsonAsync_Reflection_WritesCamelCaseByDefault_AndReadsAWebStyleReply()
+    {
+        await using var client = new WebSocketClient(ClientTestKit.FastOptions());
+        var received = new TaskCompletionSource<WebSocketClientMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.OnMessage((m, _) => { received.TrySetResult(m); return ValueTask.CompletedTask; });
+        await client.ConnectAsync(_host.GetUri("/echo"), cancellationToken: _timeout.Token);
+
+        await client.SendJsonAsync(new TestOrder("auth", 7, ["x"]), cancellationToken: _timeout.Token);
+
+        // Web defaults, like HttpClient's JSON helpers: what a JavaScript or Python server expects.
+        WebSocketClientMessage message = await received.Task.WaitAsync(_timeout.Token);
+        Assert.Equal("""{"type":"auth","id":7,"items":["x"]}""", message.Text);
+        TestOrder? back = message.Deserialize<TestOrder>();
+        Assert.Equal(("auth", 7), (back!.Type, back.Id));
+        Assert.Equal(["x"], back.Items);
+
+        // A camelCase reply from a server fills every field (case-insensitive), numbers as strings too.
+        var reply = new WebSocketClientMessage(WebSocketMessageType.Text, """{"TYPE":"ok","id":"9","items":[]}""", default);
+        TestOrder? parsed = reply.Deserialize<TestOrder>();
+        Assert.Equal(("ok", 9), (parsed!.Type, parsed.Id));
+    }
+
+    [Fact]
+    public async Task SendJsonAsync_Reflection_UsesTheClientsSerializerOptions_ForSendingAndReceiving()
+    {
+        await using var client = new WebSocketClient(ClientTestKit.FastOptions(o => o.JsonSerializerOptions = new JsonSerializerOptions()));
+        var received = new TaskCompletionSource<WebSocketClientMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.OnMessage((m, _) => { received.TrySetResult(m); return ValueTask.CompletedTask; });
+        await client.ConnectAsync(_host.GetUri("/echo"), cancellationToken: _timeout.Token);
+
+        await client.SendJsonAsync(new TestOrder("auth", 7, []), cancellationToken: _timeout.Token);
+
+        WebSocketClientMessage message = await received.Task.WaitAsync(_timeout.Token);
+        Assert.Equal("""{"Type":"auth","Id":7,"Items":[]}""", message.Text);
+        Assert.Equal(7, message.Deserialize<TestOrder>()!.Id);
+
+        // The client's options are case-sensitive: a camelCase payload leaves the fields empty.
+        var camel = new WebSocketClientMessage(WebSocketMessageType.Text, """{"id":7}""", default, new WebSocketClientMessage.JsonCache(new JsonSerializerOptions()), 1);
+        Assert.Equal(0, camel.Deserialize<TestOrder>()!.Id);
+    }
+
+    [Fact]
     public async Task ReceivedPlainText_IsNotJson()
     {
         var message = new WebSocketClientMessage(WebSocketMessageType.Text, "{not json", default);
