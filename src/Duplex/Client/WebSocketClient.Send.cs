@@ -52,6 +52,15 @@ public partial class WebSocketClient
         return SendJsonCoreAsync(jsonTypeInfo.Options, (value, jsonTypeInfo), static (writer, state) => JsonSerializer.Serialize(writer, state.value, state.jsonTypeInfo), cancellationToken);
     }
 
+    /// <summary>Sends <paramref name="value"/> as a JSON text message with the client's serializer options (web defaults unless set).</summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="value">What to send.</param>
+    /// <param name="cancellationToken">Removes the message from the outbox if it is still waiting there.</param>
+    [RequiresUnreferencedCode("Reflection-based JSON; use the JsonTypeInfo overload for trimming and AOT.")]
+    [RequiresDynamicCode("Reflection-based JSON; use the JsonTypeInfo overload for trimming and AOT.")]
+    public ValueTask SendJsonAsync<T>(T value, CancellationToken cancellationToken) =>
+        SendJsonAsync(value, options: null, cancellationToken);
+
     /// <summary>Sends <paramref name="value"/> as a JSON text message, using reflection-based serialization.</summary>
     /// <typeparam name="T">The value's type.</typeparam>
     /// <param name="value">What to send.</param>

@@ -52,7 +52,7 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
     private bool _disposed;
     private long _lastRoundTripTicks = -1;
 
-    /// <summary>Creates a client; nothing happens until <see cref="ConnectAsync"/>.</summary>
+    /// <summary>Creates a client; nothing happens until <see cref="ConnectAsync(Uri, IReadOnlyDictionary{string, string}?, WebSocketTlsOptions?, CancellationToken)"/>.</summary>
     /// <param name="options">Settings; null for the defaults. Validated and copied.</param>
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
     public WebSocketClient(WebSocketClientOptions? options = null)
@@ -94,10 +94,10 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>The server URI given to <see cref="ConnectAsync"/>.</summary>
+    /// <summary>The server URI given to <see cref="ConnectAsync(Uri, IReadOnlyDictionary{string, string}?, WebSocketTlsOptions?, CancellationToken)"/>.</summary>
     public Uri? Uri => _uri;
 
-    /// <summary>The round-trip time of the latest answered Ping (keepalive or <see cref="PingAsync"/>); null before any.</summary>
+    /// <summary>The round-trip time of the latest answered Ping (keepalive or <see cref="PingAsync(ReadOnlyMemory{byte}, TimeSpan?, CancellationToken)"/>); null before any.</summary>
     public TimeSpan? LastRoundTripTime
     {
         get
@@ -128,6 +128,13 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
     /// <summary>The client's logger, for subclasses.</summary>
     protected ILogger Logger { get; }
 
+    /// <summary>Creates a client with the default options and connects it; see <see cref="CreateConnectedAsync(Uri, IReadOnlyDictionary{string, string}?, WebSocketClientOptions?, CancellationToken)"/>.</summary>
+    /// <param name="uri">The server, <c>ws://</c> or <c>wss://</c>.</param>
+    /// <param name="cancellationToken">Cancels the connect.</param>
+    /// <returns>A connected client; dispose it when done.</returns>
+    public static Task<WebSocketClient> CreateConnectedAsync(Uri uri, CancellationToken cancellationToken) =>
+        CreateConnectedAsync(uri, headers: null, options: null, cancellationToken);
+
     /// <summary>
     /// Creates a client and connects it: the one-call way to get a connected client.
     /// </summary>
@@ -151,9 +158,15 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>Connects to <paramref name="uri"/> with the options' headers and TLS settings; see <see cref="ConnectAsync(Uri, IReadOnlyDictionary{string, string}?, WebSocketTlsOptions?, CancellationToken)"/>.</summary>
+    /// <param name="uri">The server, <c>ws://</c> or <c>wss://</c> (<c>http</c>/<c>https</c> accepted).</param>
+    /// <param name="cancellationToken">Cancels the connect.</param>
+    public Task ConnectAsync(Uri uri, CancellationToken cancellationToken) =>
+        ConnectAsync(uri, headers: null, tls: null, cancellationToken);
+
     /// <summary>
     /// Connects to <paramref name="uri"/> and, once connected, keeps the connection up: the client
-    /// reconnects by itself until <see cref="CloseAsync"/>. Completes when the connection is open and
+    /// reconnects by itself until <see cref="CloseAsync(WebSocketCloseStatus, string?, CancellationToken)"/>. Completes when the connection is open and
     /// the connect handlers have run.
     /// </summary>
     /// <param name="uri">The server, <c>ws://</c> or <c>wss://</c> (<c>http</c>/<c>https</c> accepted).</param>
@@ -225,6 +238,13 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
         await opened.Task.ConfigureAwait(false);
     }
 
+    /// <summary>Sends a Ping with <paramref name="payload"/> and waits for its Pong up to <see cref="WebSocketClientOptions.PingTimeout"/>.</summary>
+    /// <param name="payload">At most 125 bytes.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>Whether the Pong came back in time, and the round-trip time.</returns>
+    public ValueTask<WebSocketPingResult> PingAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken) =>
+        PingAsync(payload, timeout: null, cancellationToken);
+
     /// <summary>
     /// Sends a Ping with <paramref name="payload"/> and waits for its Pong.
     /// </summary>
@@ -271,6 +291,11 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
             return new WebSocketPingResult(false, _time.GetElapsedTime(start));
         }
     }
+
+    /// <summary>Closes with status 1000 (normal closure) and stops reconnecting; see <see cref="CloseAsync(WebSocketCloseStatus, string?, CancellationToken)"/>.</summary>
+    /// <param name="cancellationToken">Stops waiting; the close goes on.</param>
+    public Task CloseAsync(CancellationToken cancellationToken) =>
+        CloseAsync(WebSocketCloseStatus.NormalClosure, statusDescription: null, cancellationToken);
 
     /// <summary>
     /// Closes the connection with a closing handshake and stops reconnecting. With

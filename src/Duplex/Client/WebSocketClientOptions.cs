@@ -40,7 +40,7 @@ public sealed class WebSocketClientOptions
     /// <summary>Receives every message the outbox drops (<see cref="OutboxOverflowPolicy.DropOldest"/>) or cannot send before the client closes.</summary>
     public Action<WebSocketOutgoingMessage>? MessageDropped { get; set; }
 
-    /// <summary>Whether <see cref="WebSocketClient.CloseAsync"/> first sends what waits in the outbox (bounded by the close timeout). Default true.</summary>
+    /// <summary>Whether <see cref="WebSocketClient.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus, string?, CancellationToken)"/> first sends what waits in the outbox (bounded by the close timeout). Default true.</summary>
     public bool DrainOutboxOnClose { get; set; } = true;
 
     /// <summary>
@@ -57,7 +57,7 @@ public sealed class WebSocketClientOptions
     /// </summary>
     public TimeSpan SilenceTimeout { get; set; } = Timeout.InfiniteTimeSpan;
 
-    /// <summary>How long <see cref="WebSocketClient.PingAsync"/> waits for a Pong by default. Default 10 seconds.</summary>
+    /// <summary>How long <see cref="WebSocketClient.PingAsync(ReadOnlyMemory{byte}, TimeSpan?, CancellationToken)"/> waits for a Pong by default. Default 10 seconds.</summary>
     public TimeSpan PingTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>

@@ -24,7 +24,7 @@ public sealed class WebSocketDisconnectedContext
     /// <summary>The cause when the connection did not close cleanly (lost, protocol violation, keepalive or silence timeout).</summary>
     public Exception? Exception { get; }
 
-    /// <summary>Whether the application closed it (<see cref="WebSocketClient.CloseAsync"/>).</summary>
+    /// <summary>Whether the application closed it (<see cref="WebSocketClient.CloseAsync(WebSocketCloseStatus, string?, CancellationToken)"/>).</summary>
     public bool ClosedByApplication { get; }
 
     /// <summary>Whether the client will try to reconnect.</summary>

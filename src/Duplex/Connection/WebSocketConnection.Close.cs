@@ -8,6 +8,11 @@ public sealed partial class WebSocketConnection
 {
     private TaskCompletionSource? _closeCompletion;
 
+    /// <summary>Closes with status 1000 (normal closure); see <see cref="CloseAsync(WebSocketCloseStatus, string?, CancellationToken)"/>.</summary>
+    /// <param name="cancellationToken">Stops waiting for the closing handshake.</param>
+    public Task CloseAsync(CancellationToken cancellationToken) =>
+        CloseAsync(WebSocketCloseStatus.NormalClosure, statusDescription: null, cancellationToken);
+
     /// <summary>
     /// Runs the closing handshake (RFC 6455 §7.1.2): sends a Close frame with the status and reason,
     /// waits for the peer's Close and for the server to end the TCP connection, all within the close

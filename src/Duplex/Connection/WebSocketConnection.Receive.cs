@@ -178,7 +178,7 @@ public sealed partial class WebSocketConnection
     /// <c>ws://</c> socket, a call with at least 8 KiB of room that waits while a large frame arrives
     /// reads that frame's payload straight into <paramref name="buffer"/> as it comes; the connection
     /// then reads no further until this frame is read on (or handed back by
-    /// <see cref="ReceiveMessageAsync"/>, a smaller buffer, <see cref="PingAsync"/> or <see cref="CloseAsync"/>).
+    /// <see cref="ReceiveMessageAsync"/>, a smaller buffer, <see cref="PingAsync"/> or <see cref="CloseAsync(WebSocketCloseStatus, string?, CancellationToken)"/>).
     /// </summary>
     /// <param name="buffer">Where to copy the data.</param>
     /// <param name="cancellationToken">Cancels the wait; the connection stays open and no data is lost.</param>

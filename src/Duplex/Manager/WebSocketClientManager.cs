@@ -55,7 +55,7 @@ public sealed class WebSocketClientManager : IAsyncDisposable
 
     /// <summary>
     /// Creates a named client for <paramref name="uri"/> without connecting it (see <see cref="ConnectAllAsync"/>,
-    /// or call <see cref="WebSocketClient.ConnectAsync"/> on it).
+    /// or call <see cref="WebSocketClient.ConnectAsync(Uri, IReadOnlyDictionary{string, string}?, Handshake.WebSocketTlsOptions?, CancellationToken)"/> on it).
     /// </summary>
     /// <param name="name">A unique name.</param>
     /// <param name="uri">The server the client connects to.</param>
@@ -120,7 +120,7 @@ public sealed class WebSocketClientManager : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the connects.</param>
     /// <returns>
     /// Each client's outcome by name: null when it is connected, otherwise why it failed (the same
-    /// typed exceptions as <see cref="WebSocketClient.ConnectAsync"/>). One failure does not stop the others.
+    /// typed exceptions as <see cref="WebSocketClient.ConnectAsync(Uri, IReadOnlyDictionary{string, string}?, Handshake.WebSocketTlsOptions?, CancellationToken)"/>). One failure does not stop the others.
     /// </returns>
     public async Task<IReadOnlyDictionary<string, Exception?>> ConnectAllAsync(CancellationToken cancellationToken = default)
     {
@@ -148,6 +148,11 @@ public sealed class WebSocketClientManager : IAsyncDisposable
 
         return states;
     }
+
+    /// <summary>Closes every client with status 1000 (normal closure); see <see cref="CloseAllAsync(WebSocketCloseStatus, string?, CancellationToken)"/>.</summary>
+    /// <param name="cancellationToken">Stops waiting; the closes go on.</param>
+    public Task CloseAllAsync(CancellationToken cancellationToken) =>
+        CloseAllAsync(WebSocketCloseStatus.NormalClosure, statusDescription: null, cancellationToken);
 
     /// <summary>Closes every client (closing handshakes run in parallel); they stay registered and can connect again.</summary>
     /// <param name="closeStatus">The close code sent by each client.</param>

@@ -387,6 +387,36 @@ public sealed class WebSocketClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CancellationToken_CanBePassedPositionally_AsWithClientWebSocket()
+    {
+        CancellationToken ct = _timeout.Token;
+        await using (WebSocketClient created = await WebSocketClient.CreateConnectedAsync(_host.GetUri("/echo"), ct))
+        {
+            Assert.True(created.IsOpen);
+        }
+
+        await using var client = new WebSocketClient(ClientTestKit.FastOptions());
+        var received = new TaskCompletionSource<WebSocketClientMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.OnMessage((m, _) => { received.TrySetResult(m); return ValueTask.CompletedTask; });
+        await client.ConnectAsync(_host.GetUri("/echo"), ct);
+        Assert.True((await client.PingAsync("hi"u8.ToArray(), ct)).Success);
+        await client.SendJsonAsync(new TestOrder("t", 1, []), ct);
+        Assert.Equal("t", (await received.Task.WaitAsync(ct)).Json!.Value.GetProperty("type").GetString());
+        await client.CloseAsync(ct);
+        Assert.Equal(WebSocketClientState.Closed, client.State);
+
+        await using var connection = new Duplex.Connection.WebSocketConnection();
+        await connection.ConnectAsync(_host.GetUri("/echo"), ct);
+        await connection.CloseAsync(ct);
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, connection.LocalCloseStatus);
+
+        await using var manager = new Duplex.Manager.WebSocketClientManager();
+        manager.CreateClient("a", _host.GetUri("/echo"), options: ClientTestKit.FastOptions());
+        await manager.ConnectAllAsync(ct);
+        await manager.CloseAllAsync(ct);
+    }
+
+    [Fact]
     public async Task ReceivedPlainText_IsNotJson()
     {
         var message = new WebSocketClientMessage(WebSocketMessageType.Text, "{not json", default);
