@@ -26,15 +26,19 @@ internal static class ReconnectRules
     }
 
     /// <summary>
-    /// The delay before attempt <paramref name="attempt"/> (1-based): exponential from the initial
-    /// delay, spread by the jitter fraction using <paramref name="random"/> in [0, 1), capped.
+    /// The delay before attempt <paramref name="attempt"/> (1-based), with <paramref name="random"/> r in
+    /// [0, 1): the nominal delay c = min(initial × multiplier^(attempt − 1), max) is spread over a window
+    /// of width 2 × jitter × c, [c × (1 − jitter), c × (1 + jitter)], shifted down where it would pass
+    /// the cap so that it ends at max. The delay is top − 2 × jitter × c × (1 − r), with
+    /// top = min(c × (1 + jitter), max). So delays at the cap spread over [max × (1 − 2 × jitter), max]
+    /// instead of piling up on max, where many clients in a long outage would reconnect at once.
     /// </summary>
     public static TimeSpan Backoff(WebSocketReconnectOptions policy, int attempt, double random)
     {
-        double nominal = policy.InitialDelay.TotalMilliseconds * Math.Pow(policy.BackoffMultiplier, Math.Max(0, attempt - 1));
-        nominal = Math.Min(nominal, policy.MaxDelay.TotalMilliseconds);
-        double spread = 1.0 + (policy.Jitter * ((2.0 * random) - 1.0));
-        double milliseconds = Math.Min(nominal * spread, policy.MaxDelay.TotalMilliseconds);
+        double max = policy.MaxDelay.TotalMilliseconds;
+        double nominal = Math.Min(policy.InitialDelay.TotalMilliseconds * Math.Pow(policy.BackoffMultiplier, Math.Max(0, attempt - 1)), max);
+        double top = Math.Min(nominal * (1.0 + policy.Jitter), max);
+        double milliseconds = top - (2.0 * policy.Jitter * nominal * (1.0 - random));
         return TimeSpan.FromMilliseconds(Math.Max(0, milliseconds));
     }
 }

@@ -21,7 +21,9 @@ public sealed class WebSocketReconnectOptions
 
     /// <summary>
     /// Random spread of every delay, as a fraction: 0.2 makes a delay anywhere from 80 % to 120 % of
-    /// its nominal value (never above <see cref="MaxDelay"/>). Default 0.2.
+    /// its nominal value. Delays never pass <see cref="MaxDelay"/>: at the cap the window of the same
+    /// width ends at it (60 % to 100 % of <see cref="MaxDelay"/> for 0.2), so clients waiting out a
+    /// long outage keep coming back spread apart. Default 0.2.
     /// </summary>
     public double Jitter { get; set; } = 0.2;
 

@@ -23,8 +23,27 @@ public sealed class WebSocketClientBackoffTests
         Assert.Equal(TimeSpan.FromSeconds(16), ReconnectRules.Backoff(policy, 5, 0.5));
 
         // The cap holds after jitter too.
-        Assert.Equal(TimeSpan.FromSeconds(30), ReconnectRules.Backoff(policy, 20, 0.99));
-        Assert.Equal(TimeSpan.FromSeconds(24), ReconnectRules.Backoff(policy, 20, 0.0));
+        Assert.Equal(TimeSpan.FromMilliseconds(29_880), ReconnectRules.Backoff(policy, 20, 0.99));
+        Assert.Equal(TimeSpan.FromSeconds(18), ReconnectRules.Backoff(policy, 20, 0.0));
+    }
+
+    [Fact]
+    public void Backoff_AtTheCap_SpreadsOverTheWholeWindow_InsteadOfPilingUpOnMaxDelay()
+    {
+        var policy = new WebSocketReconnectOptions { InitialDelay = TimeSpan.FromSeconds(1), MaxDelay = TimeSpan.FromSeconds(30), BackoffMultiplier = 2, Jitter = 0.2 };
+        TimeSpan[] delays = [.. Enumerable.Range(0, 1000).Select(i => ReconnectRules.Backoff(policy, 50, i / 1000.0))];
+
+        Assert.All(delays, d => Assert.InRange(d, TimeSpan.FromSeconds(18), TimeSpan.FromSeconds(30)));
+        Assert.True(delays.Count(d => d == policy.MaxDelay) <= 1, "Delays at the cap pile up on MaxDelay.");
+
+        // Uniform over the window: each tenth of it gets about a tenth of the delays.
+        int[] tenths = new int[10];
+        foreach (TimeSpan d in delays)
+        {
+            tenths[Math.Min(9, (int)((d.TotalSeconds - 18) / 1.2))]++;
+        }
+
+        Assert.All(tenths, n => Assert.InRange(n, 90, 110));
     }
 
     [Fact]
@@ -52,7 +71,7 @@ public sealed class WebSocketClientBackoffTests
         await server.DisposeAsync();
         connection.Abort();
 
-        TimeSpan[] expected = [TimeSpan.FromMilliseconds(800), TimeSpan.FromMilliseconds(2200), TimeSpan.FromMilliseconds(3600), TimeSpan.FromSeconds(5)];
+        TimeSpan[] expected = [TimeSpan.FromMilliseconds(800), TimeSpan.FromMilliseconds(2200), TimeSpan.FromMilliseconds(3600), TimeSpan.FromMilliseconds(4000)];
         for (int i = 0; i < expected.Length; i++)
         {
             await ClientTestKit.WaitUntilAsync(() => Count(recorder, "state:Disconnected") == i + 1, $"the wait before attempt {i + 1}");
