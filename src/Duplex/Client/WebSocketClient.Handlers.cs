@@ -25,6 +25,12 @@ public partial class WebSocketClient
     private readonly WebSocketClientMessage.JsonCache _jsonCache;
     private long _messageSequence;
 
+    // Set once the first unobserved handler failure went to standard error.
+    private int _unobservedHandlerErrorWritten;
+
+    /// <summary>Where an unobserved handler failure is written; standard error, or a test's writer.</summary>
+    internal TextWriter StandardError { get; set; } = Console.Error;
+
     private enum DispatchKind
     {
         Connected,
@@ -166,6 +172,7 @@ public partial class WebSocketClient
 #pragma warning restore CA1031
             {
                 Log.HandlerFailed(Logger, "error", ex);
+                WriteUnobservedHandlerError("error", ex);
             }
         }
     }
@@ -212,10 +219,55 @@ public partial class WebSocketClient
         }
     }
 
-    private async ValueTask ReportMessageHandlerFailureAsync(Exception failure, CancellationToken cancellationToken)
+    private ValueTask ReportMessageHandlerFailureAsync(Exception failure, CancellationToken cancellationToken) =>
+        ReportHandlerFailureAsync("message", failure, cancellationToken);
+
+    /// <summary>A handler threw: logged, handed to <see cref="OnErrorAsync"/>, and never invisible.</summary>
+    private async ValueTask ReportHandlerFailureAsync(string eventName, Exception failure, CancellationToken cancellationToken)
     {
-        Log.HandlerFailed(Logger, "message", failure);
+        Log.HandlerFailed(Logger, eventName, failure);
+        WriteUnobservedHandlerError(eventName, failure);
         await OnErrorAsync(failure, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// When nothing would show a handler's failure — no error handler, no <see cref="OnErrorAsync"/>
+    /// override, no logger enabled for Error — writes the client's first such failure to standard error.
+    /// </summary>
+    private void WriteUnobservedHandlerError(string eventName, Exception failure)
+    {
+        if (!_options.WriteUnobservedHandlerErrors ||
+            _errorHandlers.Snapshot.Length != 0 ||
+            Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Error) ||
+            OverridesOnError() ||
+            Interlocked.Exchange(ref _unobservedHandlerErrorWritten, 1) != 0)
+        {
+            return;
+        }
+
+        string client = _uri is null ? "a WebSocketClient" : $"the WebSocketClient for {Redaction.Uri(_uri)}";
+        try
+        {
+            StandardError.WriteLine(
+                $"Duplex: a {eventName} handler of {client} threw {failure.GetType().FullName}: {failure.Message} " +
+                "Register an OnError handler or set WebSocketClientOptions.Logger to see handler failures " +
+                "(this line is written once per client; WriteUnobservedHandlerErrors = false turns it off).");
+        }
+        catch (IOException)
+        {
+            // Standard error is gone; there is nowhere left to say it.
+        }
+        catch (ObjectDisposedException)
+        {
+            // Same.
+        }
+    }
+
+    /// <summary>Whether a subclass overrides <see cref="OnErrorAsync"/>, and so sees every failure itself.</summary>
+    private bool OverridesOnError()
+    {
+        Func<Exception, CancellationToken, ValueTask> onError = OnErrorAsync;
+        return onError.Method.DeclaringType != typeof(WebSocketClient);
     }
 
     private async ValueTask InvokeIsolatedAsync<T>(Func<T, CancellationToken, ValueTask> handler, T argument, string eventName, CancellationToken cancellationToken)
@@ -232,8 +284,7 @@ public partial class WebSocketClient
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Log.HandlerFailed(Logger, eventName, ex);
-            await OnErrorAsync(ex, cancellationToken).ConfigureAwait(false);
+            await ReportHandlerFailureAsync(eventName, ex, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -328,10 +379,14 @@ public partial class WebSocketClient
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                Log.HandlerFailed(Logger, item.Kind.ToString(), ex);
                 if (item.Kind != DispatchKind.Error)
                 {
-                    await OnErrorAsync(ex, token).ConfigureAwait(false);
+                    await ReportHandlerFailureAsync(item.Kind.ToString(), ex, token).ConfigureAwait(false);
+                }
+                else
+                {
+                    Log.HandlerFailed(Logger, item.Kind.ToString(), ex);
+                    WriteUnobservedHandlerError(item.Kind.ToString(), ex);
                 }
             }
             finally

@@ -478,6 +478,7 @@ public partial class WebSocketClient
 #pragma warning restore CA1031
         {
             Log.HandlerFailed(Logger, "MessageDropped", ex);
+            WriteUnobservedHandlerError("MessageDropped", ex);
         }
     }
 }

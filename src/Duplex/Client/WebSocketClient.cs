@@ -521,6 +521,7 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
 #pragma warning restore CA1031
         {
             Log.HandlerFailed(Logger, "StateChanged", ex);
+            WriteUnobservedHandlerError("StateChanged", ex);
         }
     }
 }

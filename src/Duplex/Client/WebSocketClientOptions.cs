@@ -73,6 +73,15 @@ public sealed class WebSocketClientOptions
     /// <summary>Where the client and its connections log. Default: nowhere.</summary>
     public ILogger Logger { get; set; } = NullLogger.Instance;
 
+    /// <summary>
+    /// Whether a handler's exception that nothing else would show is written to standard error. A
+    /// handler failure always goes to the <c>OnError</c> handlers (and an <c>OnErrorAsync</c> override)
+    /// and is logged as an Error; when there is no error handler, no override and no logger enabled for
+    /// Error, the client writes its first such failure to standard error, in one line naming
+    /// <c>OnError</c>, so that it is never invisible. Default true; false leaves standard error alone.
+    /// </summary>
+    public bool WriteUnobservedHandlerErrors { get; set; } = true;
+
     /// <summary>The clock for backoff, keepalive and timeouts. Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 

@@ -416,6 +416,73 @@ public sealed class WebSocketClientTests : IAsyncLifetime
         await manager.CloseAllAsync(ct);
     }
 
+    public static TheoryData<string> HandlerFailureWitnesses => ["nothing", "error-handler", "logger", "override", "turned-off"];
+
+    [Theory]
+    [MemberData(nameof(HandlerFailureWitnesses))]
+    public async Task HandlerThrows_WithNothingToShowIt_IsWrittenToStandardErrorOnce(string witness)
+    {
+        var logger = new CapturingLogger();
+        WebSocketClientOptions options = ClientTestKit.FastOptions(o =>
+        {
+            if (witness == "logger")
+            {
+                o.Logger = logger;
+            }
+
+            o.WriteUnobservedHandlerErrors = witness != "turned-off";
+        });
+        var errors = new ConcurrentQueue<Exception>();
+        await using WebSocketClient client = witness == "override" ? new ErrorObservingClient(options, errors) : new WebSocketClient(options);
+        using var standardError = new StringWriter();
+        client.StandardError = standardError;
+        if (witness == "error-handler")
+        {
+            client.OnError((e, _) => { errors.Enqueue(e); return ValueTask.CompletedTask; });
+        }
+
+        var handled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int calls = 0;
+        client.OnMessage((m, _) =>
+        {
+            if (Interlocked.Increment(ref calls) == 2)
+            {
+                handled.TrySetResult();
+            }
+
+            throw new KeyNotFoundException("no such key: " + m.Text);
+        });
+        await client.ConnectAsync(_host.GetUri("/echo?token=SECRET"), _timeout.Token);
+        await client.SendTextAsync("a", _timeout.Token);
+        await client.SendTextAsync("b", _timeout.Token);
+        await handled.Task.WaitAsync(_timeout.Token);
+        await client.CloseAsync(_timeout.Token);
+
+        string written = standardError.ToString();
+        if (witness == "nothing")
+        {
+            // One line for the first failure, naming the exception and how to see the rest.
+            string line = Assert.Single(written.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Contains("KeyNotFoundException: no such key: a", line, StringComparison.Ordinal);
+            Assert.Contains("OnError", line, StringComparison.Ordinal);
+            Assert.DoesNotContain("SECRET", line, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Empty(written);
+        }
+
+        if (witness is "error-handler" or "override")
+        {
+            Assert.Equal(2, errors.Count(e => e is KeyNotFoundException));
+        }
+
+        if (witness == "logger")
+        {
+            Assert.Equal(2, logger.Entries.Count(e => e.EventId.Name == "HandlerFailed"));
+        }
+    }
+
     [Fact]
     public async Task ReceivedPlainText_IsNotJson()
     {
@@ -581,6 +648,16 @@ public sealed class WebSocketClientTests : IAsyncLifetime
         while ((await socket.ReceiveAsync(buffer, context.RequestAborted)).MessageType != WebSocketMessageType.Close)
         {
         }
+    }
+}
+
+/// <summary>A subclass that sees every error through its override, without handlers.</summary>
+internal sealed class ErrorObservingClient(WebSocketClientOptions options, ConcurrentQueue<Exception> errors) : WebSocketClient(options)
+{
+    protected override ValueTask OnErrorAsync(Exception error, CancellationToken cancellationToken)
+    {
+        errors.Enqueue(error);
+        return ValueTask.CompletedTask;
     }
 }
 
