@@ -219,7 +219,9 @@ public partial class WebSocketClient
                 if (ex is not OperationCanceledException)
                 {
                     DuplexTelemetry.ConnectFailures.Add(1, new KeyValuePair<string, object?>("error.type", error));
-                    Log.ClientConnectFailed(Logger, redacted, error, ex);
+                    // Our exception messages name no secret; a cause from elsewhere is named by its type only.
+                    Log.ClientConnectFailed(Logger, redacted, error, ex is DuplexException ? ex.Message : ex.GetType().Name);
+                    Log.ClientConnectFailedDetail(Logger, redacted, error, ex);
                 }
 
                 if (ex is WebSocketHandshakeRejectedException { StatusCode: 401 } && _options.HeadersFactory is not null && !refreshed)

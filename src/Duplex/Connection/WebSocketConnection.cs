@@ -355,12 +355,16 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
         Volatile.Read(ref _pings)?.FailAll(ClosedForSending);
         FailSendWaiters(closed);
         _incoming.Complete();
-        if (error is not null && error is not WebSocketProtocolException)
+        // A connection whose handshake failed never opened: the connect reports that, not a loss.
+        if (stream is not null)
         {
-            Log.ConnectionLost(_logger, error);
-        }
+            if (error is not null && error is not WebSocketProtocolException)
+            {
+                Log.ConnectionLost(_logger, error);
+            }
 
-        Log.ConnectionClosed(_logger, LocalCloseStatus, RemoteCloseStatus, RemoteCloseStatusDescription);
+            Log.ConnectionClosed(_logger, LocalCloseStatus, RemoteCloseStatus, RemoteCloseStatusDescription);
+        }
         TaskCompletionSource? closedSignal;
         lock (_stateLock)
         {

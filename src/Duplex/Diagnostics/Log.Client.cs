@@ -13,9 +13,14 @@ internal static partial class Log
         Message = "Connected to {Uri} over HTTP/{HttpVersion} (reconnect: {IsReconnect}, subprotocol: {SubProtocol}).")]
     public static partial void ClientConnected(ILogger logger, string uri, Version httpVersion, bool isReconnect, string? subProtocol);
 
+    /// <summary>One line per failed attempt, with its cause; the stack trace is <see cref="ClientConnectFailedDetail"/>'s, at Debug.</summary>
     [LoggerMessage(EventId = 302, EventName = "ClientConnectFailed", Level = LogLevel.Warning,
-        Message = "Connecting to {Uri} failed ({Error}).")]
-    public static partial void ClientConnectFailed(ILogger logger, string uri, string error, Exception exception);
+        Message = "Connecting to {Uri} failed ({Error}): {Reason}")]
+    public static partial void ClientConnectFailed(ILogger logger, string uri, string error, string reason);
+
+    [LoggerMessage(EventId = 312, EventName = "ClientConnectFailedDetail", Level = LogLevel.Debug,
+        Message = "Connecting to {Uri} failed ({Error}); the exception follows.")]
+    public static partial void ClientConnectFailedDetail(ILogger logger, string uri, string error, Exception exception);
 
     [LoggerMessage(EventId = 303, EventName = "ClientDisconnected",
         Message = "Disconnected from {Uri}: close status {CloseStatus} ({CloseDescription}); reconnecting: {WillReconnect}.")]

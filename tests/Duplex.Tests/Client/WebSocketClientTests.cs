@@ -484,6 +484,28 @@ public sealed class WebSocketClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ConnectAsync_Refused_LogsOneLineWithTheCause_StackTraceOnlyAtDebug_AndNoConnectionLost()
+    {
+        var logger = new CapturingLogger();
+        await using var client = new WebSocketClient(ClientTestKit.FastOptions(o => o.Logger = logger));
+        int port;
+        using (var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            listener.Start();
+            port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        }
+
+        await Assert.ThrowsAsync<WebSocketConnectException>(() => client.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/"), _timeout.Token));
+
+        LogEntry warning = Assert.Single(logger.Entries, e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Warning);
+        Assert.Equal("ClientConnectFailed", warning.EventId.Name);
+        Assert.Null(warning.Exception);
+        Assert.Contains("refused the connection", warning.Message, StringComparison.Ordinal);
+        Assert.Contains(logger.Entries, e => e.EventId.Name == "ClientConnectFailedDetail" && e.Level == Microsoft.Extensions.Logging.LogLevel.Debug && e.Exception is WebSocketConnectException);
+        Assert.DoesNotContain(logger.Entries, e => e.EventId.Name is "ConnectionLost" or "ConnectionClosed");
+    }
+
+    [Fact]
     public async Task ReceivedPlainText_IsNotJson()
     {
         var message = new WebSocketClientMessage(WebSocketMessageType.Text, "{not json", default);
