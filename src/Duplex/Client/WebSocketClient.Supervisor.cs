@@ -283,7 +283,7 @@ public partial class WebSocketClient
 
         DuplexTelemetry.OpenConnections.Add(1);
         SetState(WebSocketClientState.Open);
-        Log.ClientConnected(Logger, Redaction.Uri(_uri!), connection.HandshakeResponse!.HttpVersion, isReconnect, connection.SubProtocol);
+        Log.ClientConnected(Logger, Redaction.Uri(_uri!), connection.HandshakeResponse!.HttpVersion, isReconnect, Log.Shown(connection.SubProtocol));
 
         // Connect handlers run to completion first, so what they send (authentication,
         // subscriptions) goes out before anything that waited in the outbox.

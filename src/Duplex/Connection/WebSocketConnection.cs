@@ -261,7 +261,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
         }
 
         _lastReceivedTimestamp = _time.GetTimestamp();
-        Log.ConnectionOpened(_logger, subProtocol);
+        Log.ConnectionOpened(_logger, Log.Shown(subProtocol));
         _receiveLoop = ReceiveLoopAsync();
         StartKeepAlive();
     }
@@ -363,7 +363,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
                 Log.ConnectionLost(_logger, error);
             }
 
-            Log.ConnectionClosed(_logger, LocalCloseStatus, RemoteCloseStatus, RemoteCloseStatusDescription);
+            Log.ConnectionClosed(_logger, Log.Shown(LocalCloseStatus), Log.Shown(RemoteCloseStatus), Log.Shown(RemoteCloseStatusDescription));
         }
         TaskCompletionSource? closedSignal;
         lock (_stateLock)

@@ -23,8 +23,8 @@ internal static partial class Log
     public static partial void ClientConnectFailedDetail(ILogger logger, string uri, string error, Exception exception);
 
     [LoggerMessage(EventId = 303, EventName = "ClientDisconnected",
-        Message = "Disconnected from {Uri}: close status {CloseStatus} ({CloseDescription}); reconnecting: {WillReconnect}.")]
-    public static partial void ClientDisconnected(ILogger logger, LogLevel level, string uri, int? closeStatus, string? closeDescription, bool willReconnect, Exception? exception);
+        Message = "Disconnected from {Uri}: close status {CloseStatus} (reason: {CloseDescription}); reconnecting: {WillReconnect}.")]
+    public static partial void ClientDisconnected(ILogger logger, LogLevel level, string uri, string closeStatus, string closeDescription, bool willReconnect, Exception? exception);
 
     [LoggerMessage(EventId = 304, EventName = "ReconnectScheduled", Level = LogLevel.Information,
         Message = "Reconnect attempt {Attempt} in {Delay}.")]

@@ -7,11 +7,11 @@ internal static partial class Log
 {
     [LoggerMessage(EventId = 200, EventName = "ConnectionOpened", Level = LogLevel.Debug,
         Message = "WebSocket connection open (subprotocol {SubProtocol}).")]
-    public static partial void ConnectionOpened(ILogger logger, string? subProtocol);
+    public static partial void ConnectionOpened(ILogger logger, string subProtocol);
 
     [LoggerMessage(EventId = 201, EventName = "ConnectionClosed", Level = LogLevel.Debug,
-        Message = "WebSocket connection closed: local status {LocalStatus}, remote status {RemoteStatus} ({RemoteDescription}).")]
-    public static partial void ConnectionClosed(ILogger logger, WebSocketCloseStatus? localStatus, WebSocketCloseStatus? remoteStatus, string? remoteDescription);
+        Message = "WebSocket connection closed: local status {LocalStatus}, remote status {RemoteStatus} (reason: {RemoteDescription}).")]
+    public static partial void ConnectionClosed(ILogger logger, string localStatus, string remoteStatus, string remoteDescription);
 
     [LoggerMessage(EventId = 202, EventName = "ProtocolViolation", Level = LogLevel.Warning,
         Message = "The peer violated the WebSocket protocol; failing the connection with {CloseStatus}: {Violation}")]

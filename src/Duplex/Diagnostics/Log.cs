@@ -12,4 +12,10 @@ internal static partial class Log
 {
     /// <summary>The logger category used by every Duplex component.</summary>
     public const string Category = "Duplex";
+    /// <summary>A value as a person reads it in a log line: "none" rather than "(null)" or "()".</summary>
+    public static string Shown(string? value) => string.IsNullOrEmpty(value) ? "none" : value;
+
+    /// <summary>A close status as a person reads it in a log line: its number, or "none".</summary>
+    public static string Shown(System.Net.WebSockets.WebSocketCloseStatus? status) =>
+        status is { } code ? ((int)code).ToString(System.Globalization.CultureInfo.InvariantCulture) : "none";
 }

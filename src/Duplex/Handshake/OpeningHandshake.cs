@@ -134,7 +134,7 @@ internal static partial class OpeningHandshake
         if (logger.IsEnabled(LogLevel.Debug))
         {
             // Guarded: redacting parses the URI's parts, which the Uri then caches for its lifetime.
-            Log.HandshakeSucceeded(logger, Redaction.Uri(response.Uri), response.StatusCode, exchange.HttpVersion.Major >= 2 ? "2" : "1.1", subProtocol, extensions);
+            Log.HandshakeSucceeded(logger, Redaction.Uri(response.Uri), response.StatusCode, exchange.HttpVersion.Major >= 2 ? "2" : "1.1", Log.Shown(subProtocol), Log.Shown(extensions));
         }
 
         return result;

@@ -580,6 +580,11 @@ public sealed class WebSocketClientTests : IAsyncLifetime
         Assert.Contains(Duplex.Diagnostics.Redaction.Mask, all, StringComparison.Ordinal);
         Assert.DoesNotContain("SECRET", all, StringComparison.Ordinal);
         Assert.Contains(logger.Entries, e => e.EventId.Name == "ClientConnected");
+
+        // Written for a person: absent values read "none", never "(null)" or "()".
+        Assert.Contains("subprotocol: none", all, StringComparison.Ordinal);
+        Assert.DoesNotContain("(null)", all, StringComparison.Ordinal);
+        Assert.DoesNotContain("()", all, StringComparison.Ordinal);
     }
 
     [Fact]
