@@ -47,6 +47,13 @@ public class WebSocketConnectException : DuplexException
     /// </summary>
     public WebSocketTlsFailure? TlsFailure { get; init; }
 
+    /// <summary>
+    /// When <see cref="Error"/> is <see cref="WebSocketConnectError.Proxy"/> and the proxy answered the
+    /// tunnel request: its HTTP status (407 when it wants credentials, 403 when it refuses the target);
+    /// null otherwise.
+    /// </summary>
+    public int? ProxyStatusCode { get; init; }
+
     /// <summary>What the default certificate validation found (all of it, also when <see cref="TlsFailure"/> names one); <see cref="SslPolicyErrors.None"/> when unknown.</summary>
     public SslPolicyErrors CertificateErrors { get; init; }
 

@@ -72,6 +72,8 @@ internal static partial class OpeningHandshake
                 (WebSocketConnectError.Proxy, $"The proxy for {endpoint} could not be reached: its host name could not be resolved."),
             HttpRequestError.NameResolutionError =>
                 (WebSocketConnectError.NameResolution, $"The host name '{uri.IdnHost}' could not be resolved."),
+            HttpRequestError.ProxyTunnelError when ProxyStatus(exception) is { } status =>
+                (WebSocketConnectError.Proxy, string.Create(CultureInfo.InvariantCulture, $"The proxy refused to open a tunnel to {endpoint}: HTTP {status}{(status == 407 ? " (proxy authentication required; see WebProxy.Credentials)" : string.Empty)}.")),
             HttpRequestError.ProxyTunnelError =>
                 (WebSocketConnectError.Proxy, $"The proxy failed to open a tunnel to {endpoint}."),
             HttpRequestError.SecureConnectionError =>
@@ -92,8 +94,13 @@ internal static partial class OpeningHandshake
         return new WebSocketConnectException(error, message, exception)
         {
             TlsFailure = error == WebSocketConnectError.Tls ? WebSocketTlsFailure.Other : null,
+            ProxyStatusCode = httpError == HttpRequestError.ProxyTunnelError ? ProxyStatus(exception) : null,
         };
     }
+
+    /// <summary>The status the proxy answered a tunnel request with, when the HTTP stack says.</summary>
+    private static int? ProxyStatus(Exception exception) =>
+        exception is HttpRequestException { StatusCode: { } status } ? (int)status : null;
 
     /// <summary>What the TLS layer said of a failure that is not about the certificate, e.g. "the server closed the connection".</summary>
     private static string TlsCause(Exception exception) =>

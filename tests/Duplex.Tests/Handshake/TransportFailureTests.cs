@@ -231,6 +231,26 @@ public abstract class TransportFailureTests
         Assert.Equal("CONNECT", request.Method);
         Assert.Equal("example.com:8123", request.Target);
         Assert.Equal(WebSocketConnectError.Proxy, exception.Error);
+        Assert.Equal(403, exception.ProxyStatusCode);
+        Assert.Contains("HTTP 403", exception.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ConnectAsync_ProxyAsksForCredentials_TheErrorCarries407()
+    {
+        using var timeout = TestTimeouts.CreateSource();
+        await using var proxy = new RawWebSocketServer();
+        var options = new WebSocketHandshakeOptions { Proxy = new WebProxy(new Uri($"http://127.0.0.1:{proxy.Port}")) };
+
+        Task<WebSocketHandshakeResult> connect = Transport.ConnectAsync(new Uri("wss://example.com/chat"), options, new CapturingLogger(), timeout.Token);
+        RawConnection connection = await proxy.AcceptAsync(cancellationToken: timeout.Token);
+        await connection.ReadRequestAsync(cancellationToken: timeout.Token);
+        await connection.WriteRawAsync("HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"proxy\"\r\nContent-Length: 0\r\n\r\n", timeout.Token);
+        var exception = await Assert.ThrowsAsync<WebSocketConnectException>(() => connect);
+
+        Assert.Equal(WebSocketConnectError.Proxy, exception.Error);
+        Assert.Equal(407, exception.ProxyStatusCode);
+        Assert.Contains("proxy authentication required", exception.Message, StringComparison.Ordinal);
     }
 
     [Fact]
