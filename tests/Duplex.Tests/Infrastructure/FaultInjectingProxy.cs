@@ -20,6 +20,7 @@ public sealed class FaultInjectingProxy : IAsyncDisposable
 {
     private readonly Socket _listener;
     private readonly EndPoint _target;
+    private readonly int? _socketBufferSize;
     private readonly object _gate = new();
     private readonly List<ProxyConnection> _connections = [];
     private readonly Queue<(ProxyTrigger? Trigger, ProxyFault Fault)> _forNext = new();
@@ -29,11 +30,24 @@ public sealed class FaultInjectingProxy : IAsyncDisposable
     private int _disposed;
 
     /// <summary>Starts listening at once and forwards to <paramref name="target"/>.</summary>
-    public FaultInjectingProxy(EndPoint target)
+    /// <param name="target">Where every accepted connection is forwarded.</param>
+    /// <param name="socketBufferSize">
+    /// The kernel send and receive buffer size of the proxy's own sockets; null for the system's (on loopback
+    /// these grow to megabytes, so a stalled link would take that much before the sender's writes block).
+    /// </param>
+    public FaultInjectingProxy(EndPoint target, int? socketBufferSize = null)
     {
         ArgumentNullException.ThrowIfNull(target);
         _target = target;
+        _socketBufferSize = socketBufferSize;
         _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        if (socketBufferSize is int size)
+        {
+            // Set before listening, so that accepted sockets inherit it and advertise a window that fits.
+            _listener.ReceiveBufferSize = size;
+            _listener.SendBufferSize = size;
+        }
+
         _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         _listener.Listen(128);
         Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
@@ -42,8 +56,8 @@ public sealed class FaultInjectingProxy : IAsyncDisposable
     }
 
     /// <summary>Starts listening at once and forwards to <paramref name="targetPort"/> on 127.0.0.1.</summary>
-    public FaultInjectingProxy(int targetPort)
-        : this(new IPEndPoint(IPAddress.Loopback, targetPort))
+    public FaultInjectingProxy(int targetPort, int? socketBufferSize = null)
+        : this(new IPEndPoint(IPAddress.Loopback, targetPort), socketBufferSize)
     {
     }
 
@@ -206,6 +220,12 @@ public sealed class FaultInjectingProxy : IAsyncDisposable
 
             client.NoDelay = true;
             var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            if (_socketBufferSize is int size)
+            {
+                server.ReceiveBufferSize = size;
+                server.SendBufferSize = size;
+            }
+
             try
             {
                 await server.ConnectAsync(_target, cancellationToken).ConfigureAwait(false);

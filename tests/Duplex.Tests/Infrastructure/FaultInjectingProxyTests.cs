@@ -88,19 +88,19 @@ public sealed class FaultInjectingProxyTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Stall_OneDirection_HoldsItsBytesUntilHealed_TheOtherDirectionFlows()
+    public async Task Stall_OneDirection_LeavesItsBytesUnreadUntilHealed_TheOtherDirectionFlows()
     {
         (Socket client, Socket server, ProxyConnection link) = await ConnectAsync();
 
         link.Apply(ProxyFault.Stall(ProxyDirection.ClientToServer));
         await client.SendAsync(Pattern(100), SocketFlags.None, Token);
-        await ClientTestKit.WaitUntilAsync(() => link.GetBytesReceived(ProxyDirection.ClientToServer) == 100, "the proxy has read the client's bytes");
+        await ClientTestKit.WaitUntilAsync(() => link.GetBytesQueuedInKernel(ProxyDirection.ClientToServer) == 100, "the client's bytes wait in the proxy's socket");
         await server.SendAsync("x"u8.ToArray(), SocketFlags.None, Token);
         Assert.Equal("x"u8.ToArray(), await ReadExactlyAsync(client, 1));
 
-        // The proxy holds the bytes and has not written them: nothing can be on its way to the server.
+        // A stalled direction reads nothing, as a dead link acknowledges nothing: nothing is on its way to the server.
+        Assert.Equal(0, link.GetBytesReceived(ProxyDirection.ClientToServer));
         Assert.Equal(0, link.GetBytesForwarded(ProxyDirection.ClientToServer));
-        Assert.Equal(100, link.GetBytesHeld(ProxyDirection.ClientToServer));
         Assert.Equal(0, server.Available);
 
         link.Apply(ProxyFault.Heal());
@@ -134,7 +134,20 @@ public sealed class FaultInjectingProxyTests : IAsyncLifetime
 
         // Ten writes of 64 bytes with a pause after each: at least nine pauses before the last byte.
         Assert.True(Stopwatch.GetElapsedTime(sent) >= TimeSpan.FromMilliseconds(9 * 50), $"arrived after {Stopwatch.GetElapsedTime(sent)}");
-        Assert.Equal(640, link.GetBytesForwarded(ProxyDirection.ClientToServer));
+        await ClientTestKit.WaitUntilAsync(() => link.GetBytesForwarded(ProxyDirection.ClientToServer) == 640, "the proxy counts what it forwarded");
+    }
+
+    [Fact]
+    public async Task Drip_HoldsOnlyAFewDrips_TheRestWaitsUnreadInTheKernel()
+    {
+        (Socket client, _, ProxyConnection link) = await ConnectAsync();
+
+        link.Apply(ProxyFault.Drip(64, TimeSpan.FromMilliseconds(50), ProxyDirection.ClientToServer));
+        await client.SendAsync(Pattern(10_000), SocketFlags.None, Token);
+        await ClientTestKit.WaitUntilAsync(() => link.GetBytesForwarded(ProxyDirection.ClientToServer) >= 64, "the first drip went through");
+
+        Assert.InRange(link.GetBytesHeld(ProxyDirection.ClientToServer), 0, 4 * 64);
+        Assert.True(link.GetBytesQueuedInKernel(ProxyDirection.ClientToServer) > 0);
     }
 
     [Fact]
@@ -234,12 +247,12 @@ public sealed class FaultInjectingProxyTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Reset_WhileStalled_CountsEverythingTheProxyHeldAsLost()
+    public async Task Reset_WhileStalled_CountsWhatTheLinkHeldAsLost()
     {
         (Socket client, _, ProxyConnection link) = await ConnectAsync();
         link.Apply(ProxyFault.Stall());
         await client.SendAsync(Pattern(50_000), SocketFlags.None, Token);
-        await ClientTestKit.WaitUntilAsync(() => link.GetBytesReceived(ProxyDirection.ClientToServer) == 50_000, "the proxy has read all the bytes");
+        await ClientTestKit.WaitUntilAsync(() => link.GetBytesQueuedInKernel(ProxyDirection.ClientToServer) == 50_000, "all the bytes wait in the proxy's socket");
 
         link.Apply(ProxyFault.Reset);
 

@@ -11,10 +11,11 @@ namespace Duplex.Tests.Infrastructure;
 /// (<see cref="Schedule"/>). Counts what it received, forwarded and lost each way.
 /// </summary>
 /// <remarks>
-/// <para>Each direction has a reader, which reads from its source into a small bounded queue, and a writer,
-/// which forwards from that queue, honouring stalls, delays and drips. A stalled writer leaves the queue to
-/// fill, then the reader stops reading, so the kernel buffers fill and the sender feels backpressure, as on
-/// a real link that went quiet.</para>
+/// <para>Each direction has a reader, which reads from its source into a queue, and a writer, which forwards
+/// from that queue, honouring stalls, delays and drips. The reader reads only while the proxy holds less than
+/// the direction allows: up to 256 KiB on a flowing or delayed link, a few drips' worth on a dripping one,
+/// nothing on a stalled one. So a stalled or crawling link backs up into the kernel buffers and the sender's
+/// writes soon block, as on a real link that went dark (nothing is acknowledged any more).</para>
 /// <para>Lost bytes, once <see cref="Completion"/> has completed: those the proxy read but never forwarded,
 /// plus those still queued in its sockets' kernel receive buffers when a <see cref="ProxyFaultKind.Reset"/>
 /// cut the link, plus those it read and dropped after a <see cref="ProxyFaultKind.Fin"/>. Bytes that sat
@@ -27,9 +28,11 @@ public sealed class ProxyConnection
 {
     private const int ChunkSize = 16 * 1024;
 
-    // Chunks a direction may hold before its reader stops reading; with the kernel's buffers this is the
-    // link's capacity while stalled.
-    private const int QueuedChunks = 16;
+    // What a flowing (or delayed) direction may hold before its reader stops reading.
+    private const int HoldLimit = 16 * ChunkSize;
+
+    // A dripping direction holds at most this many drips.
+    private const int DripsHeld = 4;
 
     private static readonly TimeSpan s_finDrainLimit = TimeSpan.FromSeconds(5);
 
@@ -104,7 +107,10 @@ public sealed class ProxyConnection
     public long GetBytesForwarded(ProxyDirection direction) => Sum(direction, static f => f.Forwarded);
 
     /// <summary>Bytes read in <paramref name="direction"/> and neither forwarded nor discarded yet: what the proxy holds right now.</summary>
-    public long GetBytesHeld(ProxyDirection direction) => Sum(direction, static f => f.Received - f.Forwarded - f.Discarded);
+    public long GetBytesHeld(ProxyDirection direction) => Sum(direction, static f => f.Held);
+
+    /// <summary>Bytes the sender in <paramref name="direction"/> has sent that wait, unread, in the proxy's kernel receive buffer.</summary>
+    public long GetBytesQueuedInKernel(ProxyDirection direction) => FlowsOf(direction).Sum(f => (long)QueuedInKernel(f.Source));
 
     /// <summary>
     /// Bytes lost in <paramref name="direction"/>: while open, those a half-open direction discarded; once
@@ -351,7 +357,7 @@ public sealed class ProxyConnection
     {
         try
         {
-            await Task.Delay(elapsed, _cut.Token).ConfigureAwait(false);
+            await WaitOrChangeAsync(elapsed, changed: null, _cut.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -442,11 +448,17 @@ public sealed class ProxyConnection
         {
             while (true)
             {
+                await WaitForRoomAsync(flow, cancellationToken).ConfigureAwait(false);
+
+                // Waits for data without taking it, then looks again: a direction stalled meanwhile must leave
+                // the bytes in the kernel, unacknowledged.
+                await flow.Source.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                int room = await WaitForRoomAsync(flow, cancellationToken).ConfigureAwait(false);
                 byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
                 int read;
                 try
                 {
-                    read = await flow.Source.ReceiveAsync(buffer.AsMemory(0, ChunkSize), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                    read = await flow.Source.ReceiveAsync(buffer.AsMemory(0, room), SocketFlags.None, cancellationToken).ConfigureAwait(false);
                 }
                 catch
                 {
@@ -477,7 +489,7 @@ public sealed class ProxyConnection
                     continue;
                 }
 
-                await flow.Chunks.Writer.WriteAsync(new Chunk(buffer, read, Stopwatch.GetTimestamp()), cancellationToken).ConfigureAwait(false);
+                flow.Chunks.Writer.TryWrite(new Chunk(buffer, read, Stopwatch.GetTimestamp()));
             }
 
             // The sender finished: its receiver gets a FIN once everything before it has been forwarded.
@@ -491,6 +503,36 @@ public sealed class ProxyConnection
         {
             // The sender reset its side (or the link was cut under the read): pass the reset on.
             Cut(by: null);
+        }
+    }
+
+    /// <summary>Waits until the direction may hold more; returns how many bytes the next read may take.</summary>
+    private async Task<int> WaitForRoomAsync(Flow flow, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task changed;
+            Task progress;
+            lock (_gate)
+            {
+                if (flow.Shut)
+                {
+                    // Discarding: read as fast as the sender sends.
+                    return ChunkSize;
+                }
+
+                long limit = flow.Stalled ? 0 : flow.DripBytes > 0 ? (long)flow.DripBytes * DripsHeld : HoldLimit;
+                long room = limit - flow.Held;
+                if (room > 0)
+                {
+                    return (int)Math.Min(room, ChunkSize);
+                }
+
+                changed = flow.Changed.Task;
+                progress = flow.Progress.Task;
+            }
+
+            await Task.WhenAny(changed, progress).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -576,11 +618,15 @@ public sealed class ProxyConnection
                 return;
             }
 
+            TaskCompletionSource progress;
             lock (_gate)
             {
                 flow.Forwarded += count;
+                progress = flow.Progress;
+                flow.Progress = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             }
 
+            progress.TrySetResult();
             offset += count;
             if (mode.DripBytes > 0)
             {
@@ -608,13 +654,27 @@ public sealed class ProxyConnection
         }
     }
 
-    private static async Task WaitOrChangeAsync(TimeSpan wait, Task changed, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits <paramref name="wait"/> by the stopwatch (a timer may fire a little early, and the proxy's delays
+    /// are lower bounds tests rely on), or until <paramref name="changed"/> completes.
+    /// </summary>
+    private static async Task WaitOrChangeAsync(TimeSpan wait, Task? changed, CancellationToken cancellationToken)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Task delay = Task.Delay(wait, stop.Token);
-        await Task.WhenAny(delay, changed).ConfigureAwait(false);
-        await stop.CancelAsync().ConfigureAwait(false);
-        cancellationToken.ThrowIfCancellationRequested();
+        long start = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            TimeSpan remaining = wait - Stopwatch.GetElapsedTime(start);
+            if (remaining <= TimeSpan.Zero || changed is { IsCompleted: true })
+            {
+                return;
+            }
+
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            Task delay = Task.Delay(remaining, stop.Token);
+            await (changed is null ? delay : Task.WhenAny(delay, changed)).ConfigureAwait(false);
+            await stop.CancelAsync().ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+        }
     }
 
     private async Task<Mode> WaitUntilFlowingAsync(Flow flow, CancellationToken cancellationToken)
@@ -691,9 +751,16 @@ public sealed class ProxyConnection
 
         public Socket Destination { get; } = destination;
 
-        public Channel<Chunk> Chunks { get; } = Channel.CreateBounded<Chunk>(new BoundedChannelOptions(QueuedChunks) { SingleReader = true, SingleWriter = true });
+        // Bounded by what the reader lets in (see WaitForRoomAsync), not by a count of chunks.
+        public Channel<Chunk> Chunks { get; } = Channel.CreateUnbounded<Chunk>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
 
+        /// <summary>Completed (and replaced) when the direction's settings change.</summary>
         public TaskCompletionSource Changed { get; set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Completed (and replaced) when the writer has forwarded bytes: the reader may have room again.</summary>
+        public TaskCompletionSource Progress { get; set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public long Held => Received - Forwarded - Discarded;
 
         public bool Stalled { get; set; }
 
