@@ -43,20 +43,15 @@ internal sealed class ChaosRig : IAsyncDisposable
 
             return ValueTask.CompletedTask;
         });
-        client.OnMessage(async (message, cancellationToken) =>
+        client.OnMessage(async (message, _) =>
         {
-            // An application's handler: mostly quick, now and then it waits for I/O of its own (1 ms every
-            // tenth message). Meanwhile the client's message pump is in the handler, as in any application
-            // that does real work per message.
-            if (Interlocked.Increment(ref _echoes) % 10 == 0)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(1), cancellationToken);
-            }
-
+            // An application's handler: quick, except when a scenario makes it wait for I/O across the moment
+            // the link dies. Meanwhile the client's message pump is in the handler, as in any application that
+            // awaits something per message.
+            Interlocked.Increment(ref _echoes);
             TaskCompletionSource? hold = Volatile.Read(ref _holdArmed);
             if (hold is not null && Interlocked.CompareExchange(ref _holdArmed, null, hold) == hold)
             {
-                // A longer wait for I/O, placed where a scenario wants it: across the moment the link dies.
                 _holding.Set();
                 await hold.Task;
             }
@@ -84,6 +79,9 @@ internal sealed class ChaosRig : IAsyncDisposable
 
     /// <summary>A reset or FIN is read at once; only scheduling delays the notice.</summary>
     public static TimeSpan PromptNoticeBound => Margin;
+
+    /// <summary>The bound on noticing a fault that struck while the handler was held for <paramref name="hold"/>: the hold, then scheduling.</summary>
+    public static TimeSpan HeldNoticeBound(TimeSpan bound, TimeSpan hold) => hold + Margin > bound ? hold + Margin : bound;
 
     /// <summary>
     /// How long a scenario holds the handler after a fault, so that the link dies while the handler is busy: a
@@ -143,6 +141,14 @@ internal sealed class ChaosRig : IAsyncDisposable
         Interlocked.Exchange(ref _holdArmed, null);
         _hold?.TrySetResult();
     }
+
+    /// <summary>
+    /// Blocks until the application has caught up: its handler has seen the echoes of all but a few hundred of
+    /// the messages the server received (or the timeout). A fault that strikes while the handler still works
+    /// through a backlog is noticed only after it: the client delivers what a connection received before it
+    /// replaces the connection.
+    /// </summary>
+    public bool WaitCaughtUp(TimeSpan timeout) => Blocking.Until(() => Server.TotalReceived - EchoesReceived < 500, timeout);
 
     /// <summary>Blocks until at least <paramref name="count"/> sends have been accepted, or the timeout.</summary>
     public bool WaitAccepted(long count, TimeSpan timeout) => Blocking.Until(() => Senders.AcceptedCount >= count, timeout);

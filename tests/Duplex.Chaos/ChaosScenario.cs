@@ -52,8 +52,9 @@ internal static class ChaosScenario
                 break;
             }
 
-            // A healthy spell first.
+            // A healthy spell first, with the application caught up.
             Thread.Sleep(random.Next(300, 1500));
+            bool caughtUp = rig.WaitCaughtUp(TimeSpan.FromSeconds(5));
             if (Stopwatch.GetElapsedTime(started) >= arguments.Duration || rig.Senders.BudgetSpent)
             {
                 break;
@@ -73,12 +74,14 @@ internal static class ChaosScenario
             bool hold = kind != "delay" && random.Next(2) == 0 && rig.HoldHandler(TimeSpan.FromSeconds(2));
             long at = Stopwatch.GetTimestamp();
             (ProxyConnection? link, TimeSpan? bound) = Inject(rig.Proxy, kind, random);
-            var record = new JsonObject { ["kind"] = kind, ["atMs"] = Milliseconds.Between(started, at), ["handlerHeld"] = hold };
+            var record = new JsonObject { ["kind"] = kind, ["atMs"] = Milliseconds.Between(started, at), ["handlerHeld"] = hold, ["caughtUp"] = caughtUp };
             faults.Add(record);
             if (hold)
             {
-                Thread.Sleep(ChaosRig.HandlerHoldAfter(keepAliveNotices: bound == ChaosRig.KeepAliveNoticeBound));
+                TimeSpan holdFor = ChaosRig.HandlerHoldAfter(keepAliveNotices: bound == ChaosRig.KeepAliveNoticeBound);
+                Thread.Sleep(holdFor);
                 rig.ReleaseHandler();
+                bound = ChaosRig.HeldNoticeBound(bound!.Value, holdFor);
             }
 
             if (link is null)

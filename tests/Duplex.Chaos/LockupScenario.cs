@@ -20,8 +20,8 @@ internal static class LockupScenario
         rig.ConnectAsync(setup.Token).GetAwaiter().GetResult();
         rig.Senders.Start();
 
-        // Traffic must be flowing on the link before it dies.
-        bool warmedUp = rig.WaitAccepted(500, TimeSpan.FromSeconds(10));
+        // Traffic must be flowing on the link before it dies, and the application keeping up with it.
+        bool warmedUp = rig.WaitAccepted(500, TimeSpan.FromSeconds(10)) && rig.WaitCaughtUp(TimeSpan.FromSeconds(5));
 
         (ProxyFault fault, bool byKeepAlive) = arguments.Fault switch
         {
@@ -30,8 +30,8 @@ internal static class LockupScenario
             "stall" => (ProxyFault.Stall(), true),
             _ => (ProxyFault.Drip(64, TimeSpan.FromMilliseconds(50)), true),
         };
-        TimeSpan noticeBound = byKeepAlive ? ChaosRig.KeepAliveNoticeBound : ChaosRig.PromptNoticeBound;
         TimeSpan holdFor = ChaosRig.HandlerHoldAfter(byKeepAlive);
+        TimeSpan noticeBound = ChaosRig.HeldNoticeBound(byKeepAlive ? ChaosRig.KeepAliveNoticeBound : ChaosRig.PromptNoticeBound, holdFor);
         TimeSpan sendBound = noticeBound + ChaosRig.MaxDelay + ChaosRig.Margin;
         long acceptedBefore = rig.Senders.AcceptedCount;
         // The pool's latency under this load with a healthy link, for comparison.
@@ -72,7 +72,7 @@ internal static class LockupScenario
         var violations = new JsonArray();
         if (!warmedUp)
         {
-            violations.Add("fewer than 500 sends were accepted before the fault");
+            violations.Add("fewer than 500 sends were accepted before the fault, or the handler did not keep up with their echoes");
         }
 
         if (!held)

@@ -25,12 +25,16 @@ internal sealed class RecordingServer : IAsyncDisposable
     private WebApplication? _app;
     private int _nextId;
     private int _active;
+    private long _received;
 
     /// <summary>The port Kestrel listens on.</summary>
     public int Port { get; private set; }
 
     /// <summary>Every WebSocket connection so far, in the order they were accepted.</summary>
     public IReadOnlyList<ServerConnectionLog> Connections => [.. _connections.OrderBy(c => c.Id)];
+
+    /// <summary>How many messages have arrived so far, over every connection (each is echoed).</summary>
+    public long TotalReceived => Interlocked.Read(ref _received);
 
     /// <summary>How many connections' handlers are still running.</summary>
     public int ActiveConnections => Volatile.Read(ref _active);
@@ -131,6 +135,7 @@ internal sealed class RecordingServer : IAsyncDisposable
 
                 ReadOnlySpan<byte> payload = message.GetBuffer().AsSpan(0, (int)message.Length);
                 log.Bytes += payload.Length;
+                Interlocked.Increment(ref _received);
                 if (TryParse(payload, out int sender, out long sequence))
                 {
                     log.Messages.Add((sender, sequence));
