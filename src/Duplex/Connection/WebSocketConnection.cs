@@ -271,7 +271,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
     /// when one can still be sent, waits a bounded time for it to be written, then closes the socket.
     /// Never throws.
     /// </summary>
-    internal async Task FailAsync(WebSocketCloseStatus? status, string? reason, Exception error)
+    internal async Task FailAsync(WebSocketCloseStatus? status, string? reason, Exception error, TimeSpan? closeWriteTimeout = null)
     {
         lock (_stateLock)
         {
@@ -288,7 +288,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
             try
             {
                 TryAppendClose(code, reason, out long ticket);
-                using var timeout = new CancellationTokenSource(ShortTimeout(_closeTimeout), _time);
+                using var timeout = new CancellationTokenSource(closeWriteTimeout ?? ShortTimeout(_closeTimeout), _time);
                 await WaitWrittenAsync(ticket, timeout.Token).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is DuplexException or InvalidOperationException or IOException or OperationCanceledException or ObjectDisposedException)
@@ -308,8 +308,10 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
     /// </summary>
     internal void FailOnTimeout(WebSocketCloseStatus status, string reason, string message)
     {
+        // The peer is presumed gone: our Close gets a second at most to be written (behind whatever the
+        // link did not take), so the end is noticed — and the client reconnects — soon after the timeout.
         var error = new WebSocketClosedException(message, status, reason, closedByPeer: false, new TimeoutException(message));
-        _ = FailAsync(status, reason, error);
+        _ = FailAsync(status, reason, error, TimeoutCloseWrite);
     }
 
     /// <summary>
@@ -374,6 +376,9 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
 
         closedSignal?.TrySetResult();
     }
+
+    /// <summary>How long a connection failed for a timeout waits for its Close frame to be written.</summary>
+    private static readonly TimeSpan TimeoutCloseWrite = TimeSpan.FromSeconds(1);
 
     /// <summary>A timeout no longer than a few seconds, for waits that only matter on a healthy link.</summary>
     private static TimeSpan ShortTimeout(TimeSpan configured) =>

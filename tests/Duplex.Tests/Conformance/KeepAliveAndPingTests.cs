@@ -47,6 +47,34 @@ public sealed class KeepAliveAndPingTests
     }
 
     [Fact]
+    public async Task KeepAlive_LinkStalled_TheConnectionEndsOneSecondAfterTheTimeout_NotAfterTheCloseTimeout()
+    {
+        // Nothing the client writes reaches the network, so its Close cannot be written either: the
+        // connection must end soon after the keepalive timeout, not after waiting out the close timeout.
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        await using ConformanceSession session = await ConformanceSession.OpenAsync(o =>
+        {
+            o.TimeProvider = time;
+            o.KeepAliveInterval = TimeSpan.FromSeconds(1);
+            o.KeepAliveTimeout = TimeSpan.FromSeconds(1);
+            o.CloseTimeout = TimeSpan.FromSeconds(10);
+            o.Transport = new WrappingTransport(inner => new StallingWriteStream(inner));
+        });
+
+        time.Advance(TimeSpan.FromSeconds(1)); // the keepalive Ping, which never leaves
+        time.Advance(TimeSpan.FromSeconds(1)); // its deadline: the connection is failed
+        Assert.False(session.Client.Completion.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(1) - TimeSpan.FromTicks(1));
+        Assert.False(session.Client.Completion.IsCompleted);
+        time.Advance(TimeSpan.FromTicks(1));
+
+        await session.Client.Completion.WaitAsync(session.Token);
+        WebSocketClosedException error = Assert.IsType<WebSocketClosedException>(session.Client.CloseError);
+        Assert.Equal(WebSocketCloseStatus.InternalServerError, error.CloseStatus);
+        Assert.IsType<TimeoutException>(error.InnerException);
+    }
+
+    [Fact]
     public async Task KeepAlive_ServerAnswers_ConnectionStaysOpenAcrossSeveralIntervals()
     {
         await using ConformanceSession session = await ConformanceSession.OpenAsync(o =>
