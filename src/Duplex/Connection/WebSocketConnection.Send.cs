@@ -51,7 +51,7 @@ public sealed partial class WebSocketConnection
     // RFC 6455 §5.5.3: an endpoint may answer only the most recent of several Pings. Pongs go into the
     // send buffer like any frame while it is under SendBufferLimit; past it, the Pong owed waits here
     // and a newer Ping overwrites it, so a peer that floods Pings and never reads costs at most the
-    // limit and this one Pong, however long it goes on.
+    // limit and two Pongs (the last one appended under it, and this one), however long it goes on.
     private byte[]? _pendingPong;
     private int _pendingPongLength = -1;
 
@@ -439,7 +439,6 @@ public sealed partial class WebSocketConnection
         Opcode opcode, bool fin, int payloadLength, TState state, SpanAction<byte, TState> write,
         bool control = false, bool close = false, WebSocketCloseStatus? closeStatus = null, string? closeReason = null, bool withinBufferLimit = false)
     {
-        int frameLength = FrameHeader.GetLength(payloadLength, masked: true) + payloadLength;
         bool startWriter;
         long ticket;
         lock (_writeLock)
@@ -455,12 +454,7 @@ public sealed partial class WebSocketConnection
                 AppendPendingPongLocked();
             }
 
-            Span<byte> frame = Reserve(frameLength);
-
-            // RFC 6455 §5.3: a fresh, unpredictable masking key for every frame.
-            int maskKey = (_maskKeys ??= new MaskKeySource()).Next();
-            int headerLength = FrameHeader.Write(frame, fin, 0, opcode, payloadLength, masked: true, maskKey);
-            Span<byte> payload = frame.Slice(headerLength, payloadLength);
+            Span<byte> payload = ReserveFrameLocked(opcode, fin, payloadLength, out int maskKey);
             if (typeof(TState) == typeof(ReadOnlyMemory<byte>) && ReferenceEquals(write, s_copyBytes))
             {
                 // Caller's bytes: masked on their way into the buffer, one pass instead of a copy and a masking pass.
@@ -618,10 +612,22 @@ public sealed partial class WebSocketConnection
 
         int length = _pendingPongLength;
         _pendingPongLength = -1;
-        Span<byte> frame = Reserve(FrameHeader.GetLength(length, masked: true) + length);
-        int maskKey = (_maskKeys ??= new MaskKeySource()).Next();
-        int headerLength = FrameHeader.Write(frame, fin: true, 0, Opcode.Pong, length, masked: true, maskKey);
-        PayloadMask.Apply(_pendingPong.AsSpan(0, length), frame.Slice(headerLength, length), maskKey, 0);
+        Span<byte> payload = ReserveFrameLocked(Opcode.Pong, fin: true, length, out int maskKey);
+        PayloadMask.Apply(_pendingPong.AsSpan(0, length), payload, maskKey, 0);
+    }
+
+    /// <summary>
+    /// Reserves one masked frame in the send buffer and writes its header; returns where its payload
+    /// goes, to be written masked with <paramref name="maskKey"/>.
+    /// </summary>
+    private Span<byte> ReserveFrameLocked(Opcode opcode, bool fin, int payloadLength, out int maskKey)
+    {
+        Span<byte> frame = Reserve(FrameHeader.GetLength(payloadLength, masked: true) + payloadLength);
+
+        // RFC 6455 §5.3: a fresh, unpredictable masking key for every frame.
+        maskKey = (_maskKeys ??= new MaskKeySource()).Next();
+        int headerLength = FrameHeader.Write(frame, fin, 0, opcode, payloadLength, masked: true, maskKey);
+        return frame.Slice(headerLength, payloadLength);
     }
 
     private Span<byte> Reserve(int length)
