@@ -14,7 +14,9 @@ namespace Duplex.Handshake;
 /// </summary>
 internal sealed class CertificateRefusal : AuthenticationException
 {
-    private static readonly RemoteCertificateValidationCallback s_defaultValidation = Validate(null);
+    // The default decision: accept exactly when nothing is wrong.
+    private static readonly RemoteCertificateValidationCallback s_defaultValidation = static (_, certificate, chain, errors) =>
+        errors == SslPolicyErrors.None ? true : throw Create(certificate, chain, errors, byCallback: false, DateTime.UtcNow);
 
     private CertificateRefusal(WebSocketTlsFailure reason, SslPolicyErrors errors, X509ChainStatusFlags chainStatus, string description)
         : base("The server certificate was refused: " + description + ".")
@@ -42,13 +44,10 @@ internal sealed class CertificateRefusal : AuthenticationException
     /// or <paramref name="decide"/>'s when given; a refusal throws a <see cref="CertificateRefusal"/>.
     /// </summary>
     public static RemoteCertificateValidationCallback Validate(RemoteCertificateValidationCallback? decide) =>
-        decide is null && s_defaultValidation is not null
+        decide is null
             ? s_defaultValidation
             : (sender, certificate, chain, errors) =>
-            {
-                bool accepted = decide is null ? errors == SslPolicyErrors.None : decide(sender, certificate, chain, errors);
-                return accepted ? true : throw Create(certificate, chain, errors, byCallback: decide is not null, DateTime.UtcNow);
-            };
+                decide(sender, certificate, chain, errors) ? true : throw Create(certificate, chain, errors, byCallback: true, DateTime.UtcNow);
 
     /// <summary>Works out why a certificate was refused.</summary>
     internal static CertificateRefusal Create(X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors, bool byCallback, DateTime now)
