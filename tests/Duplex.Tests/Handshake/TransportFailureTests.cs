@@ -218,15 +218,8 @@ public abstract class TransportFailureTests
     public async Task ConnectAsync_ExplicitProxy_TunnelsTheWebSocketWithConnect()
     {
         // A ws:// request through an HTTP proxy must become a CONNECT tunnel, not a forwarded GET.
-        using var timeout = TestTimeouts.CreateSource();
-        await using var proxy = new RawWebSocketServer();
-        var options = new WebSocketHandshakeOptions { Proxy = new WebProxy(new Uri($"http://127.0.0.1:{proxy.Port}")) };
-
-        Task<WebSocketHandshakeResult> connect = Transport.ConnectAsync(new Uri("ws://example.com:8123/chat"), options, new CapturingLogger(), timeout.Token);
-        RawConnection connection = await proxy.AcceptAsync(cancellationToken: timeout.Token);
-        RawHttpRequest request = await connection.ReadRequestAsync(cancellationToken: timeout.Token);
-        await connection.WriteRawAsync("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", timeout.Token);
-        var exception = await Assert.ThrowsAsync<WebSocketConnectException>(() => connect);
+        (RawHttpRequest request, WebSocketConnectException exception) = await ConnectThroughRefusingProxyAsync(
+            new Uri("ws://example.com:8123/chat"), "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
 
         Assert.Equal("CONNECT", request.Method);
         Assert.Equal("example.com:8123", request.Target);
@@ -238,19 +231,27 @@ public abstract class TransportFailureTests
     [Fact]
     public async Task ConnectAsync_ProxyAsksForCredentials_TheErrorCarries407()
     {
-        using var timeout = TestTimeouts.CreateSource();
-        await using var proxy = new RawWebSocketServer();
-        var options = new WebSocketHandshakeOptions { Proxy = new WebProxy(new Uri($"http://127.0.0.1:{proxy.Port}")) };
-
-        Task<WebSocketHandshakeResult> connect = Transport.ConnectAsync(new Uri("wss://example.com/chat"), options, new CapturingLogger(), timeout.Token);
-        RawConnection connection = await proxy.AcceptAsync(cancellationToken: timeout.Token);
-        await connection.ReadRequestAsync(cancellationToken: timeout.Token);
-        await connection.WriteRawAsync("HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"proxy\"\r\nContent-Length: 0\r\n\r\n", timeout.Token);
-        var exception = await Assert.ThrowsAsync<WebSocketConnectException>(() => connect);
+        (_, WebSocketConnectException exception) = await ConnectThroughRefusingProxyAsync(
+            new Uri("wss://example.com/chat"),
+            "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"proxy\"\r\nContent-Length: 0\r\n\r\n");
 
         Assert.Equal(WebSocketConnectError.Proxy, exception.Error);
         Assert.Equal(407, exception.ProxyStatusCode);
         Assert.Contains("proxy authentication required", exception.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Connects to <paramref name="uri"/> through a scripted proxy that answers the tunnel request with <paramref name="response"/>.</summary>
+    private async Task<(RawHttpRequest Request, WebSocketConnectException Exception)> ConnectThroughRefusingProxyAsync(Uri uri, string response)
+    {
+        using var timeout = TestTimeouts.CreateSource();
+        await using var proxy = new RawWebSocketServer();
+        var options = new WebSocketHandshakeOptions { Proxy = new WebProxy(new Uri($"http://127.0.0.1:{proxy.Port}")) };
+
+        Task<WebSocketHandshakeResult> connect = Transport.ConnectAsync(uri, options, new CapturingLogger(), timeout.Token);
+        RawConnection connection = await proxy.AcceptAsync(cancellationToken: timeout.Token);
+        RawHttpRequest request = await connection.ReadRequestAsync(cancellationToken: timeout.Token);
+        await connection.WriteRawAsync(response, timeout.Token);
+        return (request, await Assert.ThrowsAsync<WebSocketConnectException>(() => connect));
     }
 
     [Fact]
