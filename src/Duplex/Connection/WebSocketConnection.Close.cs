@@ -60,9 +60,9 @@ public sealed partial class WebSocketConnection
         TakeFrameBack();
         try
         {
-            if (TryAppendClose(closeStatus, statusDescription, out long ticket))
+            if (TryQueueClose(closeStatus, statusDescription) is var ticket and not 0)
             {
-                await WaitWrittenAsync(ticket, deadline.Token).ConfigureAwait(false);
+                await _sender!.WaitWrittenAsync(ticket, deadline.Token).ConfigureAwait(false);
             }
 
             // The receive loop finishes the handshake: it reads the peer's Close and waits for the
@@ -80,6 +80,9 @@ public sealed partial class WebSocketConnection
         finally
         {
             Teardown(null);
+
+            // The receive loop may be the one finishing the teardown: the close is done when it is.
+            await Completion.ConfigureAwait(false);
             completion.TrySetResult();
         }
     }

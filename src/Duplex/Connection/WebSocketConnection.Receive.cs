@@ -673,29 +673,27 @@ public sealed partial class WebSocketConnection
         {
             // RFC 6455 §5.5.3: a Pong "MUST have identical Application data" to the Ping it answers.
             Log.PingReceived(_logger, _decoder.ControlPayload.Length);
-            TrySendPong(_decoder.ControlPayload);
+            _sender!.SendPong(_decoder.ControlPayload);
         }
         else
         {
             // RFC 6455 §5.5.3: an unsolicited Pong is allowed and needs no answer.
             Volatile.Read(ref _pings)?.OnPong(_decoder.ControlPayload, _time.GetTimestamp(), _time);
-            OnKeepAlivePong();
+            Volatile.Read(ref _liveness)?.OnPong();
         }
     }
 
     /// <summary>RFC 6455 §5.5.1 and §7.1.1: the peer's Close arrived.</summary>
     private async Task OnCloseFrameAsync(Stream stream)
     {
+        WebSocketCloseStatus? answer;
         lock (_stateLock)
         {
-            RemoteCloseStatus = _decoder.CloseStatus;
-            RemoteCloseStatusDescription = _decoder.CloseReason;
+            answer = (_closing ??= new CloseHandshake()).OnRemoteClose(_decoder.CloseStatus, _decoder.CloseReason);
             if (_state == WebSocketConnectionState.Open)
             {
                 _state = WebSocketConnectionState.Closing;
             }
-
-            _peerClosedFirst = LocalCloseStatus is null;
         }
 
         using var deadline = new CancellationTokenSource(_closeTimeout, _time);
@@ -704,9 +702,9 @@ public sealed partial class WebSocketConnection
         {
             // RFC 6455 §5.5.1: answer with a Close, echoing the status code received (an empty
             // Close when none was), unless ours is already on its way.
-            if (TryAppendClose(RemoteCloseStatus, null, out long ticket))
+            if (TryQueueClose(answer, null) is var ticket and not 0)
             {
-                await WaitWrittenAsync(ticket, deadline.Token).ConfigureAwait(false);
+                await _sender!.WaitWrittenAsync(ticket, deadline.Token).ConfigureAwait(false);
             }
 
             // Both Close frames have been exchanged: the application may learn of the close now,
@@ -743,8 +741,7 @@ public sealed partial class WebSocketConnection
         bool clean;
         lock (_stateLock)
         {
-            // A server that drops TCP right after our Close ended the handshake its own way.
-            clean = LocalCloseStatus is not null;
+            clean = _closing?.EndOfStreamIsClean == true;
         }
 
         Teardown(clean ? null : LostConnection(null));
@@ -755,7 +752,7 @@ public sealed partial class WebSocketConnection
         bool expected;
         lock (_stateLock)
         {
-            expected = _tornDown || LocalCloseStatus is not null;
+            expected = _tornDown || _closing?.LocalStarted == true;
         }
 
         Teardown(expected ? null : LostConnection(ex));

@@ -1,4 +1,6 @@
 using System.Net.WebSockets;
+using Duplex.Connection.Liveness;
+using Duplex.Connection.Send;
 using Duplex.Diagnostics;
 using Duplex.Handshake;
 using Duplex.Protocol;
@@ -25,6 +27,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
     // The settings the engine reads, copied out of the options: an open connection keeps no options object.
     private readonly TimeSpan _keepAliveInterval;
     private readonly TimeSpan _keepAliveTimeout;
+    private readonly TimeSpan _silenceTimeout;
     private readonly TimeSpan _closeTimeout;
     private readonly int _receiveBufferSize;
     private readonly int _sendBufferLimit;
@@ -33,18 +36,26 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
     private WebSocketConnectionOptions? _connectOptions;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+
+    // The parts, each owning its state: the write path, the one timer, the pending Pings; the receive
+    // side is in WebSocketConnection.Receive.cs. Created when the connection opens (the pings with the first Ping).
+    private FrameSender? _sender;
+    private LivenessTimer? _liveness;
+    private PendingPings? _pings;
+
+    // The life cycle. _stateLock guards what follows; no other lock is taken while holding it.
     private readonly object _stateLock = new();
+    private WebSocketConnectionState _state;
+    private CloseHandshake? _closing; // created with the first Close frame, sent or received
     private CancellationTokenSource? _abort; // only for streams whose disposal may not end a pending read
     private TaskCompletionSource? _closed; // created when someone asks for Completion
     private bool _completed;
     private Stream? _stream;
     private IAsyncDisposable? _handshake;
     private bool _disposingStreamEndsReads;
-    private WebSocketConnectionState _state;
     private Task _receiveLoop = Task.CompletedTask;
     private Exception? _terminalError;
     private bool _tornDown;
-    private bool _peerClosedFirst;
     private bool _connecting;
 
     /// <summary>Creates a connection that is not connected yet; call <c>ConnectAsync</c>.</summary>
@@ -57,6 +68,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
         _logger = settings.Logger;
         _keepAliveInterval = settings.KeepAliveInterval;
         _keepAliveTimeout = settings.KeepAliveTimeout;
+        _silenceTimeout = settings.SilenceTimeout;
         _closeTimeout = settings.CloseTimeout;
         _receiveBufferSize = settings.ReceiveBufferSize;
         _sendBufferLimit = settings.SendBufferLimit;
@@ -149,16 +161,16 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
     }
 
     /// <summary>The close status the peer sent, once its Close frame arrived (null if it sent none).</summary>
-    public WebSocketCloseStatus? RemoteCloseStatus { get; private set; }
+    public WebSocketCloseStatus? RemoteCloseStatus => ReadClosing(static c => c.RemoteStatus);
 
     /// <summary>The close reason the peer sent, once its Close frame arrived.</summary>
-    public string? RemoteCloseStatusDescription { get; private set; }
+    public string? RemoteCloseStatusDescription => ReadClosing(static c => c.RemoteReason);
 
     /// <summary>The close status this side sent, once its Close frame went out.</summary>
-    public WebSocketCloseStatus? LocalCloseStatus { get; private set; }
+    public WebSocketCloseStatus? LocalCloseStatus => ReadClosing(static c => c.LocalStatus);
 
     /// <summary>The close reason this side sent.</summary>
-    public string? LocalCloseStatusDescription { get; private set; }
+    public string? LocalCloseStatusDescription => ReadClosing(static c => c.LocalReason);
 
     /// <summary>The subprotocol the server chose, if any.</summary>
     public string? SubProtocol { get; private set; }
@@ -206,6 +218,20 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
 
     /// <summary>Cancelled at teardown; none where disposing the stream already ends every pending operation.</summary>
     private CancellationToken AbortToken => _abort?.Token ?? CancellationToken.None;
+
+    /// <summary>Whether the connection is open (not connecting, closing or closed); for the liveness timer.</summary>
+    internal bool IsOpen => State == WebSocketConnectionState.Open;
+
+    /// <summary>Where the connection logs; for its parts.</summary>
+    internal ILogger Logger => _logger;
+
+    private T? ReadClosing<T>(Func<CloseHandshake, T?> read)
+    {
+        lock (_stateLock)
+        {
+            return _closing is null ? default : read(_closing);
+        }
+    }
 
     /// <summary>Closes the socket at once, without a closing handshake. Pending operations fail.</summary>
     public void Abort() =>
@@ -257,13 +283,31 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
                 _abort = new CancellationTokenSource();
             }
 
+            _sender = new FrameSender(this, stream, AbortToken, _sendBufferLimit);
             _state = WebSocketConnectionState.Open;
         }
 
         _lastReceivedTimestamp = _time.GetTimestamp();
         Log.ConnectionOpened(_logger, Log.Shown(subProtocol));
         _receiveLoop = ReceiveLoopAsync();
-        StartKeepAlive();
+        StartLiveness();
+    }
+
+    private void StartLiveness()
+    {
+        LivenessTimer? liveness = LivenessTimer.Start(this, _time, _keepAliveInterval, _keepAliveTimeout, _silenceTimeout);
+        bool stop;
+        lock (_stateLock)
+        {
+            // Torn down meanwhile (the peer may have gone at once): no timer outlives the connection.
+            stop = _tornDown;
+            _liveness = stop ? null : liveness;
+        }
+
+        if (stop)
+        {
+            liveness?.Stop();
+        }
     }
 
     /// <summary>
@@ -287,9 +331,11 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
         {
             try
             {
-                TryAppendClose(code, reason, out long ticket);
-                using var timeout = new CancellationTokenSource(closeWriteTimeout ?? ShortTimeout(_closeTimeout), _time);
-                await WaitWrittenAsync(ticket, timeout.Token).ConfigureAwait(false);
+                if (TryQueueClose(code, reason) is var ticket and not 0)
+                {
+                    using var timeout = new CancellationTokenSource(closeWriteTimeout ?? ShortTimeout(_closeTimeout), _time);
+                    await _sender!.WaitWrittenAsync(ticket, timeout.Token).ConfigureAwait(false);
+                }
             }
             catch (Exception ex) when (ex is DuplexException or InvalidOperationException or IOException or OperationCanceledException or ObjectDisposedException)
             {
@@ -351,11 +397,11 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
 
         // Releases what the handshake kept alive for the stream (the HTTP response, a private handler).
         _ = handshake?.DisposeAsync().AsTask();
-        StopKeepAlive();
+        Volatile.Read(ref _liveness)?.Stop();
         // Each waiter gets an exception of its own, with the shared cause inside.
         Exception closed = error ?? ClosedByHandshake("The WebSocket connection is closed.");
-        Volatile.Read(ref _pings)?.FailAll(ClosedForSending);
-        FailSendWaiters(closed);
+        Volatile.Read(ref _pings)?.FailAll(() => ClosedForSending(null));
+        Volatile.Read(ref _sender)?.End(closed);
         _incoming.Complete();
         // A connection whose handshake failed never opened: the connect reports that, not a loss.
         if (stream is not null)
@@ -385,9 +431,33 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
         configured == Timeout.InfiniteTimeSpan || configured > TimeSpan.FromSeconds(5) ? TimeSpan.FromSeconds(5) : configured;
 
     /// <summary>The error for an operation attempted after a closing handshake began.</summary>
-    private WebSocketClosedException ClosedByHandshake(string message) => _peerClosedFirst
-        ? new(message, RemoteCloseStatus, RemoteCloseStatusDescription, closedByPeer: true)
-        : new(message, LocalCloseStatus, LocalCloseStatusDescription, closedByPeer: false);
+    internal WebSocketClosedException ClosedByHandshake(string message)
+    {
+        lock (_stateLock)
+        {
+            return _closing?.ClosedError(message) ?? new WebSocketClosedException(message, null, null, closedByPeer: false);
+        }
+    }
+
+    /// <summary>
+    /// The error for a send, Ping or wait that can no longer succeed: what ended the connection (or
+    /// failed its write, <paramref name="sendError"/>), wrapped in an exception of the caller's own, since
+    /// one instance thrown to many waiters would have its stack trace overwritten by each.
+    /// </summary>
+    internal WebSocketClosedException ClosedForSending(Exception? sendError)
+    {
+        Exception? cause = sendError ?? CloseError;
+        return cause switch
+        {
+            WebSocketClosedException closed => new WebSocketClosedException(closed.Message, closed.CloseStatus, closed.CloseDescription, closed.ClosedByPeer, closed),
+            WebSocketProtocolException protocol => new WebSocketClosedException("The connection was failed after a protocol violation.", protocol.CloseStatus, protocol.Message, closedByPeer: false, protocol),
+            null => ClosedByHandshake("The WebSocket connection is closed."),
+            _ => LostConnection(cause),
+        };
+    }
+
+    /// <summary>The writer's write failed: the connection is lost, unless it was ending anyway.</summary>
+    internal void OnWriteFailed(Exception error) => Teardown(IsTornDown ? null : LostConnection(error));
 
     private static WebSocketClosedException LostConnection(Exception? cause) =>
         new("The connection was lost without a closing handshake.", (WebSocketCloseStatus)1006, null, closedByPeer: true, cause);

@@ -74,6 +74,12 @@ public sealed class WebSocketConnectionOptions
     /// <summary>The transport that performs the opening handshake; the HTTP stack when null.</summary>
     internal IWebSocketTransport? Transport { get; set; }
 
+    /// <summary>
+    /// Fails the connection (1001) when nothing at all arrived for this long; served by the same
+    /// timer as keepalive. The resilient client sets it from its own option.
+    /// </summary>
+    internal TimeSpan SilenceTimeout { get; set; } = Timeout.InfiniteTimeSpan;
+
     /// <summary>Checks every setting and returns a private copy.</summary>
     internal WebSocketConnectionOptions Snapshot()
     {
@@ -81,6 +87,7 @@ public sealed class WebSocketConnectionOptions
         ValidateTimeout(KeepAliveInterval, nameof(KeepAliveInterval));
         ValidateTimeout(KeepAliveTimeout, nameof(KeepAliveTimeout));
         ValidateTimeout(CloseTimeout, nameof(CloseTimeout));
+        ValidateTimeout(SilenceTimeout, nameof(SilenceTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThan(ReceiveBufferSize, 256, nameof(ReceiveBufferSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(ReceiveQueueCapacity, 1, nameof(ReceiveQueueCapacity));
         ArgumentOutOfRangeException.ThrowIfLessThan(SendBufferLimit, 1024, nameof(SendBufferLimit));

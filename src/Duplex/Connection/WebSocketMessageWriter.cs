@@ -1,3 +1,4 @@
+using Duplex.Connection.Send;
 using Duplex.Protocol;
 
 namespace Duplex.Connection;
@@ -11,14 +12,16 @@ namespace Duplex.Connection;
 public sealed class WebSocketMessageWriter : IAsyncDisposable
 {
     private readonly WebSocketConnection _connection;
+    private readonly FrameSender _sender;
     private readonly Opcode _opcode;
     private Utf8Validator _utf8;
     private bool _started;
     private bool _completed;
 
-    internal WebSocketMessageWriter(WebSocketConnection connection, Opcode opcode)
+    internal WebSocketMessageWriter(WebSocketConnection connection, FrameSender sender, Opcode opcode)
     {
         _connection = connection;
+        _sender = sender;
         _opcode = opcode;
     }
 
@@ -85,7 +88,7 @@ public sealed class WebSocketMessageWriter : IAsyncDisposable
 
         Opcode opcode = _started ? Opcode.Continuation : _opcode;
         _started = true;
-        await _connection.SendFragmentAsync(opcode, fin, data, cancellationToken).ConfigureAwait(false);
+        await _sender.SendFragmentAsync(opcode, fin, data, cancellationToken).ConfigureAwait(false);
     }
 
     private void Release()
@@ -93,7 +96,7 @@ public sealed class WebSocketMessageWriter : IAsyncDisposable
         if (!_completed)
         {
             _completed = true;
-            _connection.ReleaseMessageLock();
+            _sender.ReleaseMessageLock();
         }
     }
 }

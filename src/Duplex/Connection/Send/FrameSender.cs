@@ -1,0 +1,551 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Net.WebSockets;
+using System.Text;
+using Duplex.Diagnostics;
+using Duplex.Internal;
+using Duplex.Protocol;
+
+namespace Duplex.Connection.Send;
+
+/// <summary>
+/// A connection's one write path: every frame (messages, Pongs, Pings, Close) is appended to the
+/// <see cref="SendBuffer"/> under one lock, and one writer at a time hands what piled up to the
+/// stream, batch after batch, so frames never interleave and frames that queue up behind each other
+/// leave in one network write.
+/// </summary>
+/// <remarks>
+/// Locks: <c>_lock</c> guards the buffer and everything below it; the message lock (a semaphore)
+/// is held by a whole-message send or a message writer so fragments of different messages never
+/// interleave, and is always taken before <c>_lock</c>, never while holding it. No other lock is
+/// taken while holding <c>_lock</c>: the sender asks its connection for the end's cause and reports
+/// a failed write only outside it.
+/// </remarks>
+internal sealed class FrameSender
+{
+    /// <summary>
+    /// A send that starts the writer after at least this long without a write writes inline;
+    /// sooner, the write is handed to the thread pool so back-to-back sends coalesce.
+    /// </summary>
+    private static readonly TimeSpan InlineWriteAfterIdle = TimeSpan.FromMicroseconds(10);
+
+    private static readonly SpanAction<byte, string> s_encodeText = static (destination, text) => Encoding.UTF8.GetBytes(text, destination);
+
+    private readonly WebSocketConnection _connection;
+    private readonly Stream _stream;
+    private readonly CancellationToken _abort;
+    private readonly long _bufferLimit;
+    private readonly object _lock = new();
+    private readonly SendBuffer _buffer = new();
+
+    // Created on first use: an idle connection that never sent keeps none of them.
+    private SemaphoreSlim? _messageLock;
+    private Queue<SendWaiter>? _waiters;
+    private WriterWorkItem? _writerWorkItem;
+
+    private long _writtenTicket;
+    private bool _writing;
+    private long _lastWriteTimestamp;
+
+    // Set once our Close is in the buffer (RFC 6455 §5.5.1: no data frame after it), and once the
+    // connection ended or a write failed (nothing more is accepted, waiters fail).
+    private bool _closeQueued;
+    private Exception? _error;
+
+    // After the end: the messages never written, until TakeUnsentMessages hands them back (once).
+    private List<UnsentMessage>? _unsent;
+
+    public FrameSender(WebSocketConnection connection, Stream stream, CancellationToken abort, long bufferLimit)
+    {
+        _connection = connection;
+        _stream = stream;
+        _abort = abort;
+        _bufferLimit = bufferLimit;
+    }
+
+    /// <summary>Bytes of frames in the buffer (appended, not yet written).</summary>
+    public long BufferedBytes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _buffer.BufferedBytes;
+            }
+        }
+    }
+
+    /// <summary>Whether the buffer holds any pooled array.</summary>
+    public bool HoldsBuffers
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _buffer.HoldsArrays;
+            }
+        }
+    }
+
+    /// <summary>Whether our Close frame is in the buffer (or sent).</summary>
+    public bool CloseQueued
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _closeQueued;
+            }
+        }
+    }
+
+    /// <summary>Sends a whole text message: the common case appends right here, without an async state machine.</summary>
+    public ValueTask SendTextAsync(string text, CancellationToken cancellationToken) =>
+        SendMessageAsync(new Payload(Opcode.Text, text, default, Encoding.UTF8.GetByteCount(text)), cancellationToken);
+
+    /// <summary>Sends a whole binary (or validated text) message.</summary>
+    public ValueTask SendBytesAsync(Opcode opcode, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
+        SendMessageAsync(new Payload(opcode, null, data, data.Length), cancellationToken);
+
+    /// <summary>Waits for other messages to finish, then lets the caller send one in several frames (<see cref="SendFragmentAsync"/>, <see cref="ReleaseMessageLock"/>).</summary>
+    public async ValueTask AcquireMessageLockAsync(CancellationToken cancellationToken)
+    {
+        ThrowIfCannotSend(control: false);
+        await MessageLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public void ReleaseMessageLock() => MessageLock.Release();
+
+    /// <summary>Sends one frame of a fragmented message; the caller holds the message lock.</summary>
+    public async ValueTask SendFragmentAsync(Opcode opcode, bool fin, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        await WaitForBufferSpaceAsync(cancellationToken).ConfigureAwait(false);
+        Append(new Payload(opcode, null, data, data.Length), fin, wholeMessage: false, control: false);
+    }
+
+    /// <summary>Appends a Ping; returns its ticket.</summary>
+    public long SendPing(ReadOnlySpan<byte> payload)
+    {
+        bool start;
+        long ticket;
+        lock (_lock)
+        {
+            ThrowIfCannotSendLocked(control: true);
+            ticket = _buffer.Append(Opcode.Ping, fin: true, payload, wholeMessage: false);
+            start = MarkWritingLocked();
+        }
+
+        StartWriterIf(start);
+        return ticket;
+    }
+
+    /// <summary>
+    /// Answers a Ping with <paramref name="payload"/> (RFC 6455 §5.5.2). Every Ping is answered while
+    /// the buffer is under its limit; past it, the Pong is owed instead, replacing one still owed for an
+    /// earlier Ping (§5.5.3), so a peer that floods Pings and never reads costs at most the limit and
+    /// two Pongs (the last one appended under it, and the one owed). Nothing is owed once closing.
+    /// </summary>
+    public void SendPong(ReadOnlySpan<byte> payload)
+    {
+        bool start;
+        lock (_lock)
+        {
+            if (_error is not null || _closeQueued)
+            {
+                return;
+            }
+
+            // Only the receive loop answers Pings, so nothing else changes the choice made here.
+            if (!_buffer.OwesPong && _buffer.BufferedBytes < _bufferLimit)
+            {
+                _buffer.Append(Opcode.Pong, fin: true, payload, wholeMessage: false);
+            }
+            else
+            {
+                _buffer.OwePong(payload);
+            }
+
+            start = MarkWritingLocked();
+        }
+
+        StartWriterIf(start);
+    }
+
+    /// <summary>
+    /// Appends our Close frame (its payload already written) behind everything buffered, the Pong
+    /// owed first; nothing but this frame is accepted after it. Returns its ticket, or 0 when the
+    /// connection can no longer send.
+    /// </summary>
+    public long SendClose(ReadOnlySpan<byte> payload)
+    {
+        bool start;
+        long ticket;
+        lock (_lock)
+        {
+            if (_error is not null || _closeQueued)
+            {
+                return 0;
+            }
+
+            _closeQueued = true;
+            _buffer.AppendOwedPong();
+            ticket = _buffer.Append(Opcode.Close, fin: true, payload, wholeMessage: false);
+            start = MarkWritingLocked();
+        }
+
+        StartWriterIf(start);
+        return ticket;
+    }
+
+    /// <summary>Completes when every frame appended so far has been written.</summary>
+    public ValueTask FlushAsync(CancellationToken cancellationToken)
+    {
+        long ticket;
+        lock (_lock)
+        {
+            ticket = _buffer.AppendedTicket;
+        }
+
+        return WaitWrittenAsync(ticket, cancellationToken);
+    }
+
+    /// <summary>Completes when the frame with <paramref name="ticket"/> has been written to the stream.</summary>
+    public ValueTask WaitWrittenAsync(long ticket, CancellationToken cancellationToken)
+    {
+        TaskCompletionSource completion;
+        lock (_lock)
+        {
+            if (_writtenTicket >= ticket)
+            {
+                return default;
+            }
+
+            if (_error is not null)
+            {
+                return ValueTask.FromException(_connection.ClosedForSending(_error));
+            }
+
+            completion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            (_waiters ??= new Queue<SendWaiter>()).Enqueue(new SendWaiter(ticket, completion));
+        }
+
+        return new ValueTask(cancellationToken.CanBeCanceled ? completion.Task.WaitAsync(cancellationToken) : completion.Task);
+    }
+
+    /// <summary>
+    /// The connection ended: nothing more is accepted, every waiter fails, the messages never written
+    /// are set aside for <see cref="TakeUnsentMessages"/>, and the buffer's arrays go back to the pool
+    /// as soon as the writer has let go of them.
+    /// </summary>
+    public void End(Exception cause)
+    {
+        lock (_lock)
+        {
+            _error ??= cause;
+            while (_waiters is not null && _waiters.TryDequeue(out SendWaiter waiter))
+            {
+                ObservedFault.TrySet(waiter.Completion, _connection.ClosedForSending(_error));
+            }
+
+            EndBufferLocked();
+        }
+    }
+
+    /// <summary>After the end: the whole messages never written, oldest first, once; empty while open.</summary>
+    public List<UnsentMessage> TakeUnsentMessages()
+    {
+        lock (_lock)
+        {
+            if (_error is null)
+            {
+                return [];
+            }
+
+            EndBufferLocked();
+            List<UnsentMessage> unsent = _unsent!;
+            _unsent = [];
+            return unsent;
+        }
+    }
+
+    private void EndBufferLocked()
+    {
+        _unsent ??= _buffer.TakeUnsentMessages();
+        if (!_writing)
+        {
+            // While the writer unwinds from its failed write, it owns the batch; it calls again when it stops.
+            _buffer.Release();
+        }
+    }
+
+    private SemaphoreSlim MessageLock
+    {
+        get
+        {
+            SemaphoreSlim? existing = Volatile.Read(ref _messageLock);
+            if (existing is not null)
+            {
+                return existing;
+            }
+
+            var created = new SemaphoreSlim(1, 1);
+            existing = Interlocked.CompareExchange(ref _messageLock, created, null);
+            if (existing is null)
+            {
+                return created;
+            }
+
+            created.Dispose();
+            return existing;
+        }
+    }
+
+    private ValueTask SendMessageAsync(Payload payload, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        // The common case — no other message in progress, room in the buffer — appends right here:
+        // one message-lock probe and one buffer lock, no async state machine.
+        SemaphoreSlim messageLock = MessageLock;
+        if (messageLock.Wait(0))
+        {
+            long ticket;
+            try
+            {
+                ticket = Append(payload, fin: true, wholeMessage: true, control: false, withinLimit: true);
+            }
+            catch (Exception ex) when (ex is DuplexException or InvalidOperationException)
+            {
+                return ValueTask.FromException(ex);
+            }
+            finally
+            {
+                messageLock.Release();
+            }
+
+            if (ticket != 0)
+            {
+                return ValueTask.CompletedTask;
+            }
+        }
+
+        return SendMessageSlowAsync(payload, cancellationToken);
+    }
+
+    /// <summary>A send that waits: for another message (or a message writer) to finish, or for buffer space.</summary>
+    private async ValueTask SendMessageSlowAsync(Payload payload, CancellationToken cancellationToken)
+    {
+        ThrowIfCannotSend(control: false);
+        SemaphoreSlim messageLock = MessageLock;
+        await messageLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await WaitForBufferSpaceAsync(cancellationToken).ConfigureAwait(false);
+
+            // Once appended, the frame goes out in order; if the connection fails before it reaches
+            // the network, TakeUnsentMessages hands it back.
+            Append(payload, fin: true, wholeMessage: true, control: false);
+        }
+        finally
+        {
+            messageLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Appends one data frame and makes sure a writer runs. Returns its ticket, or 0 when
+    /// <paramref name="withinLimit"/> is set and the buffer is over its limit (nothing appended).
+    /// </summary>
+    private long Append(Payload payload, bool fin, bool wholeMessage, bool control, bool withinLimit = false)
+    {
+        bool start;
+        long ticket;
+        lock (_lock)
+        {
+            ThrowIfCannotSendLocked(control);
+            if (withinLimit && _buffer.BufferedBytes >= _bufferLimit)
+            {
+                return 0;
+            }
+
+            ticket = payload.Text is { } text
+                ? _buffer.Append(payload.Opcode, fin, payload.Length, text, s_encodeText, wholeMessage)
+                : _buffer.Append(payload.Opcode, fin, payload.Data.Span, wholeMessage);
+            start = MarkWritingLocked();
+        }
+
+        StartWriterIf(start);
+        return ticket;
+    }
+
+    /// <summary>Waits while more than the buffer limit is waiting to be written.</summary>
+    private async ValueTask WaitForBufferSpaceAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            long waitFor;
+            lock (_lock)
+            {
+                if (_buffer.BufferedBytes < _bufferLimit || _error is not null)
+                {
+                    return;
+                }
+
+                waitFor = _buffer.AppendedTicket;
+            }
+
+            await WaitWrittenAsync(waitFor, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private void ThrowIfCannotSend(bool control)
+    {
+        lock (_lock)
+        {
+            ThrowIfCannotSendLocked(control);
+        }
+    }
+
+    /// <summary>Throws when nothing more can be sent; control frames only need a connection that has not started closing.</summary>
+    private void ThrowIfCannotSendLocked(bool control)
+    {
+        if (_error is not null || (control && _closeQueued))
+        {
+            throw _connection.ClosedForSending(_error);
+        }
+
+        if (_closeQueued)
+        {
+            // RFC 6455 §5.5.1: after sending a Close frame, no more data frames.
+            throw _connection.ClosedByHandshake("The connection is closing; no more messages can be sent.");
+        }
+    }
+
+    /// <summary>Marks the writer as running; true when the caller has to start it.</summary>
+    private bool MarkWritingLocked()
+    {
+        if (_writing)
+        {
+            return false;
+        }
+
+        _writing = true;
+        return true;
+    }
+
+    private void StartWriterIf(bool start)
+    {
+        if (!start)
+        {
+            return;
+        }
+
+        if (Stopwatch.GetElapsedTime(Volatile.Read(ref _lastWriteTimestamp)) > InlineWriteAfterIdle)
+        {
+            // A connection that has been quiet writes on the sender's thread: no hop, lowest
+            // latency (the loop runs synchronously up to a write that does not complete at once).
+            _ = WriteLoopAsync();
+        }
+        else
+        {
+            // Sends are coming back to back: let a pool thread write while the sender goes on
+            // appending, so everything that piles up meanwhile leaves in one write.
+            ThreadPool.UnsafeQueueUserWorkItem(_writerWorkItem ??= new WriterWorkItem(this), preferLocal: false);
+        }
+    }
+
+    /// <summary>
+    /// Writes everything appended, batch after batch, until the buffer is empty. At most one runs at
+    /// a time; frames appended while a batch is being written go out together in the next one.
+    /// </summary>
+    private async Task WriteLoopAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                List<SendBuffer.Segment>? batch = null;
+                long ticket = 0;
+                lock (_lock)
+                {
+                    if (_error is null)
+                    {
+                        _buffer.AppendOwedPong();
+                        batch = _buffer.TakeBatch(out ticket);
+                    }
+
+                    if (batch is null)
+                    {
+                        _writing = false;
+                        if (_error is not null)
+                        {
+                            EndBufferLocked();
+                        }
+
+                        return;
+                    }
+                }
+
+                for (int i = 0; i < batch.Count; i++)
+                {
+                    SendBuffer.Segment segment = batch[i];
+                    await _stream.WriteAsync(segment.Array.AsMemory(0, segment.Count), _abort).ConfigureAwait(false);
+                    if (i + 1 < batch.Count)
+                    {
+                        lock (_lock)
+                        {
+                            _buffer.SegmentWritten();
+                        }
+                    }
+                }
+
+                // Some streams (HTTP/2) hold writes until flushed: a batch counts as written only then.
+                await _stream.FlushAsync(_abort).ConfigureAwait(false);
+                Volatile.Write(ref _lastWriteTimestamp, Stopwatch.GetTimestamp());
+                lock (_lock)
+                {
+                    if (_error is not null)
+                    {
+                        // The connection ended meanwhile and set the unwritten messages aside; the batch
+                        // goes back with the rest of the buffer below.
+                        continue;
+                    }
+
+                    _buffer.BatchWritten(batch);
+                    _writtenTicket = ticket;
+                    while (_waiters is not null && _waiters.TryPeek(out SendWaiter waiter) && waiter.Ticket <= ticket)
+                    {
+                        _waiters.Dequeue();
+                        waiter.Completion.TrySetResult();
+                    }
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            Log.SendFailed(_connection.Logger, ex);
+            lock (_lock)
+            {
+                _error ??= ex;
+                _writing = false;
+                EndBufferLocked();
+            }
+
+            _connection.OnWriteFailed(ex);
+        }
+    }
+
+    /// <summary>A message's payload: text to encode straight into the buffer (its UTF-8 length counted before the lock), or bytes to copy.</summary>
+    private readonly record struct Payload(Opcode Opcode, string? Text, ReadOnlyMemory<byte> Data, int Length);
+
+    private readonly record struct SendWaiter(long Ticket, TaskCompletionSource Completion);
+
+    /// <summary>Starts the writer on a pool thread without allocating per queueing.</summary>
+    private sealed class WriterWorkItem(FrameSender sender) : IThreadPoolWorkItem
+    {
+        public void Execute() => _ = sender.WriteLoopAsync();
+    }
+}
