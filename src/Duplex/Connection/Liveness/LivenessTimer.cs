@@ -11,7 +11,7 @@ namespace Duplex.Connection.Liveness;
 /// one-shot timer is due at whichever comes first: the next Ping, the outstanding Ping's deadline,
 /// or the moment silence would reach its limit.
 /// </summary>
-/// <remarks>Its own lock guards its state; it takes no other lock while holding it.</remarks>
+/// <remarks>Its own monitor (<c>lock (this)</c>; the type is private to the connection) guards its state; it takes no other lock while holding it.</remarks>
 internal sealed class LivenessTimer
 {
     private readonly WebSocketConnection _connection;
@@ -19,7 +19,6 @@ internal sealed class LivenessTimer
     private readonly TimeSpan _interval;
     private readonly TimeSpan _timeout;
     private readonly TimeSpan _silence;
-    private readonly object _lock = new();
     private ITimer? _timer;
 
     // When keepalive wants the timer next (a TimeProvider timestamp; long.MaxValue: never).
@@ -48,7 +47,7 @@ internal sealed class LivenessTimer
         }
 
         var liveness = new LivenessTimer(connection, time, interval, timeout, silence);
-        lock (liveness._lock)
+        lock (liveness)
         {
             long now = time.GetTimestamp();
             if (interval != Timeout.InfiniteTimeSpan)
@@ -66,7 +65,7 @@ internal sealed class LivenessTimer
     /// <summary>Stops the timer for good.</summary>
     public void Stop()
     {
-        lock (_lock)
+        lock (this)
         {
             _timer?.Dispose();
             _timer = null;
@@ -76,7 +75,7 @@ internal sealed class LivenessTimer
     /// <summary>A Pong arrived: if it answered keepalive's Ping, the next Ping goes one interval after that one.</summary>
     public void OnPong()
     {
-        lock (_lock)
+        lock (this)
         {
             if (_ping is { Completion.Task.IsCompleted: true } answered)
             {
@@ -109,7 +108,7 @@ internal sealed class LivenessTimer
 
         bool ping = false;
         bool timedOut = false;
-        lock (_lock)
+        lock (this)
         {
             if (_timer is null)
             {
@@ -195,7 +194,7 @@ internal sealed class LivenessTimer
             return;
         }
 
-        lock (_lock)
+        lock (this)
         {
             long now = _time.GetTimestamp();
 

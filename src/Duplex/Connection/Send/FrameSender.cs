@@ -15,10 +15,11 @@ namespace Duplex.Connection.Send;
 /// leave in one network write.
 /// </summary>
 /// <remarks>
-/// Locks: <c>_lock</c> guards the buffer and everything below it; the message lock (a semaphore)
+/// Locks: the sender's own monitor (<c>lock (this)</c>; the type is private to the connection, which
+/// never locks it) guards the buffer and everything below it; the message lock (a semaphore)
 /// is held by a whole-message send or a message writer so fragments of different messages never
-/// interleave, and is always taken before <c>_lock</c>, never while holding it. No other lock is
-/// taken while holding <c>_lock</c>: the sender asks its connection for the end's cause and reports
+/// interleave, and is always taken before the monitor, never while holding it. No other lock is
+/// taken while holding the monitor: the sender asks its connection for the end's cause and reports
 /// a failed write only outside it.
 /// </remarks>
 internal sealed class FrameSender
@@ -35,8 +36,8 @@ internal sealed class FrameSender
     private readonly Stream _stream;
     private readonly CancellationToken _abort;
     private readonly long _bufferLimit;
-    private readonly object _lock = new();
-    private readonly SendBuffer _buffer = new();
+    // The buffer is created with the first frame: an idle connection that never sent keeps none.
+    private SendBuffer? _buffer;
 
     // Created on first use: an idle connection that never sent keeps none of them.
     private SemaphoreSlim? _messageLock;
@@ -68,9 +69,9 @@ internal sealed class FrameSender
     {
         get
         {
-            lock (_lock)
+            lock (this)
             {
-                return _buffer.BufferedBytes;
+                return _buffer?.BufferedBytes ?? 0;
             }
         }
     }
@@ -80,9 +81,9 @@ internal sealed class FrameSender
     {
         get
         {
-            lock (_lock)
+            lock (this)
             {
-                return _buffer.HoldsArrays;
+                return _buffer?.HoldsArrays == true;
             }
         }
     }
@@ -92,7 +93,7 @@ internal sealed class FrameSender
     {
         get
         {
-            lock (_lock)
+            lock (this)
             {
                 return _closeQueued;
             }
@@ -128,10 +129,10 @@ internal sealed class FrameSender
     {
         bool start;
         long ticket;
-        lock (_lock)
+        lock (this)
         {
             ThrowIfCannotSendLocked(control: true);
-            ticket = _buffer.Append(Opcode.Ping, fin: true, payload, wholeMessage: false);
+            ticket = Buffer.Append(Opcode.Ping, fin: true, payload, wholeMessage: false);
             start = MarkWritingLocked();
         }
 
@@ -148,7 +149,7 @@ internal sealed class FrameSender
     public void SendPong(ReadOnlySpan<byte> payload)
     {
         bool start;
-        lock (_lock)
+        lock (this)
         {
             if (_error is not null || _closeQueued)
             {
@@ -156,13 +157,13 @@ internal sealed class FrameSender
             }
 
             // Only the receive loop answers Pings, so nothing else changes the choice made here.
-            if (!_buffer.OwesPong && _buffer.BufferedBytes < _bufferLimit)
+            if (_buffer is not { OwesPong: true } && (_buffer?.BufferedBytes ?? 0) < _bufferLimit)
             {
-                _buffer.Append(Opcode.Pong, fin: true, payload, wholeMessage: false);
+                Buffer.Append(Opcode.Pong, fin: true, payload, wholeMessage: false);
             }
             else
             {
-                _buffer.OwePong(payload);
+                Buffer.OwePong(payload);
             }
 
             start = MarkWritingLocked();
@@ -180,7 +181,7 @@ internal sealed class FrameSender
     {
         bool start;
         long ticket;
-        lock (_lock)
+        lock (this)
         {
             if (_error is not null || _closeQueued)
             {
@@ -188,8 +189,8 @@ internal sealed class FrameSender
             }
 
             _closeQueued = true;
-            _buffer.AppendOwedPong();
-            ticket = _buffer.Append(Opcode.Close, fin: true, payload, wholeMessage: false);
+            _buffer?.AppendOwedPong();
+            ticket = Buffer.Append(Opcode.Close, fin: true, payload, wholeMessage: false);
             start = MarkWritingLocked();
         }
 
@@ -201,9 +202,9 @@ internal sealed class FrameSender
     public ValueTask FlushAsync(CancellationToken cancellationToken)
     {
         long ticket;
-        lock (_lock)
+        lock (this)
         {
-            ticket = _buffer.AppendedTicket;
+            ticket = _buffer?.AppendedTicket ?? 0;
         }
 
         return WaitWrittenAsync(ticket, cancellationToken);
@@ -213,7 +214,7 @@ internal sealed class FrameSender
     public ValueTask WaitWrittenAsync(long ticket, CancellationToken cancellationToken)
     {
         TaskCompletionSource completion;
-        lock (_lock)
+        lock (this)
         {
             if (_writtenTicket >= ticket)
             {
@@ -239,7 +240,7 @@ internal sealed class FrameSender
     /// </summary>
     public void End(Exception cause)
     {
-        lock (_lock)
+        lock (this)
         {
             _error ??= cause;
             while (_waiters is not null && _waiters.TryDequeue(out SendWaiter waiter))
@@ -254,7 +255,7 @@ internal sealed class FrameSender
     /// <summary>After the end: the whole messages never written, oldest first, once; empty while open.</summary>
     public List<UnsentMessage> TakeUnsentMessages()
     {
-        lock (_lock)
+        lock (this)
         {
             if (_error is null)
             {
@@ -270,13 +271,15 @@ internal sealed class FrameSender
 
     private void EndBufferLocked()
     {
-        _unsent ??= _buffer.TakeUnsentMessages();
+        _unsent ??= _buffer?.TakeUnsentMessages() ?? [];
         if (!_writing)
         {
             // While the writer unwinds from its failed write, it owns the batch; it calls again when it stops.
-            _buffer.Release();
+            _buffer?.Release();
         }
     }
+
+    private SendBuffer Buffer => _buffer ??= new SendBuffer();
 
     private SemaphoreSlim MessageLock
     {
@@ -363,17 +366,17 @@ internal sealed class FrameSender
     {
         bool start;
         long ticket;
-        lock (_lock)
+        lock (this)
         {
             ThrowIfCannotSendLocked(control);
-            if (withinLimit && _buffer.BufferedBytes >= _bufferLimit)
+            if (withinLimit && (_buffer?.BufferedBytes ?? 0) >= _bufferLimit)
             {
                 return 0;
             }
 
             ticket = payload.Text is { } text
-                ? _buffer.Append(payload.Opcode, fin, payload.Length, text, s_encodeText, wholeMessage)
-                : _buffer.Append(payload.Opcode, fin, payload.Data.Span, wholeMessage);
+                ? Buffer.Append(payload.Opcode, fin, payload.Length, text, s_encodeText, wholeMessage)
+                : Buffer.Append(payload.Opcode, fin, payload.Data.Span, wholeMessage);
             start = MarkWritingLocked();
         }
 
@@ -387,14 +390,14 @@ internal sealed class FrameSender
         while (true)
         {
             long waitFor;
-            lock (_lock)
+            lock (this)
             {
-                if (_buffer.BufferedBytes < _bufferLimit || _error is not null)
+                if ((_buffer?.BufferedBytes ?? 0) < _bufferLimit || _error is not null)
                 {
                     return;
                 }
 
-                waitFor = _buffer.AppendedTicket;
+                waitFor = _buffer?.AppendedTicket ?? 0;
             }
 
             await WaitWrittenAsync(waitFor, cancellationToken).ConfigureAwait(false);
@@ -403,7 +406,7 @@ internal sealed class FrameSender
 
     private void ThrowIfCannotSend(bool control)
     {
-        lock (_lock)
+        lock (this)
         {
             ThrowIfCannotSendLocked(control);
         }
@@ -469,12 +472,12 @@ internal sealed class FrameSender
             {
                 List<SendBuffer.Segment>? batch = null;
                 long ticket = 0;
-                lock (_lock)
+                lock (this)
                 {
                     if (_error is null)
                     {
-                        _buffer.AppendOwedPong();
-                        batch = _buffer.TakeBatch(out ticket);
+                        _buffer?.AppendOwedPong();
+                        batch = _buffer?.TakeBatch(out ticket);
                     }
 
                     if (batch is null)
@@ -495,9 +498,9 @@ internal sealed class FrameSender
                     await _stream.WriteAsync(segment.Array.AsMemory(0, segment.Count), _abort).ConfigureAwait(false);
                     if (i + 1 < batch.Count)
                     {
-                        lock (_lock)
+                        lock (this)
                         {
-                            _buffer.SegmentWritten();
+                            _buffer!.SegmentWritten();
                         }
                     }
                 }
@@ -505,7 +508,7 @@ internal sealed class FrameSender
                 // Some streams (HTTP/2) hold writes until flushed: a batch counts as written only then.
                 await _stream.FlushAsync(_abort).ConfigureAwait(false);
                 Volatile.Write(ref _lastWriteTimestamp, Stopwatch.GetTimestamp());
-                lock (_lock)
+                lock (this)
                 {
                     if (_error is not null)
                     {
@@ -514,7 +517,7 @@ internal sealed class FrameSender
                         continue;
                     }
 
-                    _buffer.BatchWritten(batch);
+                    _buffer!.BatchWritten(batch);
                     _writtenTicket = ticket;
                     while (_waiters is not null && _waiters.TryPeek(out SendWaiter waiter) && waiter.Ticket <= ticket)
                     {
@@ -527,7 +530,7 @@ internal sealed class FrameSender
         catch (Exception ex)
         {
             Log.SendFailed(_connection.Logger, ex);
-            lock (_lock)
+            lock (this)
             {
                 _error ??= ex;
                 _writing = false;
