@@ -273,11 +273,39 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
     /// </summary>
     internal async Task FailAsync(WebSocketCloseStatus? status, string? reason, Exception error, TimeSpan? closeWriteTimeout = null)
     {
+        if (!TryBeginFail(status, reason, error, out long ticket))
+        {
+            return;
+        }
+
+        try
+        {
+            using var timeout = new CancellationTokenSource(closeWriteTimeout ?? ShortTimeout(_closeTimeout), _time);
+            await WaitWrittenAsync(ticket, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is DuplexException or InvalidOperationException or IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The socket is closed below anyway.
+        }
+
+        Teardown(error);
+    }
+
+    /// <summary>
+    /// The first step of failing the connection, taken at once on the caller's thread: records
+    /// <paramref name="error"/> as how the connection ended (from now on receive calls that find nothing
+    /// queued throw it) and queues our Close frame behind everything already sent, after which nothing
+    /// more can be sent. False when the connection was already failed or torn down. The Close frame's
+    /// ticket is 0 when none was queued (no <paramref name="status"/>, or one was sent already).
+    /// </summary>
+    private bool TryBeginFail(WebSocketCloseStatus? status, string? reason, Exception error, out long closeTicket)
+    {
+        closeTicket = 0;
         lock (_stateLock)
         {
             if (_tornDown || _terminalError is not null)
             {
-                return;
+                return false;
             }
 
             _terminalError = error;
@@ -287,17 +315,15 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
         {
             try
             {
-                TryAppendClose(code, reason, out long ticket);
-                using var timeout = new CancellationTokenSource(closeWriteTimeout ?? ShortTimeout(_closeTimeout), _time);
-                await WaitWrittenAsync(ticket, timeout.Token).ConfigureAwait(false);
+                TryAppendClose(code, reason, out closeTicket);
             }
-            catch (Exception ex) when (ex is DuplexException or InvalidOperationException or IOException or OperationCanceledException or ObjectDisposedException)
+            catch (Exception ex) when (ex is DuplexException or InvalidOperationException or IOException or ObjectDisposedException)
             {
-                // The socket is closed below anyway.
+                // The socket is closed anyway.
             }
         }
 
-        Teardown(error);
+        return true;
     }
 
     /// <summary>
@@ -348,6 +374,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
 
         stream?.Dispose();
         TakeFrameBack();
+        Volatile.Read(ref _violation)?.Abandon();
 
         // Releases what the handshake kept alive for the stream (the HTTP response, a private handler).
         _ = handshake?.DisposeAsync().AsTask();
