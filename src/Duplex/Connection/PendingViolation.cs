@@ -15,7 +15,7 @@ namespace Duplex.Connection;
 /// </remarks>
 internal sealed class PendingViolation(ProtocolViolation violation)
 {
-    private readonly TaskCompletionSource<long> _outcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<bool> _outcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ITimer? _deadline;
     private bool _done;
 
@@ -23,10 +23,20 @@ internal sealed class PendingViolation(ProtocolViolation violation)
     public ProtocolViolation Violation { get; } = violation;
 
     /// <summary>
-    /// Completes once decided: with the ticket of our Close frame when the connection was failed for
-    /// the violation (0 when no Close could be queued), or with -1 when it ended some other way.
+    /// Completes once decided: <see langword="true"/> when the connection was failed for the violation
+    /// (see <see cref="CloseTicket"/> and <see cref="ServerEndDeadline"/>), <see langword="false"/>
+    /// when it ended some other way.
     /// </summary>
-    public Task<long> Outcome => _outcome.Task;
+    public Task<bool> Outcome => _outcome.Task;
+
+    /// <summary>The ticket of our Close frame (0 when none could be queued); set when failed for the violation.</summary>
+    public long CloseTicket { get; private set; }
+
+    /// <summary>
+    /// Bounds the wait for the server to end TCP after our Close; started when the Close was queued, so
+    /// the bound runs from the failure itself. Owned by whoever awaits <see cref="Outcome"/>.
+    /// </summary>
+    public CancellationTokenSource? ServerEndDeadline { get; private set; }
 
     /// <summary>Keeps the timer that bounds the wait; disposed once decided (at once if that already happened).</summary>
     public void SetDeadline(ITimer deadline)
@@ -44,19 +54,36 @@ internal sealed class PendingViolation(ProtocolViolation violation)
     }
 
     /// <summary>The connection was failed for the violation; its Close frame has <paramref name="closeTicket"/>.</summary>
-    public void Decide(long closeTicket) => Finish(closeTicket);
+    public void Decide(long closeTicket, CancellationTokenSource serverEndDeadline)
+    {
+        if (!Finish())
+        {
+            serverEndDeadline.Dispose();
+            return;
+        }
+
+        CloseTicket = closeTicket;
+        ServerEndDeadline = serverEndDeadline;
+        _outcome.TrySetResult(true);
+    }
 
     /// <summary>The connection ended some other way (aborted, failed for something else) before it was failed for the violation.</summary>
-    public void Abandon() => Finish(-1);
+    public void Abandon()
+    {
+        if (Finish())
+        {
+            _outcome.TrySetResult(false);
+        }
+    }
 
-    private void Finish(long result)
+    private bool Finish()
     {
         ITimer? deadline;
         lock (this)
         {
             if (_done)
             {
-                return;
+                return false;
             }
 
             _done = true;
@@ -65,6 +92,6 @@ internal sealed class PendingViolation(ProtocolViolation violation)
         }
 
         deadline?.Dispose();
-        _outcome.TrySetResult(result);
+        return true;
     }
 }

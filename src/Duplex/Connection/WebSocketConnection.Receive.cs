@@ -638,10 +638,9 @@ public sealed partial class WebSocketConnection
         // Nobody reads the socket now: keepalive must not take a missing Pong for a dead peer.
         _receivePaused = true;
         _incoming.EndWhenDrained();
-        long closeTicket = await pending.Outcome.ConfigureAwait(false);
-        if (closeTicket >= 0)
+        if (await pending.Outcome.ConfigureAwait(false))
         {
-            await AwaitServerEndAfterFailAsync(stream, closeTicket).ConfigureAwait(false);
+            await AwaitServerEndAfterFailAsync(stream, pending.CloseTicket, pending.ServerEndDeadline!).ConfigureAwait(false);
         }
     }
 
@@ -661,23 +660,30 @@ public sealed partial class WebSocketConnection
             return;
         }
 
+        // Started before the Close is queued: the wait for the server's end of TCP is bounded from here.
+        var serverEndDeadline = new CancellationTokenSource(_closeTimeout, _time);
         ProtocolViolation violation = pending.Violation;
         if (TryBeginFail(violation.CloseStatus, null, violation.ToException(), out long closeTicket))
         {
             // Messages still queued (the deadline passed before the application took them) stay readable.
             _incoming.Complete();
-            pending.Decide(closeTicket);
+            pending.Decide(closeTicket, serverEndDeadline);
+        }
+        else
+        {
+            serverEndDeadline.Dispose();
         }
     }
 
     /// <summary>
     /// After failing the connection for a protocol violation: RFC 6455 §7.1.1 has the server close the
     /// TCP connection first, so, once our Close is written, this waits for the server's end of the
-    /// stream, discarding whatever arrives, bounded by the close timeout; then the socket is closed.
+    /// stream, discarding whatever arrives, bounded by the close timeout (<paramref name="deadline"/>,
+    /// disposed here); then the socket is closed.
     /// </summary>
-    private async Task AwaitServerEndAfterFailAsync(Stream stream, long closeTicket)
+    private async Task AwaitServerEndAfterFailAsync(Stream stream, long closeTicket, CancellationTokenSource deadline)
     {
-        using var deadline = new CancellationTokenSource(_closeTimeout, _time);
+        using CancellationTokenSource owned = deadline;
         using CancellationTokenRegistration link = AbortToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), deadline);
         byte[] discard = ArrayPool<byte>.Shared.Rent(1024);
         try
