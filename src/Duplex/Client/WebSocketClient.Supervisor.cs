@@ -332,7 +332,14 @@ public partial class WebSocketClient
         }
         catch (Exception ex) when (ex is DuplexException or System.Threading.Channels.ChannelClosedException)
         {
-            connection.Abort();
+            // A connection failed for a protocol violation is still sending its Close behind the
+            // handlers' replies and waiting (bounded) for the server to end TCP (RFC 6455 §7.1.1);
+            // aborting it would cut both short.
+            if (ex is not WebSocketProtocolException)
+            {
+                connection.Abort();
+            }
+
             await connection.Completion.ConfigureAwait(false);
         }
 

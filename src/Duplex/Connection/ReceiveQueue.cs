@@ -16,7 +16,9 @@ namespace Duplex.Connection;
 /// reader continues on the loop's former thread, sparing a thread hop per message while the loop
 /// goes on wherever the socket completes it. After <see cref="Complete"/> the reader still gets
 /// every batch already queued, then <see langword="false"/>; the writer's batches are dropped (the
-/// connection is ending).
+/// connection is ending). After <see cref="EndWhenDrained"/> the reader likewise gets what is queued,
+/// then <see langword="false"/>, but the queue is not complete: the reader's coming back is what lets
+/// the connection end (see <c>WebSocketConnection.FailPendingViolation</c>).
 /// </remarks>
 internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
 {
@@ -25,6 +27,7 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
     private ReceivedBatch? _tail;
     private int _count;
     private bool _completed;
+    private bool _endsWhenDrained;
 
     private ManualResetValueTaskSourceCore<bool> _reader = new() { RunContinuationsAsynchronously = true };
     private bool _readerWaiting;
@@ -159,7 +162,7 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
                 return new ValueTask<bool>(true);
             }
 
-            if (_completed)
+            if (_completed || _endsWhenDrained)
             {
                 return new ValueTask<bool>(false);
             }
@@ -186,6 +189,23 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
             }
 
             return new ValueTask<bool>(this, version);
+        }
+    }
+
+    /// <summary>
+    /// The writer will write no more, and waits for the reader to take what is queued: from now on a
+    /// wait on an empty queue ends at once with <see langword="false"/>, and a reader waiting already
+    /// is woken (with <see langword="true"/> when batches are still queued, a deferred wake included).
+    /// </summary>
+    public void EndWhenDrained()
+    {
+        lock (this)
+        {
+            _endsWhenDrained = true;
+            if (_readerWaiting)
+            {
+                WakeReader(_head is not null);
+            }
         }
     }
 

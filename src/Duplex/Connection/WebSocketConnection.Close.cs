@@ -56,6 +56,9 @@ public sealed partial class WebSocketConnection
     {
         using var deadline = new CancellationTokenSource(_closeTimeout, _time);
 
+        // RFC 6455 §7.1.7: a protocol violation still pending fails the connection now, with its code.
+        FailPendingViolation();
+
         // The peer's Close comes after any frame a receive call is reading: the loop reads again.
         TakeFrameBack();
         try

@@ -42,6 +42,10 @@ public sealed partial class WebSocketConnection
 
     private long _lastReceivedTimestamp;
 
+    // Set once the peer broke the protocol; the connection is failed for it when the application has
+    // taken the messages that came before (see OnViolationAsync).
+    private PendingViolation? _violation;
+
     // Set while nobody reads the socket because the application has not read what came: the receive
     // loop waits for room in the queue, or a large frame waits half read for the next receive call.
     private volatile bool _receivePaused;
@@ -121,6 +125,7 @@ public sealed partial class WebSocketConnection
     /// <summary>What <see cref="ReceiveMessageAsync"/> gives once the queue has ended: a Close message, or the error.</summary>
     internal WebSocketMessage MessageAfterEnd()
     {
+        FailPendingViolation();
         ThrowIfEndedAbnormally();
         return WebSocketMessage.FromClose(RemoteCloseStatus, RemoteCloseStatusDescription);
     }
@@ -274,6 +279,7 @@ public sealed partial class WebSocketConnection
 
             if (!await _incoming.WaitToReadAsync(cancellationToken, room).ConfigureAwait(false))
             {
+                FailPendingViolation();
                 ThrowIfEndedAbnormally();
                 return false;
             }
@@ -399,7 +405,7 @@ public sealed partial class WebSocketConnection
 
                     if ((HandBackReason)handedBack == HandBackReason.Violation)
                     {
-                        await FailOnViolationAsync().ConfigureAwait(false);
+                        await OnViolationAsync(stream, null, null).ConfigureAwait(false);
                         return;
                     }
 
@@ -424,7 +430,7 @@ public sealed partial class WebSocketConnection
                     Volatile.Write(ref _lastReceivedTimestamp, _time.GetTimestamp());
                     if (_decoder.Decode(chunk.AsSpan(chunkCount, direct), out _, out DecodedFrame piece) == DecodeStatus.Violation)
                     {
-                        await FailOnViolationAsync().ConfigureAwait(false);
+                        await OnViolationAsync(stream, null, null).ConfigureAwait(false);
                         return;
                     }
 
@@ -527,15 +533,16 @@ public sealed partial class WebSocketConnection
                     }
                     else
                     {
-                        // Messages that arrived whole before the violation are still delivered.
-                        await EnqueueAsync(batch, bufferInBatch ? buffer : null).ConfigureAwait(false);
+                        // Nothing after the violating frame is looked at, not even the rest of this read.
+                        ReceivedBatch? before = batch;
                         batch = null;
+                        byte[]? beforeBuffer = bufferInBatch ? buffer : null;
                         if (bufferInBatch)
                         {
                             buffer = null;
                         }
 
-                        await FailOnViolationAsync().ConfigureAwait(false);
+                        await OnViolationAsync(stream, before, beforeBuffer).ConfigureAwait(false);
                         return;
                     }
                 }
@@ -596,12 +603,114 @@ public sealed partial class WebSocketConnection
         }
     }
 
-    /// <summary>Fails the connection with the decoder's protocol violation (close code and reason).</summary>
-    private Task FailOnViolationAsync()
+    /// <summary>
+    /// The peer broke the protocol (the decoder's violation says how). RFC 6455 §7.1.7 has the
+    /// connection failed and nothing after the violating frame processed; the messages that arrived
+    /// whole before it (<paramref name="before"/>, which holds <paramref name="readBuffer"/> when not
+    /// null) are still delivered, and the application may answer them: the connection fails when it
+    /// comes back for more after the last of them, or after the close timeout if it does not
+    /// (<see cref="FailPendingViolation"/>). Until then this loop reads nothing. Once failed, it waits
+    /// for the server to end the TCP connection (see <see cref="AwaitServerEndAfterFailAsync"/>).
+    /// </summary>
+    private async Task OnViolationAsync(Stream stream, ReceivedBatch? before, byte[]? readBuffer)
     {
         ProtocolViolation violation = _decoder.Violation;
         Log.ProtocolViolation(_logger, violation.CloseStatus, violation.Message);
-        return FailAsync(violation.CloseStatus, null, violation.ToException());
+        var pending = new PendingViolation(violation);
+        Volatile.Write(ref _violation, pending);
+        if (IsTornDown)
+        {
+            // Torn down before it could see the violation: nothing is left to fail or deliver.
+            if (before is not null)
+            {
+                before.ReadBuffer = readBuffer;
+                before.Release();
+            }
+
+            return;
+        }
+
+        // The deadline runs from now, so a full queue (an application that does not read) cannot
+        // hold the delivery below, and with it the connection, open past it.
+        pending.SetDeadline(_time.CreateTimer(static s => ((WebSocketConnection)s!).FailPendingViolation(), this, _closeTimeout, Timeout.InfiniteTimeSpan));
+        await EnqueueAsync(before, readBuffer).ConfigureAwait(false);
+
+        // Nobody reads the socket now: keepalive must not take a missing Pong for a dead peer.
+        _receivePaused = true;
+        _incoming.EndWhenDrained();
+        if (await pending.Outcome.ConfigureAwait(false))
+        {
+            await AwaitServerEndAfterFailAsync(stream, pending.CloseTicket, pending.ServerEndDeadline!).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Fails the connection for a pending protocol violation, if one is pending and nothing else ended
+    /// the connection first: called by the receiving application when it finds the queue drained
+    /// (<see cref="ReceiveQueue.EndWhenDrained"/>), by the violation's deadline, and by the closing
+    /// handshake. Records the error and queues our Close at once, on the caller's thread, so the
+    /// receive call that comes back throws it and the Close follows every frame the application sent
+    /// before; the receive loop does the rest.
+    /// </summary>
+    private void FailPendingViolation()
+    {
+        PendingViolation? pending = Volatile.Read(ref _violation);
+        if (pending is null)
+        {
+            return;
+        }
+
+        // Started before the Close is queued: the wait for the server's end of TCP is bounded from here.
+        var serverEndDeadline = new CancellationTokenSource(_closeTimeout, _time);
+        ProtocolViolation violation = pending.Violation;
+        if (TryBeginFail(violation.CloseStatus, null, violation.ToException(), out long closeTicket))
+        {
+            // Messages still queued (the deadline passed before the application took them) stay readable.
+            _incoming.Complete();
+            pending.Decide(closeTicket, serverEndDeadline);
+        }
+        else
+        {
+            serverEndDeadline.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// After failing the connection for a protocol violation: RFC 6455 §7.1.1 has the server close the
+    /// TCP connection first, so, once our Close is written, this waits for the server's end of the
+    /// stream, discarding whatever arrives, bounded by the close timeout (<paramref name="deadline"/>,
+    /// disposed here); then the socket is closed.
+    /// </summary>
+    private async Task AwaitServerEndAfterFailAsync(Stream stream, long closeTicket, CancellationTokenSource deadline)
+    {
+        using CancellationTokenSource owned = deadline;
+        using CancellationTokenRegistration link = AbortToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), deadline);
+        byte[] discard = ArrayPool<byte>.Shared.Rent(1024);
+        try
+        {
+            if (closeTicket != 0)
+            {
+                await _sender!.WaitWrittenAsync(closeTicket, deadline.Token).ConfigureAwait(false);
+            }
+
+            while (await stream.ReadAsync(discard, deadline.Token).ConfigureAwait(false) > 0)
+            {
+                // RFC 6455 §7.1.7: after failing, no further data is processed.
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException or DuplexException or System.Net.Sockets.SocketException)
+        {
+            if (deadline.IsCancellationRequested && !IsTornDown)
+            {
+                Log.CloseTimeout(_logger, _closeTimeout);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(discard);
+        }
+
+        Teardown(null);
     }
 
     private static WebSocketMessageType ToMessageType(Opcode opcode) =>

@@ -317,11 +317,42 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
     /// </summary>
     internal async Task FailAsync(WebSocketCloseStatus? status, string? reason, Exception error, TimeSpan? closeWriteTimeout = null)
     {
+        if (!TryBeginFail(status, reason, error, out long ticket))
+        {
+            return;
+        }
+
+        try
+        {
+            if (ticket != 0)
+            {
+                using var timeout = new CancellationTokenSource(closeWriteTimeout ?? ShortTimeout(_closeTimeout), _time);
+                await _sender!.WaitWrittenAsync(ticket, timeout.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is DuplexException or InvalidOperationException or IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The socket is closed below anyway.
+        }
+
+        Teardown(error);
+    }
+
+    /// <summary>
+    /// The first step of failing the connection, taken at once on the caller's thread: records
+    /// <paramref name="error"/> as how the connection ended (from now on receive calls that find nothing
+    /// queued throw it) and queues our Close frame behind everything already sent, after which nothing
+    /// more can be sent. False when the connection was already failed or torn down. The Close frame's
+    /// ticket is 0 when none was queued (no <paramref name="status"/>, or one was sent already).
+    /// </summary>
+    private bool TryBeginFail(WebSocketCloseStatus? status, string? reason, Exception error, out long closeTicket)
+    {
+        closeTicket = 0;
         lock (_stateLock)
         {
             if (_tornDown || _terminalError is not null)
             {
-                return;
+                return false;
             }
 
             _terminalError = error;
@@ -331,19 +362,15 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
         {
             try
             {
-                if (TryQueueClose(code, reason) is var ticket and not 0)
-                {
-                    using var timeout = new CancellationTokenSource(closeWriteTimeout ?? ShortTimeout(_closeTimeout), _time);
-                    await _sender!.WaitWrittenAsync(ticket, timeout.Token).ConfigureAwait(false);
-                }
+                closeTicket = TryQueueClose(code, reason);
             }
-            catch (Exception ex) when (ex is DuplexException or InvalidOperationException or IOException or OperationCanceledException or ObjectDisposedException)
+            catch (Exception ex) when (ex is DuplexException or InvalidOperationException or IOException or ObjectDisposedException)
             {
-                // The socket is closed below anyway.
+                // The socket is closed anyway.
             }
         }
 
-        Teardown(error);
+        return true;
     }
 
     /// <summary>
@@ -394,6 +421,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
 
         stream?.Dispose();
         TakeFrameBack();
+        Volatile.Read(ref _violation)?.Abandon();
 
         // Releases what the handshake kept alive for the stream (the HTTP response, a private handler).
         _ = handshake?.DisposeAsync().AsTask();

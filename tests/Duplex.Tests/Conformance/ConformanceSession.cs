@@ -165,19 +165,25 @@ public sealed class ConformanceSession : IAsyncDisposable
     }
 
     /// <summary>
-    /// The client failed the connection: its next frame is a masked Close with <paramref name="expectedCode"/>, it then
-    /// ends the TCP connection, and the application sees a <see cref="WebSocketProtocolException"/> with that code.
-    /// Messages queued before the violation must have been received already.
+    /// The client fails the connection once the application comes back for more: that receive throws a
+    /// <see cref="WebSocketProtocolException"/> with <paramref name="expectedCode"/>, the client's next frame is a masked
+    /// Close with that code, and the client ends TCP once the server has (RFC 6455 §7.1.1). Messages queued before the
+    /// violation must have been received already.
     /// </summary>
     public async Task<WebSocketProtocolException> ExpectFailedAsync(ushort expectedCode)
     {
+        WebSocketProtocolException error = await Assert.ThrowsAsync<WebSocketProtocolException>(ReceiveAsync);
+        Assert.Equal((WebSocketCloseStatus)expectedCode, error.CloseStatus);
+
         RawCloseFrame close = await ReadClientCloseAsync();
         Assert.Equal(expectedCode, close.Code);
+        Raw.ShutdownSend();
         Assert.True(await Raw.WaitForEndOfStreamAsync(TestTimeouts.Default, Token), "The client did not close the TCP connection after failing it.");
         await Client.Completion.WaitAsync(Token);
 
-        WebSocketProtocolException error = await Assert.ThrowsAsync<WebSocketProtocolException>(ReceiveAsync);
-        Assert.Equal((WebSocketCloseStatus)expectedCode, error.CloseStatus);
+        // Every later receive says the same.
+        WebSocketProtocolException again = await Assert.ThrowsAsync<WebSocketProtocolException>(ReceiveAsync);
+        Assert.Equal((WebSocketCloseStatus)expectedCode, again.CloseStatus);
         Assert.Equal(WebSocketConnectionState.Closed, Client.State);
         Assert.Equal((WebSocketCloseStatus)expectedCode, Client.LocalCloseStatus);
         WebSocketProtocolException recorded = Assert.IsType<WebSocketProtocolException>(Client.CloseError);

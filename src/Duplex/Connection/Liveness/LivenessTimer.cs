@@ -29,6 +29,9 @@ internal sealed class LivenessTimer
     private bool _pongHeldUp;
     private int _counter;
 
+    // Silence counts from no earlier than this: the last check that found reading paused.
+    private long _silenceFrom;
+
     private LivenessTimer(WebSocketConnection connection, TimeProvider time, TimeSpan interval, TimeSpan timeout, TimeSpan silence)
     {
         _connection = connection;
@@ -96,7 +99,13 @@ internal sealed class LivenessTimer
         }
 
         long now = _time.GetTimestamp();
-        if (_silence != Timeout.InfiniteTimeSpan && _time.GetElapsedTime(_connection.LastReceivedTimestamp, now) >= _silence)
+        if (_silence != Timeout.InfiniteTimeSpan && _connection.ReceivePaused)
+        {
+            // Nobody reads while the application has not taken what came (or while a protocol violation
+            // waits for it): the peer's silence cannot be told from ours. It gets a whole limit from now.
+            Volatile.Write(ref _silenceFrom, now);
+        }
+        else if (_silence != Timeout.InfiniteTimeSpan && _time.GetElapsedTime(SilenceStart, now) >= _silence)
         {
             Log.SilenceTimeout(_connection.Logger, _silence);
             _connection.FailOnTimeout(
@@ -228,7 +237,7 @@ internal sealed class LivenessTimer
         long due = _keepAliveDue;
         if (_silence != Timeout.InfiniteTimeSpan)
         {
-            due = Math.Min(due, After(_connection.LastReceivedTimestamp, _silence, _time));
+            due = Math.Min(due, After(SilenceStart, _silence, _time));
         }
 
         if (due == long.MaxValue)
@@ -240,6 +249,9 @@ internal sealed class LivenessTimer
         TimeSpan wait = due <= now ? TimeSpan.Zero : _time.GetElapsedTime(now, due);
         _timer?.Change(wait, Timeout.InfiniteTimeSpan);
     }
+
+    /// <summary>Since when silence counts: the last bytes received, or the last check that found reading paused.</summary>
+    private long SilenceStart => Math.Max(_connection.LastReceivedTimestamp, Volatile.Read(ref _silenceFrom));
 
     private static long After(long timestamp, TimeSpan span, TimeProvider time) =>
         timestamp + (long)(span.Ticks * (double)time.TimestampFrequency / TimeSpan.TicksPerSecond);

@@ -79,4 +79,40 @@ public sealed class LivenessTimerTests
         var close = await session.Raw.ReadCloseFrameAsync(cancellationToken: session.Token);
         Assert.Equal((ushort)WebSocketCloseStatus.EndpointUnavailable, close.Code);
     }
+
+    [Fact]
+    public async Task Silence_WhileReadingWaitsForTheApplication_IsNotCountedAgainstThePeer()
+    {
+        var time = new FakeTimeProvider();
+        await using ConformanceSession session = await ConformanceSession.OpenAsync(o =>
+        {
+            o.TimeProvider = time;
+            o.SilenceTimeout = TimeSpan.FromSeconds(4);
+            o.ReceiveQueueCapacity = 1;
+        });
+
+        // Messages the application does not read, in separate writes, until the loop waits for room.
+        int sent = 0;
+        while (!session.Client.ReceivePaused)
+        {
+            await session.Raw.SendTextAsync("m" + sent++, session.Token);
+            await Task.Delay(10, session.Token);
+        }
+
+        for (int i = 0; i < 5; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(4));
+        }
+
+        Assert.Equal(WebSocketConnectionState.Open, session.Client.State);
+        for (int i = 0; i < sent; i++)
+        {
+            Assert.Equal("m" + i, (await session.Client.ReceiveMessageAsync(session.Token)).Text);
+        }
+
+        // Reading again, and the peer is quiet: silence counts from the last check, at most a limit ago.
+        time.Advance(TimeSpan.FromSeconds(4));
+        var close = await session.Raw.ReadCloseFrameAsync(cancellationToken: session.Token);
+        Assert.Equal((ushort)WebSocketCloseStatus.EndpointUnavailable, close.Code);
+    }
 }
