@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using Duplex.Handshake.Rules;
 
 namespace Duplex.Handshake;
 
@@ -96,8 +97,8 @@ internal sealed partial class SocketWebSocketTransport
 
                         if (head.StatusCode == 101 && head.Version != System.Net.HttpVersion.Version11)
                         {
-                            throw WebSocketHandshake.InvalidHandshake(
-                                $"The server at {OpeningHandshake.Endpoint(uri)} answered 101 over HTTP/{head.Version.ToString(2)}, which cannot switch protocols.");
+                            throw InvalidHandshake.Create(
+                                $"The server at {WebSocketUriRules.Endpoint(uri)} answered 101 over HTTP/{head.Version.ToString(2)}, which cannot switch protocols.");
                         }
 
                         var exchange = new Exchange(head, expectedAccept, stream, abort, buffer, headStart, length);
@@ -107,9 +108,9 @@ internal sealed partial class SocketWebSocketTransport
 
                     if (length == limit)
                     {
-                        throw WebSocketHandshake.InvalidHandshake(string.Create(
+                        throw InvalidHandshake.Create(string.Create(
                             CultureInfo.InvariantCulture,
-                            $"The response headers from {OpeningHandshake.Endpoint(uri)} exceed the limit of {options.MaxResponseHeadersBytes} bytes."));
+                            $"The response headers from {WebSocketUriRules.Endpoint(uri)} exceed the limit of {options.MaxResponseHeadersBytes} bytes."));
                     }
 
                     if (length == buffer.Length)
@@ -125,7 +126,7 @@ internal sealed partial class SocketWebSocketTransport
                     {
                         throw new WebSocketConnectException(
                             WebSocketConnectError.Network,
-                            $"The server at {OpeningHandshake.Endpoint(uri)} closed the connection before completing the handshake.");
+                            $"The server at {WebSocketUriRules.Endpoint(uri)} closed the connection before completing the handshake.");
                     }
 
                     length += read;
@@ -236,7 +237,7 @@ internal sealed partial class SocketWebSocketTransport
             // RFC 9112 §6.3: Transfer-Encoding wins over Content-Length; chunked must be the last coding.
             if (head.Headers.TryGetValue("Transfer-Encoding", out IReadOnlyList<string>? codings))
             {
-                List<string> elements = WebSocketHandshake.SplitList(codings);
+                List<string> elements = HttpFieldSyntax.SplitList(codings);
                 return elements.Count > 0 && elements[^1].Equals("chunked", StringComparison.OrdinalIgnoreCase)
                     ? Body.Chunked
                     : Body.UntilClose;
@@ -246,7 +247,7 @@ internal sealed partial class SocketWebSocketTransport
             {
                 // Several values (or a list) must all agree; anything else cannot be framed.
                 long? agreed = null;
-                foreach (string element in WebSocketHandshake.SplitList(lengths))
+                foreach (string element in HttpFieldSyntax.SplitList(lengths))
                 {
                     if (!long.TryParse(element, NumberStyles.None, CultureInfo.InvariantCulture, out long value) ||
                         (agreed is { } earlier && earlier != value))
@@ -378,6 +379,6 @@ internal sealed partial class SocketWebSocketTransport
         }
 
         private static WebSocketConnectException InvalidHttp(Uri uri, string error) =>
-            WebSocketHandshake.InvalidHandshake($"The server at {OpeningHandshake.Endpoint(uri)} answered with invalid HTTP: {error}.");
+            InvalidHandshake.Create($"The server at {WebSocketUriRules.Endpoint(uri)} answered with invalid HTTP: {error}.");
     }
 }

@@ -8,6 +8,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Duplex.Diagnostics;
+using Duplex.Handshake.Rules;
 using Microsoft.Extensions.Logging;
 
 namespace Duplex.Handshake;
@@ -135,7 +136,7 @@ internal sealed partial class SocketWebSocketTransport : IWebSocketTransport
     {
         if (logger.IsEnabled(LogLevel.Debug))
         {
-            Log.HandshakeConnecting(logger, Redaction.Uri(WebSocketHandshake.ToWebSocketUri(uri)), "1.1");
+            Log.HandshakeConnecting(logger, Redaction.Uri(WebSocketUriRules.ToWebSocketUri(uri)), "1.1");
         }
 
         Socket socket = await ConnectSocketAsync(new DnsEndPoint(uri.IdnHost, uri.Port), options.NoDelay, cancellationToken).ConfigureAwait(false);
@@ -147,16 +148,16 @@ internal sealed partial class SocketWebSocketTransport : IWebSocketTransport
         CancellationTokenRegistration abort = cancellationToken.UnsafeRegister(static socket => ((Socket)socket!).Dispose(), socket);
         try
         {
-            if (WebSocketHandshake.IsSecure(uri))
+            if (WebSocketUriRules.IsSecure(uri))
             {
                 var tls = new SslStream(stream, leaveInnerStreamOpen: false);
                 stream = tls;
                 await tls.AuthenticateAsClientAsync(CreateSslOptions(uri, options.Tls), CancellationToken.None).ConfigureAwait(false);
             }
 
-            string key = WebSocketHandshake.CreateKey();
+            string key = WebSocketKey.Create();
             await WriteRequestAsync(stream, uri, headers, options, key, logger).ConfigureAwait(false);
-            return await Exchange.ReadAsync(stream, uri, options, WebSocketHandshake.ComputeAccept(key), abort).ConfigureAwait(false);
+            return await Exchange.ReadAsync(stream, uri, options, WebSocketKey.ComputeAccept(key), abort).ConfigureAwait(false);
         }
         catch (Exception exception)
         {
@@ -224,7 +225,7 @@ internal sealed partial class SocketWebSocketTransport : IWebSocketTransport
             AppendHeader(request, header.Key, header.Value, logger, trace);
         }
 
-        foreach (KeyValuePair<string, string> header in WebSocketHandshake.GetHandshakeHeaders(key, options.SubProtocols, options.ExtensionOffers))
+        foreach (KeyValuePair<string, string> header in HandshakeHeaders.Get(key, options.SubProtocols, options.ExtensionOffers))
         {
             AppendHeader(request, header.Key, header.Value, logger, trace);
         }

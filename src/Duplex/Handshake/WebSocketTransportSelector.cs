@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http;
+using Duplex.Handshake.Rules;
 
 namespace Duplex.Handshake;
 
@@ -13,7 +14,7 @@ namespace Duplex.Handshake;
 /// <list type="bullet">
 /// <item>no <see cref="WebSocketHandshakeOptions.HttpMessageInvoker"/> (the caller's HTTP stack is theirs to use)
 /// and no <see cref="WebSocketHandshakeOptions.ConnectCallback"/> (its context type can only be made by SocketsHttpHandler);</item>
-/// <item>the handshake starts as an HTTP/1.1 upgrade (<see cref="WebSocketHandshake.StartsWithHttp2"/> is false):
+/// <item>the handshake starts as an HTTP/1.1 upgrade (<see cref="HttpVersionRules.StartsWithHttp2"/> is false):
 /// version 1.1 with any policy but <see cref="HttpVersionPolicy.RequestVersionOrHigher"/> on <c>wss://</c>, or
 /// version 2.0 with <see cref="HttpVersionPolicy.RequestVersionOrLower"/> on <c>ws://</c> (cleartext HTTP/2 is
 /// never tried without being required). HTTP/2 requested with <see cref="HttpVersionPolicy.RequestVersionExact"/>,
@@ -49,7 +50,7 @@ internal static class WebSocketTransportSelector
             uri.Scheme is "ws" or "wss" or "http" or "https" &&
             options.HttpMessageInvoker is null &&
             options.ConnectCallback is null &&
-            !WebSocketHandshake.StartsWithHttp2(uri, options) &&
+            !HttpVersionRules.StartsWithHttp2(uri, options) &&
             !(options.UseProxy && options.Proxy is not null) &&
             !IsProxied(uri, options, defaultProxy, whenUnknown: true);
     }
@@ -68,7 +69,7 @@ internal static class WebSocketTransportSelector
 
         try
         {
-            Uri target = uri.Scheme is "ws" or "wss" ? uri : WebSocketHandshake.ToWebSocketUri(uri);
+            Uri target = uri.Scheme is "ws" or "wss" ? uri : WebSocketUriRules.ToWebSocketUri(uri);
             IWebProxy proxy = options.Proxy ?? defaultProxy;
             return !proxy.IsBypassed(target) && proxy.GetProxy(target) is { } proxyUri && proxyUri != target;
         }

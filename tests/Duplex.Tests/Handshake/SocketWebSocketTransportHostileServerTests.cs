@@ -2,6 +2,7 @@ using System.Net.WebSockets;
 using System.Text;
 using Duplex.Connection;
 using Duplex.Handshake;
+using Duplex.Handshake.Rules;
 using Duplex.Tests.Infrastructure;
 
 namespace Duplex.Tests.Handshake;
