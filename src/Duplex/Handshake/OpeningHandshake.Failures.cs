@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using Duplex.Diagnostics;
 using Duplex.Handshake.Rules;
+using Duplex.Handshake.Transports;
 using Microsoft.Extensions.Logging;
 
 namespace Duplex.Handshake;
@@ -147,7 +148,7 @@ internal static partial class OpeningHandshake
         // With the caller's invoker the proxy is unknown; a proxy that cannot answer does not change
         // the classification either.
         options.HttpMessageInvoker is null &&
-        WebSocketTransportSelector.IsProxied(uri, options, HttpClient.DefaultProxy, whenUnknown: false);
+        ProxyRules.IsProxied(uri, options, HttpClient.DefaultProxy, whenUnknown: false);
 
     private static T? Find<T>(Exception? exception)
         where T : Exception

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http;
 using Duplex.Handshake;
 using Duplex.Handshake.Rules;
+using Duplex.Handshake.Transports;
 
 namespace Duplex.Tests.Handshake;
 

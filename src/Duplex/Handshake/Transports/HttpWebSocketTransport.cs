@@ -5,7 +5,7 @@ using Duplex.Diagnostics;
 using Duplex.Handshake.Rules;
 using Microsoft.Extensions.Logging;
 
-namespace Duplex.Handshake;
+namespace Duplex.Handshake.Transports;
 
 /// <summary>
 /// Opens WebSockets through .NET's HTTP stack: an HTTP/1.1 <c>Upgrade</c> (RFC 6455) or an HTTP/2
@@ -15,8 +15,8 @@ namespace Duplex.Handshake;
 /// <remarks>
 /// Thread-safe; <see cref="Default"/> serves the whole process. See <see cref="HttpInvokerCache"/>
 /// for when handlers are shared, and <see cref="WebSocketTransportSelector"/> for when this
-/// transport is used rather than <see cref="SocketWebSocketTransport"/>. The rules of the handshake
-/// itself are <see cref="OpeningHandshake"/>'s, shared by both.
+/// transport is used. The rules of the handshake itself are <see cref="OpeningHandshake"/>'s, the
+/// same for every transport.
 /// </remarks>
 internal sealed class HttpWebSocketTransport : IWebSocketTransport
 {
@@ -43,7 +43,7 @@ internal sealed class HttpWebSocketTransport : IWebSocketTransport
     {
         ArgumentNullException.ThrowIfNull(logger);
         options = OpeningHandshake.Snapshot(uri, options, cancellationToken);
-        using Sender sender = CreateSender(options);
+        using IHandshakeSender sender = CreateSender(options);
         return await OpeningHandshake.RunAsync(sender, uri, options, logger, _timeProvider, cancellationToken).ConfigureAwait(false);
     }
 
@@ -52,10 +52,10 @@ internal sealed class HttpWebSocketTransport : IWebSocketTransport
     /// they call for. Disposing it releases an invoker made for this connect alone, unless a
     /// WebSocket over HTTP/2 still needs it.
     /// </summary>
-    internal Sender CreateSender(WebSocketHandshakeOptions options) => new(_invokers.Get(options, out bool owned), owned);
+    internal IHandshakeSender CreateSender(WebSocketHandshakeOptions options) => new Sender(_invokers.Get(options, out bool owned), owned);
 
     /// <summary>Sends handshake requests through one <see cref="HttpMessageInvoker"/>.</summary>
-    internal sealed class Sender : IHandshakeSender, IDisposable
+    private sealed class Sender : IHandshakeSender
     {
         private readonly HttpMessageInvoker _invoker;
         private HttpMessageInvoker? _ownedInvoker;
