@@ -2,13 +2,14 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using Duplex.Handshake;
+using Duplex.Handshake.Rules;
 
 namespace Duplex.Fuzz;
 
 /// <summary>
 /// <c>handshake-response</c>: the bytes a server answers an upgrade request with, into the strict
 /// HTTP/1.1 head reader (<see cref="Http11ResponseHead"/>) and then the handshake's pure response
-/// checks (<see cref="WebSocketHandshake"/>: the 101 rules, subprotocol and extension negotiation,
+/// checks (<see cref="UpgradeResponseRules"/>: the 101 rules, subprotocol and extension negotiation,
 /// redirects, <c>Retry-After</c>). The first input byte picks what was offered — bits 0–1 the
 /// subprotocols, bit 2 an extension, bit 3 a secure request URI — and bits 4–7 seed the random
 /// chunking; the rest is the response.
@@ -140,28 +141,28 @@ internal static class HandshakeResponseTarget
         {
             if (head.StatusCode == 101)
             {
-                WebSocketHandshake.ValidateHttp11Upgrade(head.Headers, Accept);
-                string? subProtocol = WebSocketHandshake.NegotiateSubProtocol(head.Headers, subProtocols);
+                UpgradeResponseRules.Validate(head.Headers, Accept);
+                string? subProtocol = SubProtocolNegotiation.Negotiate(head.Headers, subProtocols);
                 Invariant.Check(subProtocol is null || subProtocols.Contains(subProtocol), $"the subprotocol '{subProtocol}' was not offered");
                 var offer = new TestOffer("x-test");
-                string? extensions = WebSocketHandshake.NegotiateExtensions(head.Headers, offerExtension ? [offer] : []);
+                string? extensions = ExtensionNegotiation.Negotiate(head.Headers, offerExtension ? [offer] : []);
                 Invariant.Check(extensions is null || offerExtension, "an extension was accepted although none was offered");
                 Invariant.Check(offer.Calls <= 1, "the extension was negotiated more than once");
                 return;
             }
 
-            if (WebSocketHandshake.IsRedirect((HttpStatusCode)head.StatusCode))
+            if (RedirectRules.IsRedirect((HttpStatusCode)head.StatusCode))
             {
-                Uri next = WebSocketHandshake.ResolveRedirect(current, WebSocketHandshake.GetLocation(head.Headers));
+                Uri next = RedirectRules.Resolve(current, RedirectRules.GetLocation(head.Headers));
                 Invariant.Check(next.IsAbsoluteUri && next.Scheme is "http" or "https", $"a redirect to the scheme '{next.Scheme}'");
-                Invariant.Check(!WebSocketHandshake.IsSecure(current) || WebSocketHandshake.IsSecure(next), "a redirect left TLS");
+                Invariant.Check(!WebSocketUriRules.IsSecure(current) || WebSocketUriRules.IsSecure(next), "a redirect left TLS");
                 Invariant.Check(next.Fragment.Length == 0, "a redirect kept its fragment");
-                WebSocketHandshake.IsSameOrigin(current, next);
-                WebSocketHandshake.ToWebSocketUri(next);
+                WebSocketUriRules.IsSameOrigin(current, next);
+                WebSocketUriRules.ToWebSocketUri(next);
                 return;
             }
 
-            TimeSpan? retryAfter = WebSocketHandshake.GetRetryAfter(head.Headers, s_now);
+            TimeSpan? retryAfter = RetryAfter.GetDelay(head.Headers, s_now);
             Invariant.Check(retryAfter is null || retryAfter >= TimeSpan.Zero, $"a negative Retry-After of {retryAfter}");
         }
         catch (WebSocketConnectException exception) when (exception.Error == WebSocketConnectError.InvalidHandshake)

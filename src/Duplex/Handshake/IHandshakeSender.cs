@@ -7,8 +7,12 @@ namespace Duplex.Handshake;
 /// transport that differs between transports. <see cref="OpeningHandshake"/> drives it, once per
 /// URI (redirects send again).
 /// </summary>
-/// <remarks>An instance serves one connect at a time; it may keep state across its redirects.</remarks>
-internal interface IHandshakeSender
+/// <remarks>
+/// An instance serves one connect at a time; it may keep state across its redirects. Disposing it
+/// when the connect ends releases what it made for that connect alone (never what an opened
+/// WebSocket still needs).
+/// </remarks>
+internal interface IHandshakeSender : IDisposable
 {
     /// <summary>Opens a connection to <paramref name="uri"/>, sends the request and reads the response head.</summary>
     /// <param name="uri">The HTTP form (<c>http</c>/<c>https</c>) of the URI, without user information.</param>

@@ -4,6 +4,8 @@ using System.Net.Http;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using Duplex.Diagnostics;
+using Duplex.Handshake.Rules;
+using Duplex.Handshake.Transports;
 using Microsoft.Extensions.Logging;
 
 namespace Duplex.Handshake;
@@ -19,7 +21,7 @@ internal static partial class OpeningHandshake
     private static Exception Fail(
         Exception exception, Uri uri, WebSocketHandshakeOptions options, CancellationTokenSource? timeout, ILogger logger, CancellationToken cancellationToken)
     {
-        string redactedUri = Redaction.Uri(WebSocketHandshake.ToWebSocketUri(uri));
+        string redactedUri = Redaction.Uri(WebSocketUriRules.ToWebSocketUri(uri));
         if (cancellationToken.IsCancellationRequested)
         {
             Log.HandshakeCanceled(logger, redactedUri);
@@ -38,7 +40,7 @@ internal static partial class OpeningHandshake
             WebSocketConnectException connectException => connectException,
             _ when timeout is { IsCancellationRequested: true } => new WebSocketConnectException(
                 WebSocketConnectError.Timeout,
-                string.Create(CultureInfo.InvariantCulture, $"The WebSocket handshake with {Endpoint(uri)} did not complete within the open timeout of {options.OpenTimeout.TotalSeconds:0.###} s."),
+                string.Create(CultureInfo.InvariantCulture, $"The WebSocket handshake with {WebSocketUriRules.Endpoint(uri)} did not complete within the open timeout of {options.OpenTimeout.TotalSeconds:0.###} s."),
                 exception),
             _ => Classify(exception, uri, options),
         };
@@ -54,7 +56,7 @@ internal static partial class OpeningHandshake
     /// </summary>
     internal static WebSocketConnectException Classify(Exception exception, Uri uri, WebSocketHandshakeOptions options)
     {
-        string endpoint = Endpoint(uri);
+        string endpoint = WebSocketUriRules.Endpoint(uri);
         if (Find<CertificateRefusal>(exception) is { } refusal)
         {
             return new WebSocketConnectException(WebSocketConnectError.Tls, $"The TLS handshake with {endpoint} failed: the server certificate was refused, {refusal.Description}.", exception)
@@ -146,7 +148,7 @@ internal static partial class OpeningHandshake
         // With the caller's invoker the proxy is unknown; a proxy that cannot answer does not change
         // the classification either.
         options.HttpMessageInvoker is null &&
-        WebSocketTransportSelector.IsProxied(uri, options, HttpClient.DefaultProxy, whenUnknown: false);
+        ProxyRules.IsProxied(uri, options, HttpClient.DefaultProxy, whenUnknown: false);
 
     private static T? Find<T>(Exception? exception)
         where T : Exception
@@ -161,8 +163,4 @@ internal static partial class OpeningHandshake
 
         return null;
     }
-
-    /// <summary>The host and port for a message: never user information, path or query.</summary>
-    internal static string Endpoint(Uri uri) =>
-        uri.Host + ":" + uri.Port.ToString(CultureInfo.InvariantCulture);
 }

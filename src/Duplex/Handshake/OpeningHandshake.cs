@@ -1,5 +1,6 @@
 using System.Text;
 using Duplex.Diagnostics;
+using Duplex.Handshake.Rules;
 using Microsoft.Extensions.Logging;
 
 namespace Duplex.Handshake;
@@ -25,7 +26,7 @@ internal static partial class OpeningHandshake
     {
         ArgumentNullException.ThrowIfNull(uri);
         ArgumentNullException.ThrowIfNull(options);
-        WebSocketHandshake.ToHttpUri(uri);
+        WebSocketUriRules.ToHttpUri(uri);
         WebSocketHandshakeOptions snapshot = options.Clone();
         snapshot.Validate();
         cancellationToken.ThrowIfCancellationRequested();
@@ -43,16 +44,16 @@ internal static partial class OpeningHandshake
     public static async Task<WebSocketHandshakeResult> RunAsync(
         IHandshakeSender sender, Uri uri, WebSocketHandshakeOptions options, ILogger logger, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
-        Uri current = WebSocketHandshake.ToHttpUri(uri);
+        Uri current = WebSocketUriRules.ToHttpUri(uri);
         Dictionary<string, string> headers = new(options.Headers, StringComparer.OrdinalIgnoreCase);
-        if (WebSocketHandshake.GetBasicCredentials(uri) is { } credentials && !headers.ContainsKey("Authorization"))
+        if (WebSocketUriRules.GetBasicCredentials(uri) is { } credentials && !headers.ContainsKey("Authorization"))
         {
             headers["Authorization"] = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials));
         }
 
         if (options.Tls.AcceptAnyCertificate && logger.IsEnabled(LogLevel.Warning))
         {
-            Log.AcceptAnyCertificate(logger, Redaction.Uri(WebSocketHandshake.ToWebSocketUri(current)));
+            Log.AcceptAnyCertificate(logger, Redaction.Uri(WebSocketUriRules.ToWebSocketUri(current)));
         }
 
         // The open timeout covers everything below: DNS, connect, TLS, every redirect, the response.
@@ -79,17 +80,17 @@ internal static partial class OpeningHandshake
                         // response shares it rather than keep a copy per connection.
                         Uri responseUri = ReferenceEquals(current, first) && uri.Scheme is "ws" or "wss" && uri.UserInfo.Length == 0
                             ? uri
-                            : WebSocketHandshake.ToWebSocketUri(current);
+                            : WebSocketUriRules.ToWebSocketUri(current);
                         return await OpenAsync(exchange, responseUri, options, logger, handshake.Token).ConfigureAwait(false);
                     }
 
-                    if (options.FollowRedirects && WebSocketHandshake.IsRedirect((System.Net.HttpStatusCode)exchange.StatusCode))
+                    if (options.FollowRedirects && RedirectRules.IsRedirect((System.Net.HttpStatusCode)exchange.StatusCode))
                     {
                         current = FollowRedirect(current, exchange, ++redirects, headers, options, logger);
                         continue;
                     }
 
-                    Log.HandshakeRejected(logger, Redaction.Uri(WebSocketHandshake.ToWebSocketUri(current)), exchange.StatusCode, exchange.ReasonPhrase);
+                    Log.HandshakeRejected(logger, Redaction.Uri(WebSocketUriRules.ToWebSocketUri(current)), exchange.StatusCode, exchange.ReasonPhrase);
                     throw await CreateRejectedExceptionAsync(exchange, options, timeProvider, cancellationToken, handshake.Token).ConfigureAwait(false);
                 }
             }
@@ -117,11 +118,11 @@ internal static partial class OpeningHandshake
     {
         if (exchange.ExpectedAccept is { } expectedAccept)
         {
-            WebSocketHandshake.ValidateHttp11Upgrade(exchange.Headers, expectedAccept);
+            UpgradeResponseRules.Validate(exchange.Headers, expectedAccept);
         }
 
-        string? subProtocol = WebSocketHandshake.NegotiateSubProtocol(exchange.Headers, options.SubProtocols);
-        string? extensions = WebSocketHandshake.NegotiateExtensions(exchange.Headers, options.ExtensionOffers);
+        string? subProtocol = SubProtocolNegotiation.Negotiate(exchange.Headers, options.SubProtocols);
+        string? extensions = ExtensionNegotiation.Negotiate(exchange.Headers, options.ExtensionOffers);
         var response = new WebSocketHandshakeResponse(
             uri,
             exchange.StatusCode,
@@ -154,14 +155,14 @@ internal static partial class OpeningHandshake
                 $"The server redirected more than {options.MaxRedirects} times.");
         }
 
-        Uri next = WebSocketHandshake.ResolveRedirect(current, WebSocketHandshake.GetLocation(exchange.Headers));
-        Log.HandshakeRedirect(logger, exchange.StatusCode, redirects, Redaction.Uri(WebSocketHandshake.ToWebSocketUri(current)), Redaction.Uri(WebSocketHandshake.ToWebSocketUri(next)));
-        if (!WebSocketHandshake.IsSameOrigin(current, next))
+        Uri next = RedirectRules.Resolve(current, RedirectRules.GetLocation(exchange.Headers));
+        Log.HandshakeRedirect(logger, exchange.StatusCode, redirects, Redaction.Uri(WebSocketUriRules.ToWebSocketUri(current)), Redaction.Uri(WebSocketUriRules.ToWebSocketUri(next)));
+        if (!WebSocketUriRules.IsSameOrigin(current, next))
         {
-            int dropped = WebSocketHandshake.RemoveCrossOriginHeaders(headers);
+            int dropped = RedirectRules.RemoveCrossOriginHeaders(headers);
             if (dropped > 0)
             {
-                Log.HandshakeRedirectHeadersDropped(logger, dropped, Redaction.Uri(WebSocketHandshake.ToWebSocketUri(next)));
+                Log.HandshakeRedirectHeadersDropped(logger, dropped, Redaction.Uri(WebSocketUriRules.ToWebSocketUri(next)));
             }
         }
 
@@ -172,7 +173,7 @@ internal static partial class OpeningHandshake
     private static async Task<WebSocketHandshakeRejectedException> CreateRejectedExceptionAsync(
         HandshakeExchange exchange, WebSocketHandshakeOptions options, TimeProvider timeProvider, CancellationToken callerToken, CancellationToken handshakeToken)
     {
-        TimeSpan? retryAfter = WebSocketHandshake.GetRetryAfter(exchange.Headers, timeProvider.GetUtcNow());
+        TimeSpan? retryAfter = RetryAfter.GetDelay(exchange.Headers, timeProvider.GetUtcNow());
 
         byte[] buffer = new byte[WebSocketHandshakeRejectedException.MaxBodyBytes];
         int length = 0;

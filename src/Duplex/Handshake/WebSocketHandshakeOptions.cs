@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http;
+using Duplex.Handshake.Rules;
 
 namespace Duplex.Handshake;
 
@@ -227,7 +228,7 @@ public sealed class WebSocketHandshakeOptions
 
         foreach (KeyValuePair<string, string> header in Headers)
         {
-            WebSocketHandshake.ValidateRequestHeader(header.Key, header.Value);
+            RequestHeaderRules.Validate(header.Key, header.Value);
         }
 
         if (SubProtocols is null)
@@ -235,7 +236,7 @@ public sealed class WebSocketHandshakeOptions
             throw new ArgumentException($"{nameof(SubProtocols)} must not be null.", nameof(SubProtocols));
         }
 
-        WebSocketHandshake.ValidateSubProtocols(SubProtocols);
+        SubProtocolNegotiation.ValidateOffer(SubProtocols);
 
         if (HttpVersion is null || !(HttpVersion == System.Net.HttpVersion.Version11 || HttpVersion == System.Net.HttpVersion.Version20))
         {
@@ -303,6 +304,6 @@ public sealed class WebSocketHandshakeOptions
             throw new ArgumentException($"{nameof(ExtensionOffers)} must not be null.", nameof(ExtensionOffers));
         }
 
-        WebSocketHandshake.ValidateExtensionOffers(ExtensionOffers);
+        ExtensionNegotiation.ValidateOffers(ExtensionOffers);
     }
 }

@@ -1,19 +1,24 @@
 using System.Net;
 using System.Net.Http;
+using Duplex.Handshake.Rules;
+using Duplex.Handshake.Transports;
+using Microsoft.Extensions.Logging;
 
 namespace Duplex.Handshake;
 
 /// <summary>
-/// Decides which transport opens a connection: the lean <see cref="SocketWebSocketTransport"/>
-/// whenever the handshake is a plain HTTP/1.1 upgrade straight to the server, and
-/// <see cref="HttpWebSocketTransport"/> (SocketsHttpHandler) for everything else.
+/// The one place that decides which transport makes a handshake request: the lean
+/// <see cref="SocketWebSocketTransport"/> whenever the request is a plain HTTP/1.1 upgrade straight
+/// to the server, and <see cref="HttpWebSocketTransport"/> (SocketsHttpHandler) for everything else.
+/// Neither transport knows of the other; a connect that needs both (a redirect to a target the first
+/// cannot reach) goes through this class, which hands each request to the one that can make it.
 /// </summary>
 /// <remarks>
 /// <para>The socket transport is chosen when all of these hold:</para>
 /// <list type="bullet">
 /// <item>no <see cref="WebSocketHandshakeOptions.HttpMessageInvoker"/> (the caller's HTTP stack is theirs to use)
 /// and no <see cref="WebSocketHandshakeOptions.ConnectCallback"/> (its context type can only be made by SocketsHttpHandler);</item>
-/// <item>the handshake starts as an HTTP/1.1 upgrade (<see cref="WebSocketHandshake.StartsWithHttp2"/> is false):
+/// <item>the handshake starts as an HTTP/1.1 upgrade (<see cref="HttpVersionRules.StartsWithHttp2"/> is false):
 /// version 1.1 with any policy but <see cref="HttpVersionPolicy.RequestVersionOrHigher"/> on <c>wss://</c>, or
 /// version 2.0 with <see cref="HttpVersionPolicy.RequestVersionOrLower"/> on <c>ws://</c> (cleartext HTTP/2 is
 /// never tried without being required). HTTP/2 requested with <see cref="HttpVersionPolicy.RequestVersionExact"/>,
@@ -24,17 +29,46 @@ namespace Duplex.Handshake;
 /// <see cref="IWebProxy.GetProxy"/> returns nothing or the URI itself). A proxy that throws counts as applying.</item>
 /// </list>
 /// <para>
-/// The same rule is applied again to every redirect target by the socket transport, which hands a
-/// hop it cannot make (to a proxied host, or to <c>wss://</c> where HTTP/2 is wanted) to the HTTP
-/// transport, so following redirects behaves as it would with SocketsHttpHandler alone.
+/// <see cref="Choose"/> applies the rule to the first request. When the socket transport can make
+/// it, the connect runs through <see cref="Default"/>, which applies the same rule again to every
+/// redirect target and hands a hop the socket transport cannot make (to a proxied host, or to
+/// <c>wss://</c> where HTTP/2 is wanted) to the HTTP transport, so following redirects behaves as it
+/// would with SocketsHttpHandler alone. When it cannot, the whole connect is the HTTP transport's.
 /// </para>
+/// <para>Thread-safe; one instance serves any number of concurrent connects.</para>
 /// </remarks>
-internal static class WebSocketTransportSelector
+internal sealed class WebSocketTransportSelector : IWebSocketTransport
 {
+    private readonly SocketWebSocketTransport _socket;
+    private readonly HttpWebSocketTransport _http;
+    private readonly TimeProvider _timeProvider;
+    private readonly IWebProxy? _defaultProxy;
+
+    /// <summary>Creates a selector over two transports.</summary>
+    /// <param name="socket">Makes the plain HTTP/1.1 requests; <see cref="SocketWebSocketTransport.Default"/> when <see langword="null"/>.</param>
+    /// <param name="http">Makes every other request; <see cref="HttpWebSocketTransport.Default"/> when <see langword="null"/>.</param>
+    /// <param name="timeProvider">The clock for the open timeout and <c>Retry-After</c> dates; the system clock when <see langword="null"/>.</param>
+    /// <param name="defaultProxy">The environment's proxy; <see cref="HttpClient.DefaultProxy"/> (read at each request) when <see langword="null"/>.</param>
+    internal WebSocketTransportSelector(
+        SocketWebSocketTransport? socket = null, HttpWebSocketTransport? http = null, TimeProvider? timeProvider = null, IWebProxy? defaultProxy = null)
+    {
+        _socket = socket ?? SocketWebSocketTransport.Default;
+        _http = http ?? HttpWebSocketTransport.Default;
+        _timeProvider = timeProvider ?? TimeProvider.System;
+        _defaultProxy = defaultProxy;
+    }
+
+    /// <summary>The process-wide selector, over the process-wide transports.</summary>
+    public static WebSocketTransportSelector Default { get; } = new();
+
     /// <summary>The transport for a connect to <paramref name="uri"/> with <paramref name="options"/>.</summary>
+    /// <returns>
+    /// <see cref="Default"/> when the socket transport can make the first request (later hops are
+    /// decided one by one), <see cref="HttpWebSocketTransport.Default"/> for the whole connect otherwise.
+    /// </returns>
     public static IWebSocketTransport Choose(Uri uri, WebSocketHandshakeOptions options) =>
         CanUseSocketTransport(uri, options, HttpClient.DefaultProxy)
-            ? SocketWebSocketTransport.Default
+            ? Default
             : HttpWebSocketTransport.Default;
 
     /// <summary>Whether <see cref="SocketWebSocketTransport"/> can open a connection to <paramref name="uri"/> as SocketsHttpHandler would.</summary>
@@ -49,32 +83,46 @@ internal static class WebSocketTransportSelector
             uri.Scheme is "ws" or "wss" or "http" or "https" &&
             options.HttpMessageInvoker is null &&
             options.ConnectCallback is null &&
-            !WebSocketHandshake.StartsWithHttp2(uri, options) &&
+            !HttpVersionRules.StartsWithHttp2(uri, options) &&
             !(options.UseProxy && options.Proxy is not null) &&
-            !IsProxied(uri, options, defaultProxy, whenUnknown: true);
+            !ProxyRules.IsProxied(uri, options, defaultProxy, whenUnknown: true);
     }
 
-    /// <summary>Whether a connect to <paramref name="uri"/> goes through a proxy.</summary>
-    /// <param name="uri">The URI in any of its forms; asked about in its WebSocket form, as SocketsHttpHandler is.</param>
-    /// <param name="options">Whose <see cref="WebSocketHandshakeOptions.UseProxy"/> and <see cref="WebSocketHandshakeOptions.Proxy"/> apply.</param>
-    /// <param name="defaultProxy">The proxy used when <see cref="WebSocketHandshakeOptions.Proxy"/> is not set.</param>
-    /// <param name="whenUnknown">The answer when the proxy throws.</param>
-    public static bool IsProxied(Uri uri, WebSocketHandshakeOptions options, IWebProxy defaultProxy, bool whenUnknown)
+    /// <inheritdoc />
+    public async Task<WebSocketHandshakeResult> ConnectAsync(Uri uri, WebSocketHandshakeOptions options, ILogger logger, CancellationToken cancellationToken)
     {
-        if (!options.UseProxy)
+        ArgumentNullException.ThrowIfNull(logger);
+        options = OpeningHandshake.Snapshot(uri, options, cancellationToken);
+        using var sender = new Sender(this);
+        return await OpeningHandshake.RunAsync(sender, uri, options, logger, _timeProvider, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The sender for one connect: each request (the first and every redirect) goes to the socket
+    /// transport when it can make it, otherwise to the HTTP transport, whose sender is made once and
+    /// kept for the rest of the connect.
+    /// </summary>
+    private sealed class Sender(WebSocketTransportSelector selector) : IHandshakeSender
+    {
+        private readonly IHandshakeSender _socket = selector._socket.CreateSender();
+        private IHandshakeSender? _http;
+
+        public Task<HandshakeExchange> SendAsync(
+            Uri uri, IReadOnlyDictionary<string, string> headers, WebSocketHandshakeOptions options, ILogger logger, CancellationToken cancellationToken)
         {
-            return false;
+            if (CanUseSocketTransport(uri, options, selector._defaultProxy ?? HttpClient.DefaultProxy))
+            {
+                return _socket.SendAsync(uri, headers, options, logger, cancellationToken);
+            }
+
+            _http ??= selector._http.CreateSender(options);
+            return _http.SendAsync(uri, headers, options, logger, cancellationToken);
         }
 
-        try
+        public void Dispose()
         {
-            Uri target = uri.Scheme is "ws" or "wss" ? uri : WebSocketHandshake.ToWebSocketUri(uri);
-            IWebProxy proxy = options.Proxy ?? defaultProxy;
-            return !proxy.IsBypassed(target) && proxy.GetProxy(target) is { } proxyUri && proxyUri != target;
-        }
-        catch (Exception exception) when (exception is not OutOfMemoryException)
-        {
-            return whenUnknown;
+            _socket.Dispose();
+            _http?.Dispose();
         }
     }
 }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using CsCheck;
 using Duplex.Handshake;
+using Duplex.Handshake.Rules;
 using Duplex.Tests.Protocol;
 
 namespace Duplex.Tests.Handshake;
@@ -178,18 +179,18 @@ public sealed class HandshakeResponseFuzzTests
         {
             if (head.StatusCode == 101)
             {
-                WebSocketHandshake.ValidateHttp11Upgrade(head.Headers, Accept);
-                string? subProtocol = WebSocketHandshake.NegotiateSubProtocol(head.Headers, s_offeredSubProtocols);
-                string? extensions = WebSocketHandshake.NegotiateExtensions(head.Headers, [new TestOffer("x-test")]);
+                UpgradeResponseRules.Validate(head.Headers, Accept);
+                string? subProtocol = SubProtocolNegotiation.Negotiate(head.Headers, s_offeredSubProtocols);
+                string? extensions = ExtensionNegotiation.Negotiate(head.Headers, [new TestOffer("x-test")]);
                 return $"open [{subProtocol}] [{extensions}]";
             }
 
-            if (WebSocketHandshake.IsRedirect((HttpStatusCode)head.StatusCode))
+            if (RedirectRules.IsRedirect((HttpStatusCode)head.StatusCode))
             {
-                return "redirect " + WebSocketHandshake.ResolveRedirect(s_current, WebSocketHandshake.GetLocation(head.Headers)).AbsoluteUri;
+                return "redirect " + RedirectRules.Resolve(s_current, RedirectRules.GetLocation(head.Headers)).AbsoluteUri;
             }
 
-            TimeSpan? retryAfter = WebSocketHandshake.GetRetryAfter(head.Headers, s_now);
+            TimeSpan? retryAfter = RetryAfter.GetDelay(head.Headers, s_now);
             Assert.True(retryAfter is null || retryAfter >= TimeSpan.Zero, $"Retry-After {retryAfter}");
             return string.Create(CultureInfo.InvariantCulture, $"rejected {head.StatusCode} retry after {retryAfter}");
         }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using CsCheck;
 using Duplex.Handshake;
+using Duplex.Handshake.Rules;
 using Duplex.Tests.Protocol;
 
 namespace Duplex.Tests.Handshake;

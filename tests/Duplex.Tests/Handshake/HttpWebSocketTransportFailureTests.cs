@@ -1,5 +1,6 @@
 using System.Net.Http;
 using Duplex.Handshake;
+using Duplex.Handshake.Transports;
 
 namespace Duplex.Tests.Handshake;
 

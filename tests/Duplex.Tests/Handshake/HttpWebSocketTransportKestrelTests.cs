@@ -3,6 +3,7 @@ using System.Net.Http;
 using System.Net.Sockets;
 using System.Net.WebSockets;
 using Duplex.Handshake;
+using Duplex.Handshake.Transports;
 using Duplex.Tests.Infrastructure;
 
 namespace Duplex.Tests.Handshake;

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http;
 using System.Security.Cryptography.X509Certificates;
 using Duplex.Handshake;
+using Duplex.Handshake.Transports;
 using Duplex.Tests.Infrastructure;
 
 namespace Duplex.Tests.Handshake;

@@ -1,4 +1,5 @@
 using Duplex.Handshake;
+using Duplex.Handshake.Transports;
 
 namespace Duplex.Tests.Handshake;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Duplex.Handshake;
+using Duplex.Handshake.Rules;
 using Duplex.Tests.Protocol;
 
 namespace Duplex.Tests.Handshake;

@@ -1,4 +1,5 @@
 using Duplex.Handshake;
+using Duplex.Handshake.Rules;
 
 namespace Duplex.Tests.Handshake;
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Duplex.Handshake;
+using Duplex.Handshake.Transports;
 using Duplex.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
 
@@ -13,7 +14,7 @@ namespace Duplex.Tests.Handshake;
 public sealed class SocketWebSocketTransportFailureTests : TransportFailureTests
 {
     /// <inheritdoc />
-    private protected override IWebSocketTransport CreateTransport() => new SocketWebSocketTransport(new HttpWebSocketTransport());
+    private protected override IWebSocketTransport CreateTransport() => new WebSocketTransportSelector(new SocketWebSocketTransport(), new HttpWebSocketTransport());
 
     [Fact]
     public async Task ConnectAsync_RedirectToAHostTheEnvironmentProxies_IsHandedToTheHttpTransport()
@@ -33,7 +34,7 @@ public sealed class SocketWebSocketTransportFailureTests : TransportFailureTests
         // The stand-in environment proxy claims "localhost" (only): the first hop is the socket
         // transport's, the second must go through SocketsHttpHandler, which applies the real
         // environment's proxy settings (none here) and connects.
-        var transport = new SocketWebSocketTransport(new HttpWebSocketTransport(), defaultProxy: new HostProxy("localhost"));
+        var transport = new WebSocketTransportSelector(new SocketWebSocketTransport(), new HttpWebSocketTransport(), defaultProxy: new HostProxy("localhost"));
         await using WebSocketHandshakeResult result = await transport.ConnectAsync(
             origin.GetUri("/old"), new WebSocketHandshakeOptions { FollowRedirects = true }, new CapturingLogger(), timeout.Token);
 
@@ -47,7 +48,7 @@ public sealed class SocketWebSocketTransportFailureTests : TransportFailureTests
     {
         using var timeout = TestTimeouts.CreateSource();
         await using var host = await KestrelWebSocketHost.StartNewAsync(KestrelTransport.Http11, timeout.Token);
-        var transport = new SocketWebSocketTransport(new HttpWebSocketTransport(), defaultProxy: new HostProxy("example.com"));
+        var transport = new WebSocketTransportSelector(new SocketWebSocketTransport(), new HttpWebSocketTransport(), defaultProxy: new HostProxy("example.com"));
 
         await using WebSocketHandshakeResult result = await transport.ConnectAsync(host.GetUri("/echo"), new WebSocketHandshakeOptions(), new CapturingLogger(), timeout.Token);
 

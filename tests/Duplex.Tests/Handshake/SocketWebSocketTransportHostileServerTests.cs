@@ -2,6 +2,8 @@ using System.Net.WebSockets;
 using System.Text;
 using Duplex.Connection;
 using Duplex.Handshake;
+using Duplex.Handshake.Rules;
+using Duplex.Handshake.Transports;
 using Duplex.Tests.Infrastructure;
 
 namespace Duplex.Tests.Handshake;
@@ -13,7 +15,7 @@ namespace Duplex.Tests.Handshake;
 public sealed class SocketWebSocketTransportHostileServerTests : HostileServerTests
 {
     /// <inheritdoc />
-    private protected override IWebSocketTransport CreateTransport() => new SocketWebSocketTransport(new HttpWebSocketTransport());
+    private protected override IWebSocketTransport CreateTransport() => new WebSocketTransportSelector(new SocketWebSocketTransport(), new HttpWebSocketTransport());
 
     [Fact]
     public async Task ConnectAsync_FrameInTheSameWriteAsThe101_IsReadFirst()

@@ -1,5 +1,7 @@
 using System.Net.Sockets;
 using Duplex.Handshake;
+using Duplex.Handshake.Rules;
+using Duplex.Handshake.Transports;
 using Duplex.Tests.Infrastructure;
 
 namespace Duplex.Tests.Handshake;
@@ -11,7 +13,7 @@ namespace Duplex.Tests.Handshake;
 public sealed class SocketWebSocketTransportKestrelTests : TransportKestrelTests
 {
     /// <inheritdoc />
-    private protected override IWebSocketTransport CreateTransport() => new SocketWebSocketTransport(new HttpWebSocketTransport());
+    private protected override IWebSocketTransport CreateTransport() => new WebSocketTransportSelector(new SocketWebSocketTransport(), new HttpWebSocketTransport());
 
     [Theory]
     [InlineData(true)]
@@ -60,6 +62,6 @@ public sealed class SocketWebSocketTransportKestrelTests : TransportKestrelTests
     [InlineData("wss://127.0.0.1/", "api.example", "api.example")]
     public void GetHostHeader_HostAndNonDefaultPort(string uri, string? targetHost, string expected)
     {
-        Assert.Equal(expected, SocketWebSocketTransport.GetHostHeader(new Uri(uri), targetHost));
+        Assert.Equal(expected, Http11UpgradeRequest.GetHostHeader(new Uri(uri), targetHost));
     }
 }

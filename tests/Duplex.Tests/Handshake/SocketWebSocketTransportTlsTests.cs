@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using Duplex.Handshake;
+using Duplex.Handshake.Transports;
 using Duplex.Tests.Infrastructure;
 
 namespace Duplex.Tests.Handshake;
@@ -10,7 +11,7 @@ namespace Duplex.Tests.Handshake;
 public sealed class SocketWebSocketTransportTlsTests : TransportTlsTests
 {
     /// <inheritdoc />
-    private protected override IWebSocketTransport CreateTransport() => new SocketWebSocketTransport(new HttpWebSocketTransport());
+    private protected override IWebSocketTransport CreateTransport() => new WebSocketTransportSelector(new SocketWebSocketTransport(), new HttpWebSocketTransport());
 
     [Fact]
     public async Task ConnectAsync_OffersHttp11ByAlpn_AndTheStreamIsTheSslStream()
@@ -46,7 +47,7 @@ public sealed class SocketWebSocketTransportTlsTests : TransportTlsTests
     {
         using var timeout = TestTimeouts.CreateSource();
         await using var host = await KestrelWebSocketHost.StartNewAsync(KestrelTransport.Tls, timeout.Token);
-        var transport = new SocketWebSocketTransport(new HttpWebSocketTransport());
+        var transport = new SocketWebSocketTransport();
 
         for (int i = 0; i < 3; i++)
         {

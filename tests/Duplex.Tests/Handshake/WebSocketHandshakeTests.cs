@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http;
 using Duplex.Handshake;
+using Duplex.Handshake.Rules;
+using Duplex.Handshake.Transports;
 
 namespace Duplex.Tests.Handshake;
 
@@ -10,7 +12,7 @@ public sealed class WebSocketHandshakeTests
     public void ComputeAccept_Rfc6455SampleKey_GivesTheSampleAccept()
     {
         // RFC 6455 §1.3
-        Assert.Equal("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", WebSocketHandshake.ComputeAccept("dGhlIHNhbXBsZSBub25jZQ=="));
+        Assert.Equal("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", WebSocketKey.ComputeAccept("dGhlIHNhbXBsZSBub25jZQ=="));
     }
 
     [Fact]
@@ -18,8 +20,8 @@ public sealed class WebSocketHandshakeTests
     {
         for (int i = 0; i < 20; i++)
         {
-            string key = WebSocketHandshake.CreateKey();
-            Assert.Equal(Infrastructure.WebSocketAcceptKey.Compute(key), WebSocketHandshake.ComputeAccept(key));
+            string key = WebSocketKey.Create();
+            Assert.Equal(Infrastructure.WebSocketAcceptKey.Compute(key), WebSocketKey.ComputeAccept(key));
         }
     }
 
@@ -29,7 +31,7 @@ public sealed class WebSocketHandshakeTests
         var keys = new HashSet<string>();
         for (int i = 0; i < 100; i++)
         {
-            string key = WebSocketHandshake.CreateKey();
+            string key = WebSocketKey.Create();
             Assert.Equal(24, key.Length);
             Assert.Equal(16, Convert.FromBase64String(key).Length);
             Assert.True(keys.Add(key));
@@ -51,7 +53,7 @@ public sealed class WebSocketHandshakeTests
     [InlineData("ws://user:secret@example.com/", "http://example.com/")]
     public void ToHttpUri_MapsWebSocketSchemesAndKeepsHostPortPathQuery(string input, string expected)
     {
-        Uri result = WebSocketHandshake.ToHttpUri(new Uri(input));
+        Uri result = WebSocketUriRules.ToHttpUri(new Uri(input));
 
         Assert.Equal(expected, result.AbsoluteUri);
     }
@@ -59,12 +61,12 @@ public sealed class WebSocketHandshakeTests
     [Fact]
     public void ToHttpUri_Ipv6Literal_KeepsBracketsAndPort()
     {
-        Uri result = WebSocketHandshake.ToHttpUri(new Uri("ws://[::1]:5000/socket"));
+        Uri result = WebSocketUriRules.ToHttpUri(new Uri("ws://[::1]:5000/socket"));
 
         Assert.Equal(UriHostNameType.IPv6, result.HostNameType);
         Assert.Equal("[::1]", result.Host);
         Assert.Equal(5000, result.Port);
-        Assert.Equal("ws://[::1]:5000/socket", WebSocketHandshake.ToWebSocketUri(result).AbsoluteUri);
+        Assert.Equal("ws://[::1]:5000/socket", WebSocketUriRules.ToWebSocketUri(result).AbsoluteUri);
     }
 
     [Theory]
@@ -73,7 +75,7 @@ public sealed class WebSocketHandshakeTests
     [InlineData("mailto:someone@example.com")]
     public void ToHttpUri_OtherScheme_ThrowsArgumentException(string input)
     {
-        var exception = Assert.Throws<ArgumentException>(() => WebSocketHandshake.ToHttpUri(new Uri(input)));
+        var exception = Assert.Throws<ArgumentException>(() => WebSocketUriRules.ToHttpUri(new Uri(input)));
         Assert.Equal("uri", exception.ParamName);
     }
 
@@ -82,21 +84,21 @@ public sealed class WebSocketHandshakeTests
     [InlineData("ws://example.com/path#")]
     public void ToHttpUri_Fragment_ThrowsArgumentException(string input)
     {
-        var exception = Assert.Throws<ArgumentException>(() => WebSocketHandshake.ToHttpUri(new Uri(input)));
+        var exception = Assert.Throws<ArgumentException>(() => WebSocketUriRules.ToHttpUri(new Uri(input)));
         Assert.Contains("fragment", exception.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public void ToHttpUri_RelativeUri_ThrowsArgumentException()
     {
-        Assert.Throws<ArgumentException>(() => WebSocketHandshake.ToHttpUri(new Uri("/chat", UriKind.Relative)));
+        Assert.Throws<ArgumentException>(() => WebSocketUriRules.ToHttpUri(new Uri("/chat", UriKind.Relative)));
     }
 
     [Fact]
     public void GetBasicCredentials_ReturnsUnescapedUserInfo()
     {
-        Assert.Equal("user:p@ss", WebSocketHandshake.GetBasicCredentials(new Uri("ws://user:p%40ss@example.com/")));
-        Assert.Null(WebSocketHandshake.GetBasicCredentials(new Uri("ws://example.com/")));
+        Assert.Equal("user:p@ss", WebSocketUriRules.GetBasicCredentials(new Uri("ws://user:p%40ss@example.com/")));
+        Assert.Null(WebSocketUriRules.GetBasicCredentials(new Uri("ws://example.com/")));
     }
 
     [Theory]
@@ -113,7 +115,7 @@ public sealed class WebSocketHandshakeTests
     [InlineData("Transfer-Encoding")]
     public void ValidateRequestHeader_HeaderOwnedByHandshake_IsRefusedNamingTheHeader(string name)
     {
-        var exception = Assert.Throws<ArgumentException>(() => WebSocketHandshake.ValidateRequestHeader(name, "secret-value"));
+        var exception = Assert.Throws<ArgumentException>(() => RequestHeaderRules.Validate(name, "secret-value"));
 
         Assert.Contains(name, exception.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("secret-value", exception.Message, StringComparison.Ordinal);
@@ -123,7 +125,7 @@ public sealed class WebSocketHandshakeTests
     [Fact]
     public void ValidateRequestHeader_SubProtocolHeader_PointsToSubProtocolsOption()
     {
-        var exception = Assert.Throws<ArgumentException>(() => WebSocketHandshake.ValidateRequestHeader("Sec-WebSocket-Protocol", "chat"));
+        var exception = Assert.Throws<ArgumentException>(() => RequestHeaderRules.Validate("Sec-WebSocket-Protocol", "chat"));
 
         Assert.Contains(nameof(WebSocketHandshakeOptions.SubProtocols), exception.Message, StringComparison.Ordinal);
     }
@@ -135,7 +137,7 @@ public sealed class WebSocketHandshakeTests
     [InlineData("abc\0def")]
     public void ValidateRequestHeader_ValueWithCrLfOrNul_IsRefusedNamingHeaderNotValue(string value)
     {
-        var exception = Assert.Throws<ArgumentException>(() => WebSocketHandshake.ValidateRequestHeader("Authorization", value));
+        var exception = Assert.Throws<ArgumentException>(() => RequestHeaderRules.Validate("Authorization", value));
 
         Assert.Contains("Authorization", exception.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("abc", exception.Message, StringComparison.Ordinal);
@@ -153,7 +155,7 @@ public sealed class WebSocketHandshakeTests
     [InlineData("X\"Quoted\"")]
     public void ValidateRequestHeader_NameNotAToken_IsRefused(string name)
     {
-        var exception = Assert.Throws<ArgumentException>(() => WebSocketHandshake.ValidateRequestHeader(name, "value"));
+        var exception = Assert.Throws<ArgumentException>(() => RequestHeaderRules.Validate(name, "value"));
 
         Assert.Equal(nameof(WebSocketHandshakeOptions.Headers), exception.ParamName);
         Assert.DoesNotContain("\r", exception.Message, StringComparison.Ordinal);
@@ -169,13 +171,13 @@ public sealed class WebSocketHandshakeTests
     [InlineData("!#$%&'*+-.^_`|~0aZ", "tab\tis fine")]
     public void ValidateRequestHeader_ValidHeader_IsAccepted(string name, string value)
     {
-        WebSocketHandshake.ValidateRequestHeader(name, value);
+        RequestHeaderRules.Validate(name, value);
     }
 
     [Fact]
     public void ValidateRequestHeader_NullValue_IsRefused()
     {
-        Assert.Throws<ArgumentException>(() => WebSocketHandshake.ValidateRequestHeader("X-A", null));
+        Assert.Throws<ArgumentException>(() => RequestHeaderRules.Validate("X-A", null));
     }
 
     [Theory]
@@ -185,14 +187,14 @@ public sealed class WebSocketHandshakeTests
     [InlineData("chat/1")]
     public void ValidateSubProtocols_InvalidToken_IsRefused(string subProtocol)
     {
-        var exception = Assert.Throws<ArgumentException>(() => WebSocketHandshake.ValidateSubProtocols([subProtocol]));
+        var exception = Assert.Throws<ArgumentException>(() => SubProtocolNegotiation.ValidateOffer([subProtocol]));
         Assert.Equal(nameof(WebSocketHandshakeOptions.SubProtocols), exception.ParamName);
     }
 
     [Fact]
     public void ValidateSubProtocols_Duplicate_IsRefused()
     {
-        Assert.Throws<ArgumentException>(() => WebSocketHandshake.ValidateSubProtocols(["chat", "CHAT"]));
+        Assert.Throws<ArgumentException>(() => SubProtocolNegotiation.ValidateOffer(["chat", "CHAT"]));
     }
 
     [Fact]
@@ -200,7 +202,7 @@ public sealed class WebSocketHandshakeTests
     {
         var response = Response101(upgrade: "WebSocket", connection: "keep-alive, Upgrade", accept: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 
-        WebSocketHandshake.ValidateHttp11Upgrade(response, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        UpgradeResponseRules.Validate(response, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     }
 
     [Theory]
@@ -216,7 +218,7 @@ public sealed class WebSocketHandshakeTests
     {
         var response = Response101(upgrade, connection, accept);
 
-        var exception = Assert.Throws<WebSocketConnectException>(() => WebSocketHandshake.ValidateHttp11Upgrade(response, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+        var exception = Assert.Throws<WebSocketConnectException>(() => UpgradeResponseRules.Validate(response, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
 
         Assert.Equal(WebSocketConnectError.InvalidHandshake, exception.Error);
         Assert.Contains(rule, exception.Message, StringComparison.OrdinalIgnoreCase);
@@ -227,7 +229,7 @@ public sealed class WebSocketHandshakeTests
     {
         var response = Headers(("Sec-WebSocket-Protocol", "CHAT.v2"));
 
-        Assert.Equal("chat.v2", WebSocketHandshake.NegotiateSubProtocol(response, ["chat.v1", "chat.v2"]));
+        Assert.Equal("chat.v2", SubProtocolNegotiation.Negotiate(response, ["chat.v1", "chat.v2"]));
     }
 
     [Fact]
@@ -235,7 +237,7 @@ public sealed class WebSocketHandshakeTests
     {
         var response = Headers();
 
-        Assert.Null(WebSocketHandshake.NegotiateSubProtocol(response, ["chat"]));
+        Assert.Null(SubProtocolNegotiation.Negotiate(response, ["chat"]));
     }
 
     [Theory]
@@ -246,7 +248,7 @@ public sealed class WebSocketHandshakeTests
     {
         var response = Headers(("Sec-WebSocket-Protocol", selected));
 
-        var exception = Assert.Throws<WebSocketConnectException>(() => WebSocketHandshake.NegotiateSubProtocol(response, offered));
+        var exception = Assert.Throws<WebSocketConnectException>(() => SubProtocolNegotiation.Negotiate(response, offered));
         Assert.Equal(WebSocketConnectError.InvalidHandshake, exception.Error);
     }
 
@@ -255,7 +257,7 @@ public sealed class WebSocketHandshakeTests
     {
         var response = Headers(("Sec-WebSocket-Extensions", "permessage-deflate"));
 
-        var exception = Assert.Throws<WebSocketConnectException>(() => WebSocketHandshake.NegotiateExtensions(response, []));
+        var exception = Assert.Throws<WebSocketConnectException>(() => ExtensionNegotiation.Negotiate(response, []));
 
         Assert.Equal(WebSocketConnectError.InvalidHandshake, exception.Error);
         Assert.Contains("permessage-deflate", exception.Message, StringComparison.Ordinal);
@@ -267,7 +269,7 @@ public sealed class WebSocketHandshakeTests
         var offer = new RecordingOffer("permessage-deflate", "permessage-deflate; client_max_window_bits");
         var response = Headers(("Sec-WebSocket-Extensions", "permessage-deflate; server_no_context_takeover; x=\"a,b\""));
 
-        string? negotiated = WebSocketHandshake.NegotiateExtensions(response, [offer]);
+        string? negotiated = ExtensionNegotiation.Negotiate(response, [offer]);
 
         Assert.Equal("permessage-deflate; server_no_context_takeover; x=\"a,b\"", negotiated);
         Assert.Equal(["server_no_context_takeover; x=\"a,b\""], offer.Accepted);
@@ -280,16 +282,16 @@ public sealed class WebSocketHandshakeTests
         var repeated = Headers(("Sec-WebSocket-Extensions", "x-mine, x-mine"));
         var refused = Headers(("Sec-WebSocket-Extensions", "x-mine; bad"));
 
-        Assert.Throws<WebSocketConnectException>(() => WebSocketHandshake.NegotiateExtensions(unoffered, [new RecordingOffer("x-mine", "x-mine")]));
-        Assert.Throws<WebSocketConnectException>(() => WebSocketHandshake.NegotiateExtensions(repeated, [new RecordingOffer("x-mine", "x-mine")]));
-        var exception = Assert.Throws<WebSocketConnectException>(() => WebSocketHandshake.NegotiateExtensions(refused, [new RecordingOffer("x-mine", "x-mine")]));
+        Assert.Throws<WebSocketConnectException>(() => ExtensionNegotiation.Negotiate(unoffered, [new RecordingOffer("x-mine", "x-mine")]));
+        Assert.Throws<WebSocketConnectException>(() => ExtensionNegotiation.Negotiate(repeated, [new RecordingOffer("x-mine", "x-mine")]));
+        var exception = Assert.Throws<WebSocketConnectException>(() => ExtensionNegotiation.Negotiate(refused, [new RecordingOffer("x-mine", "x-mine")]));
         Assert.Equal("parameter 'bad' refused", exception.Message);
     }
 
     [Fact]
     public void SplitList_SplitsOnCommasOutsideQuotes_AndDropsEmptyElements()
     {
-        List<string> elements = WebSocketHandshake.SplitList([" a ,, b;x=\"1,2\" ", "c"]);
+        List<string> elements = HttpFieldSyntax.SplitList([" a ,, b;x=\"1,2\" ", "c"]);
 
         Assert.Equal(["a", "b;x=\"1,2\"", "c"], elements);
     }
@@ -302,7 +304,7 @@ public sealed class WebSocketHandshakeTests
     {
         var response = Headers(("Retry-After", value));
 
-        Assert.Equal(TimeSpan.FromSeconds(seconds), WebSocketHandshake.GetRetryAfter(response, DateTimeOffset.UtcNow));
+        Assert.Equal(TimeSpan.FromSeconds(seconds), RetryAfter.GetDelay(response, DateTimeOffset.UtcNow));
     }
 
     [Fact]
@@ -313,9 +315,9 @@ public sealed class WebSocketHandshakeTests
         var past = Headers(("Retry-After", "Wed, 01 Jan 2025 11:00:00 GMT"));
         var garbage = Headers(("Retry-After", "soon"));
 
-        Assert.Equal(TimeSpan.FromSeconds(90), WebSocketHandshake.GetRetryAfter(future, now));
-        Assert.Equal(TimeSpan.Zero, WebSocketHandshake.GetRetryAfter(past, now));
-        Assert.Null(WebSocketHandshake.GetRetryAfter(garbage, now));
+        Assert.Equal(TimeSpan.FromSeconds(90), RetryAfter.GetDelay(future, now));
+        Assert.Equal(TimeSpan.Zero, RetryAfter.GetDelay(past, now));
+        Assert.Null(RetryAfter.GetDelay(garbage, now));
     }
 
     [Theory]
@@ -327,7 +329,7 @@ public sealed class WebSocketHandshakeTests
     [InlineData("http://[::1]:5/x", "/y?q=1", "http://[::1]:5/y?q=1")]
     public void ResolveRedirect_ResolvesAndMapsToHttp(string current, string location, string expected)
     {
-        Uri result = WebSocketHandshake.ResolveRedirect(new Uri(current), new Uri(location, UriKind.RelativeOrAbsolute));
+        Uri result = RedirectRules.Resolve(new Uri(current), new Uri(location, UriKind.RelativeOrAbsolute));
 
         Assert.Equal(expected, result.AbsoluteUri);
     }
@@ -338,7 +340,7 @@ public sealed class WebSocketHandshakeTests
     [InlineData("https://a.example/x", "http://a.example/")]
     public void ResolveRedirect_OtherSchemeOrTlsDowngrade_FailsWithInvalidHandshake(string current, string location)
     {
-        var exception = Assert.Throws<WebSocketConnectException>(() => WebSocketHandshake.ResolveRedirect(new Uri(current), new Uri(location)));
+        var exception = Assert.Throws<WebSocketConnectException>(() => RedirectRules.Resolve(new Uri(current), new Uri(location)));
 
         Assert.Equal(WebSocketConnectError.InvalidHandshake, exception.Error);
     }
@@ -353,10 +355,10 @@ public sealed class WebSocketHandshakeTests
     public void ResolveRedirect_LocationThatDoesNotResolve_FailsWithInvalidHandshake(string location)
     {
         var headers = Headers(("Location", location));
-        Uri? parsed = WebSocketHandshake.GetLocation(headers);
+        Uri? parsed = RedirectRules.GetLocation(headers);
         Assert.NotNull(parsed);
 
-        var exception = Assert.Throws<WebSocketConnectException>(() => WebSocketHandshake.ResolveRedirect(new Uri("http://a.example/x"), parsed));
+        var exception = Assert.Throws<WebSocketConnectException>(() => RedirectRules.Resolve(new Uri("http://a.example/x"), parsed));
 
         Assert.Equal(WebSocketConnectError.InvalidHandshake, exception.Error);
         Assert.Contains("does not resolve", exception.Message, StringComparison.Ordinal);
@@ -365,10 +367,10 @@ public sealed class WebSocketHandshakeTests
     [Fact]
     public void IsSameOrigin_ComparesSchemeHostAndPort()
     {
-        Assert.True(WebSocketHandshake.IsSameOrigin(new Uri("http://A.example/x"), new Uri("ws://a.example:80/y")));
-        Assert.False(WebSocketHandshake.IsSameOrigin(new Uri("http://a.example/"), new Uri("https://a.example/")));
-        Assert.False(WebSocketHandshake.IsSameOrigin(new Uri("http://a.example/"), new Uri("http://a.example:81/")));
-        Assert.False(WebSocketHandshake.IsSameOrigin(new Uri("http://a.example/"), new Uri("http://b.example/")));
+        Assert.True(WebSocketUriRules.IsSameOrigin(new Uri("http://A.example/x"), new Uri("ws://a.example:80/y")));
+        Assert.False(WebSocketUriRules.IsSameOrigin(new Uri("http://a.example/"), new Uri("https://a.example/")));
+        Assert.False(WebSocketUriRules.IsSameOrigin(new Uri("http://a.example/"), new Uri("http://a.example:81/")));
+        Assert.False(WebSocketUriRules.IsSameOrigin(new Uri("http://a.example/"), new Uri("http://b.example/")));
     }
 
     [Fact]
@@ -385,7 +387,7 @@ public sealed class WebSocketHandshakeTests
             ["Origin"] = "https://example.com",
         };
 
-        int removed = WebSocketHandshake.RemoveCrossOriginHeaders(headers);
+        int removed = RedirectRules.RemoveCrossOriginHeaders(headers);
 
         Assert.Equal(5, removed);
         Assert.Equal(["Origin", "X-Tenant"], headers.Keys.Order(StringComparer.Ordinal));
@@ -398,7 +400,7 @@ public sealed class WebSocketHandshakeTests
         response.Headers.TryAddWithoutValidation("WWW-Authenticate", "Bearer");
         response.Headers.TryAddWithoutValidation("WWW-Authenticate", "Basic realm=\"r\"");
 
-        IReadOnlyDictionary<string, IReadOnlyList<string>> headers = WebSocketHandshake.CollectHeaders(response);
+        IReadOnlyDictionary<string, IReadOnlyList<string>> headers = HttpWebSocketTransport.CollectHeaders(response);
 
         Assert.Equal(["Bearer", "Basic realm=\"r\""], headers["www-authenticate"]);
         Assert.True(headers.ContainsKey("Content-Type"));

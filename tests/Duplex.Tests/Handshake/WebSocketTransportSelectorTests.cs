@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http;
 using System.Net.Sockets;
 using Duplex.Handshake;
+using Duplex.Handshake.Rules;
+using Duplex.Handshake.Transports;
 
 namespace Duplex.Tests.Handshake;
 
@@ -123,14 +125,14 @@ public sealed class WebSocketTransportSelectorTests
     }
 
     [Fact]
-    public void Choose_DefaultOptions_IsTheSocketTransport_Http2Exact_IsTheHttpTransport()
+    public void Choose_DefaultOptions_IsTheSocketFirstSelector_Http2Exact_IsTheHttpTransport()
     {
-        if (WebSocketTransportSelector.IsProxied(new Uri("ws://127.0.0.1:1/"), new WebSocketHandshakeOptions(), HttpClient.DefaultProxy, whenUnknown: true))
+        if (ProxyRules.IsProxied(new Uri("ws://127.0.0.1:1/"), new WebSocketHandshakeOptions(), HttpClient.DefaultProxy, whenUnknown: true))
         {
             return; // this machine's environment proxies loopback; the rule itself is covered above
         }
 
-        Assert.Same(SocketWebSocketTransport.Default, WebSocketTransportSelector.Choose(new Uri("ws://127.0.0.1:1/"), new WebSocketHandshakeOptions()));
+        Assert.Same(WebSocketTransportSelector.Default, WebSocketTransportSelector.Choose(new Uri("ws://127.0.0.1:1/"), new WebSocketHandshakeOptions()));
         Assert.Same(
             HttpWebSocketTransport.Default,
             WebSocketTransportSelector.Choose(

@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using Duplex.Connection;
 using Duplex.Handshake;
+using Duplex.Handshake.Transports;
 using Duplex.Tests.Infrastructure;
 
 namespace Duplex.Tests.Interop;
@@ -87,7 +88,7 @@ public abstract class InteropTests
         ConfigureHandshake(handshake);
         IWebSocketTransport expected = ExpectedHttpVersion == HttpVersion.Version20
             ? HttpWebSocketTransport.Default
-            : SocketWebSocketTransport.Default;
+            : WebSocketTransportSelector.Default;
 
         Assert.Same(expected, WebSocketTransportSelector.Choose(EchoUri, handshake));
     }

@@ -1,7 +1,7 @@
 using System.Collections;
 using System.Diagnostics.CodeAnalysis;
 
-namespace Duplex.Handshake;
+namespace Duplex.Handshake.Rules;
 
 /// <summary>
 /// Response header fields as a read-only dictionary of case-insensitive names to their values, in

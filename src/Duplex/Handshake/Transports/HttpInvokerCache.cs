@@ -6,7 +6,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace Duplex.Handshake;
+namespace Duplex.Handshake.Transports;
 
 /// <summary>
 /// Decides which <see cref="HttpMessageInvoker"/> a connect goes through, and builds the
@@ -125,10 +125,10 @@ internal sealed class HttpInvokerCache
     private static readonly Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>> s_connectWithDelay =
         (context, cancellationToken) => ConnectSocketAsync(context.DnsEndPoint, noDelay: false, cancellationToken);
 
-    /// <summary>Opens a TCP connection the way the socket transport does, as a stream that owns the socket.</summary>
+    /// <summary>Opens a TCP connection through <see cref="TcpConnector"/>, as a stream that owns the socket.</summary>
     internal static async ValueTask<Stream> ConnectSocketAsync(DnsEndPoint endPoint, bool noDelay, CancellationToken cancellationToken)
     {
-        Socket socket = await SocketWebSocketTransport.ConnectSocketAsync(endPoint, noDelay, cancellationToken).ConfigureAwait(false);
+        Socket socket = await TcpConnector.ConnectAsync(endPoint, noDelay, cancellationToken).ConfigureAwait(false);
         return new NetworkStream(socket, ownsSocket: true);
     }
 

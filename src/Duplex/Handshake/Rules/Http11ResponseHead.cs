@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Net;
 using System.Text;
 
-namespace Duplex.Handshake;
+namespace Duplex.Handshake.Rules;
 
 /// <summary>
 /// The head of an HTTP/1.1 response (RFC 9112 §4, §5) — status line and header fields — read
@@ -20,8 +20,8 @@ internal sealed class Http11ResponseHead
     // a name that matches one ignoring case is reported in this spelling (as SocketsHttpHandler does).
     private static readonly string[] s_knownNames =
     [
-        "Upgrade", "Connection", WebSocketHandshake.SecWebSocketAccept, WebSocketHandshake.SecWebSocketProtocol,
-        WebSocketHandshake.SecWebSocketExtensions, "Date", "Server", "Content-Length", "Content-Type",
+        "Upgrade", "Connection", HandshakeHeaders.SecWebSocketAccept, HandshakeHeaders.SecWebSocketProtocol,
+        HandshakeHeaders.SecWebSocketExtensions, "Date", "Server", "Content-Length", "Content-Type",
         "Transfer-Encoding", "Location", "Retry-After", "WWW-Authenticate", "Cache-Control", "Set-Cookie",
     ];
 

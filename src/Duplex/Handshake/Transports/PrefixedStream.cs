@@ -1,4 +1,4 @@
-namespace Duplex.Handshake;
+namespace Duplex.Handshake.Transports;
 
 /// <summary>
 /// A connection's stream with bytes already read from it put back in front: the frames a server

@@ -2,9 +2,10 @@ using System.Net;
 using System.Net.Http;
 using System.Net.Http.Headers;
 using Duplex.Diagnostics;
+using Duplex.Handshake.Rules;
 using Microsoft.Extensions.Logging;
 
-namespace Duplex.Handshake;
+namespace Duplex.Handshake.Transports;
 
 /// <summary>
 /// Opens WebSockets through .NET's HTTP stack: an HTTP/1.1 <c>Upgrade</c> (RFC 6455) or an HTTP/2
@@ -14,8 +15,8 @@ namespace Duplex.Handshake;
 /// <remarks>
 /// Thread-safe; <see cref="Default"/> serves the whole process. See <see cref="HttpInvokerCache"/>
 /// for when handlers are shared, and <see cref="WebSocketTransportSelector"/> for when this
-/// transport is used rather than <see cref="SocketWebSocketTransport"/>. The rules of the handshake
-/// itself are <see cref="OpeningHandshake"/>'s, shared by both.
+/// transport is used. The rules of the handshake itself are <see cref="OpeningHandshake"/>'s, the
+/// same for every transport.
 /// </remarks>
 internal sealed class HttpWebSocketTransport : IWebSocketTransport
 {
@@ -42,7 +43,7 @@ internal sealed class HttpWebSocketTransport : IWebSocketTransport
     {
         ArgumentNullException.ThrowIfNull(logger);
         options = OpeningHandshake.Snapshot(uri, options, cancellationToken);
-        using Sender sender = CreateSender(options);
+        using IHandshakeSender sender = CreateSender(options);
         return await OpeningHandshake.RunAsync(sender, uri, options, logger, _timeProvider, cancellationToken).ConfigureAwait(false);
     }
 
@@ -51,10 +52,10 @@ internal sealed class HttpWebSocketTransport : IWebSocketTransport
     /// they call for. Disposing it releases an invoker made for this connect alone, unless a
     /// WebSocket over HTTP/2 still needs it.
     /// </summary>
-    internal Sender CreateSender(WebSocketHandshakeOptions options) => new(_invokers.Get(options, out bool owned), owned);
+    internal IHandshakeSender CreateSender(WebSocketHandshakeOptions options) => new Sender(_invokers.Get(options, out bool owned), owned);
 
     /// <summary>Sends handshake requests through one <see cref="HttpMessageInvoker"/>.</summary>
-    internal sealed class Sender : IHandshakeSender, IDisposable
+    private sealed class Sender : IHandshakeSender
     {
         private readonly HttpMessageInvoker _invoker;
         private HttpMessageInvoker? _ownedInvoker;
@@ -72,23 +73,23 @@ internal sealed class HttpWebSocketTransport : IWebSocketTransport
         public async Task<HandshakeExchange> SendAsync(
             Uri uri, IReadOnlyDictionary<string, string> headers, WebSocketHandshakeOptions options, ILogger logger, CancellationToken cancellationToken)
         {
-            if (WebSocketHandshake.StartsWithHttp2(uri, options))
+            if (HttpVersionRules.StartsWithHttp2(uri, options))
             {
                 HttpRequestMessage request = CreateRequest(uri, headers, options, key: null, logger);
                 try
                 {
                     return new Exchange(await SendRequestAsync(request, cancellationToken).ConfigureAwait(false), expectedAccept: null, this);
                 }
-                catch (HttpRequestException exception) when (WebSocketHandshake.AllowsHttp11(options) && IsHttp2Unavailable(exception))
+                catch (HttpRequestException exception) when (HttpVersionRules.AllowsHttp11(options) && IsHttp2Unavailable(exception))
                 {
-                    Log.HandshakeHttp2Fallback(logger, Redaction.Uri(WebSocketHandshake.ToWebSocketUri(uri)), exception.HttpRequestError.ToString());
+                    Log.HandshakeHttp2Fallback(logger, Redaction.Uri(WebSocketUriRules.ToWebSocketUri(uri)), exception.HttpRequestError.ToString());
                 }
             }
 
-            string key = WebSocketHandshake.CreateKey();
+            string key = WebSocketKey.Create();
             HttpRequestMessage upgrade = CreateRequest(uri, headers, options, key, logger);
             HttpResponseMessage response = await SendRequestAsync(upgrade, cancellationToken).ConfigureAwait(false);
-            return new Exchange(response, WebSocketHandshake.ComputeAccept(key), this);
+            return new Exchange(response, WebSocketKey.ComputeAccept(key), this);
         }
 
         /// <summary>Releases the invoker made for this connect, unless the WebSocket still needs it.</summary>
@@ -106,7 +107,7 @@ internal sealed class HttpWebSocketTransport : IWebSocketTransport
 
     /// <summary>An <see cref="HttpResponseMessage"/> to a handshake request.</summary>
     private sealed class Exchange(HttpResponseMessage response, string? expectedAccept, Sender sender)
-        : HandshakeExchange((int)response.StatusCode, response.ReasonPhrase, response.Version, WebSocketHandshake.CollectHeaders(response), expectedAccept)
+        : HandshakeExchange((int)response.StatusCode, response.ReasonPhrase, response.Version, HttpWebSocketTransport.CollectHeaders(response), expectedAccept)
     {
         private HttpResponseMessage? _response = response;
         private Stream? _body;
@@ -165,6 +166,32 @@ internal sealed class HttpWebSocketTransport : IWebSocketTransport
         }
     }
 
+    /// <summary>All response headers, content headers included, as a case-insensitive dictionary of their raw values.</summary>
+    internal static IReadOnlyDictionary<string, IReadOnlyList<string>> CollectHeaders(HttpResponseMessage response)
+    {
+        var names = new List<string>();
+        var values = new List<string>();
+        Add(response.Headers.NonValidated);
+        if (response.Content is not null)
+        {
+            Add(response.Content.Headers.NonValidated);
+        }
+
+        return new ResponseHeaders([.. names], [.. values]);
+
+        void Add(HttpHeadersNonValidated source)
+        {
+            foreach (KeyValuePair<string, HeaderStringValues> header in source)
+            {
+                foreach (string value in header.Value)
+                {
+                    names.Add(header.Key);
+                    values.Add(value);
+                }
+            }
+        }
+    }
+
     /// <summary>Whether the failure means HTTP/2 cannot carry a WebSocket to this server (so HTTP/1.1 may).</summary>
     /// <remarks>
     /// An HTTP/2-only request offers only "h2" by ALPN. A server without HTTP/2 either picks nothing
@@ -187,7 +214,7 @@ internal sealed class HttpWebSocketTransport : IWebSocketTransport
         // The request keeps the ws/wss scheme (SocketsHttpHandler accepts it): through an HTTP proxy a
         // ws:// request then gets a CONNECT tunnel, as a WebSocket needs, rather than a forwarded GET.
         bool http2 = key is null;
-        var request = new HttpRequestMessage(http2 ? HttpMethod.Connect : HttpMethod.Get, WebSocketHandshake.ToWebSocketUri(uri))
+        var request = new HttpRequestMessage(http2 ? HttpMethod.Connect : HttpMethod.Get, WebSocketUriRules.ToWebSocketUri(uri))
         {
             Version = http2 ? HttpVersion.Version20 : HttpVersion.Version11,
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
@@ -195,7 +222,7 @@ internal sealed class HttpWebSocketTransport : IWebSocketTransport
 
         foreach (KeyValuePair<string, string> header in headers)
         {
-            // Names and values were validated (WebSocketHandshake.ValidateRequestHeader), content
+            // Names and values were validated (RequestHeaderRules.Validate), content
             // headers refused there; this only guards against a header HttpClient has no place for.
             if (!request.Headers.TryAddWithoutValidation(header.Key, header.Value))
             {
@@ -212,10 +239,10 @@ internal sealed class HttpWebSocketTransport : IWebSocketTransport
         if (http2)
         {
             // RFC 8441 §4: extended CONNECT with :protocol = websocket; no key, no Upgrade/Connection.
-            request.Headers.Protocol = WebSocketHandshake.WebSocketToken;
+            request.Headers.Protocol = HandshakeHeaders.WebSocketToken;
         }
 
-        foreach (KeyValuePair<string, string> header in WebSocketHandshake.GetHandshakeHeaders(key, options.SubProtocols, options.ExtensionOffers))
+        foreach (KeyValuePair<string, string> header in HandshakeHeaders.Get(key, options.SubProtocols, options.ExtensionOffers))
         {
             request.Headers.TryAddWithoutValidation(header.Key, header.Value);
         }

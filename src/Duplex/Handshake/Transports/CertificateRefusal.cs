@@ -3,7 +3,7 @@ using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 
-namespace Duplex.Handshake;
+namespace Duplex.Handshake.Transports;
 
 /// <summary>
 /// Thrown from inside certificate validation when a server certificate is refused, so that the reason
