@@ -100,7 +100,7 @@ public partial class WebSocketClient
     /// handlers in order; override to count, filter or react, and call the base to keep them.
     /// </summary>
     /// <param name="message">The message.</param>
-    /// <param name="cancellationToken">Cancelled when the client is disposed.</param>
+    /// <param name="cancellationToken">Cancelled when the client closes (at the end of the close timeout, if still running) or is disposed.</param>
     protected virtual ValueTask OnMessageReceivedAsync(WebSocketClientMessage message, CancellationToken cancellationToken)
     {
         // Handlers that complete synchronously (the common case) cost no async state machine.
@@ -335,19 +335,22 @@ public partial class WebSocketClient
         }
     }
 
-    private ValueTask RaiseErrorAsync(Exception error) => PostAsync(new DispatchItem(DispatchKind.Error, error, null, null));
+    private ValueTask RaiseErrorAsync(Exception error) => PostAsync(new DispatchItem(DispatchKind.Error, error, null, null, null));
 
-    private async ValueTask RaiseDisconnectedAsync(ConnectionEnd end, bool closedByApplication, bool willReconnect, TimeSpan? delay)
+    /// <summary>Reports a connection's end; its handlers run once <paramref name="after"/> completes (the connection's messages were delivered).</summary>
+    private async ValueTask RaiseDisconnectedAsync(ConnectionEnd end, bool closedByApplication, bool willReconnect, TimeSpan? delay, Task after)
     {
         // A close the application asked for is routine; a loss is worth a warning.
         Log.ClientDisconnected(Logger, closedByApplication ? Microsoft.Extensions.Logging.LogLevel.Information : Microsoft.Extensions.Logging.LogLevel.Warning, Redaction.Uri(_uri!), Log.Shown(end.CloseStatus), Log.Shown(end.Description), willReconnect, end.Exception);
         var context = new WebSocketDisconnectedContext(end.CloseStatus, end.Description, end.Exception, closedByApplication, willReconnect, delay);
-        await PostAsync(new DispatchItem(DispatchKind.Disconnected, context, null, null)).ConfigureAwait(false);
+        await PostAsync(new DispatchItem(DispatchKind.Disconnected, context, null, null, after)).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Runs the queued events' handlers one at a time and in order, then ends; the next event starts
     /// a new run. Separate from the socket's receive loop, so a slow handler only pauses reading.
+    /// A disconnect waits until the pump has delivered its connection's messages, so handlers see a
+    /// connection's messages before its end (and the next connection's connect after both).
     /// </summary>
     private async Task DispatchEventsAsync()
     {
@@ -369,6 +372,11 @@ public partial class WebSocketClient
 
             try
             {
+                if (item.After is { } after)
+                {
+                    await after.ConfigureAwait(false);
+                }
+
                 await DispatchAsync(item, token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -426,15 +434,22 @@ public partial class WebSocketClient
         }
     }
 
+    /// <summary>What the pump delivers: a connection's message, as the handlers see it.</summary>
+    private ValueTask DeliverReceivedAsync(WebSocketMessage message, CancellationToken token)
+    {
+        DuplexTelemetry.MessagesReceived.Add(1);
+        DuplexTelemetry.BytesReceived.Add(message.Text is { } t ? t.Length : message.Data.Length);
+        return DeliverAsync(new WebSocketClientMessage(message.MessageType, message.Text, message.Data, _jsonCache, ++_messageSequence), token);
+    }
+
     /// <summary>
     /// Hands one received message to the handlers and the <see cref="ReadAllAsync"/> readers. Runs on
-    /// the client's message pump — never on the socket's receive loop — and never at the same time as
-    /// the dispatcher: connect handlers finish before the pump starts, disconnects are posted after
-    /// it ends, so handlers still run one at a time and in order.
+    /// the client's message pump — never on the socket's receive loop — and, while handlers return,
+    /// never at the same time as the dispatcher: a connection's messages go to the pump once its
+    /// connect handlers have run, its disconnect is dispatched once they were delivered.
     /// </summary>
-    private ValueTask DeliverAsync(WebSocketClientMessage message)
+    private ValueTask DeliverAsync(WebSocketClientMessage message, CancellationToken token)
     {
-        CancellationToken token = _lifetime.Token;
         if (Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Trace))
         {
             Log.MessageReceived(Logger, message.MessageType, message.ToString());
@@ -503,5 +518,5 @@ public partial class WebSocketClient
         }
     }
 
-    private readonly record struct DispatchItem(DispatchKind Kind, object? Payload, TaskCompletionSource? Done, WebSocketConnection? Connection);
+    private readonly record struct DispatchItem(DispatchKind Kind, object? Payload, TaskCompletionSource? Done, WebSocketConnection? Connection, Task? After);
 }

@@ -274,17 +274,17 @@ public partial class WebSocketClient
     private void ThrowIfCannotSendLocked()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_closeRequested)
+        if (_phase is ClientPhase.Closing or ClientPhase.Closed)
         {
             throw new WebSocketClosedException("The client is closed; nothing more can be sent.", null, null, closedByPeer: false);
         }
 
-        if (_gaveUp)
+        if (_phase == ClientPhase.GaveUp)
         {
             throw new WebSocketClosedException("The client stopped reconnecting; nothing more can be sent.", null, null, closedByPeer: true);
         }
 
-        if (!_started)
+        if (_phase == ClientPhase.Idle)
         {
             throw new InvalidOperationException("The client is not connected; call ConnectAsync first.");
         }
@@ -306,7 +306,7 @@ public partial class WebSocketClient
                 _directConnection = null;
             }
 
-            return !_closeRequested && !_gaveUp && !_disposed && _options.Reconnect.Enabled;
+            return _phase == ClientPhase.Running && !_disposed && _options.Reconnect.Enabled;
         }
     }
 
@@ -351,7 +351,7 @@ public partial class WebSocketClient
                 if (item is null)
                 {
                     _sendDirect = true;
-                    if (!_closeRequested && !_gaveUp && !_disposed)
+                    if (_phase == ClientPhase.Running && !_disposed)
                     {
                         _directConnection = connection;
                     }

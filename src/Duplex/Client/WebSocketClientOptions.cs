@@ -57,6 +57,16 @@ public sealed class WebSocketClientOptions
     /// </summary>
     public TimeSpan SilenceTimeout { get; set; } = Timeout.InfiniteTimeSpan;
 
+    /// <summary>
+    /// How long one received message may take through the message handlers (and the
+    /// <see cref="WebSocketClient.ReadAllAsync"/> readers) before a Warning is logged (event
+    /// <c>SlowMessageHandler</c>, while it still runs, so a handler that never returns is reported too;
+    /// then <c>SlowMessageHandlerReturned</c> with the duration once it returns). Messages are delivered
+    /// one at a time, so later ones wait behind a slow one. Default 1 second;
+    /// <see cref="Timeout.InfiniteTimeSpan"/> turns the watch off.
+    /// </summary>
+    public TimeSpan SlowHandlerThreshold { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How long <see cref="WebSocketClient.PingAsync(ReadOnlyMemory{byte}, TimeSpan?, CancellationToken)"/> waits for a Pong by default. Default 10 seconds.</summary>
     public TimeSpan PingTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -109,6 +119,7 @@ public sealed class WebSocketClientOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(ReaderQueueCapacity, 1, nameof(ReaderQueueCapacity));
         WebSocketConnectionOptions.ValidateTimeout(SilenceTimeout, nameof(SilenceTimeout));
         WebSocketConnectionOptions.ValidateTimeout(PingTimeout, nameof(PingTimeout));
+        WebSocketConnectionOptions.ValidateTimeout(SlowHandlerThreshold, nameof(SlowHandlerThreshold));
         ArgumentNullException.ThrowIfNull(Logger, nameof(Logger));
         ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
         ArgumentNullException.ThrowIfNull(Random, nameof(Random));
