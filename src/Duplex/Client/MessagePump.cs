@@ -34,6 +34,7 @@ internal sealed class MessagePump
     private bool _stopped;
     private TaskCompletionSource? _idle;
     private TaskCompletionSource? _consumerAdded;
+    private bool _waitingForConsumer;
 
     // The delivery in progress, for the slow-delivery watch.
     private long _deliveryStart = NoDelivery;
@@ -81,7 +82,7 @@ internal sealed class MessagePump
     {
         lock (_gate)
         {
-            if (!_running || _stopped)
+            if (!_running || _stopped || _waitingForConsumer)
             {
                 return Task.CompletedTask;
             }
@@ -99,6 +100,7 @@ internal sealed class MessagePump
         {
             added = _consumerAdded;
             _consumerAdded = null;
+            _waitingForConsumer = false;
         }
 
         added?.TrySetResult();
@@ -245,6 +247,7 @@ internal sealed class MessagePump
             }
 
             added = _consumerAdded ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waitingForConsumer = true;
 
             // Nothing can be delivered until someone consumes: a close need not wait for the pump,
             // nor the events that follow the connection (its disconnect) for its messages.

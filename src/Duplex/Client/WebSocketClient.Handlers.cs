@@ -18,12 +18,15 @@ public partial class WebSocketClient
     private readonly HandlerList<Func<WebSocketConnectedContext, CancellationToken, ValueTask>> _connectedHandlers = new();
     private readonly HandlerList<Func<WebSocketDisconnectedContext, CancellationToken, ValueTask>> _disconnectedHandlers = new();
     private readonly HandlerList<Func<Exception, CancellationToken, ValueTask>> _errorHandlers = new();
+    private readonly HandlerList<Func<WebSocketGaveUpContext, CancellationToken, ValueTask>> _gaveUpHandlers = new();
     private readonly HandlerList<Channel<WebSocketClientMessage>> _readers = new();
     private bool _streamEnded;
 
     // Numbers the received messages (on the pump only), so their parsed JSON can be shared without an object per message.
     private readonly WebSocketClientMessage.JsonCache _jsonCache;
     private long _messageSequence;
+
+    private int _overridesOnMessageReceived;
 
     // Set once the first unobserved handler failure went to standard error.
     private int _unobservedHandlerErrorWritten;
@@ -36,6 +39,7 @@ public partial class WebSocketClient
         Connected,
         Disconnected,
         Error,
+        GaveUp,
         EndOfStream,
     }
 
@@ -44,9 +48,25 @@ public partial class WebSocketClient
     /// <see cref="WebSocketClientMessage.Json"/>). Handlers run one at a time, in registration
     /// order, on the client's message pump, never on the socket's receive loop.
     /// </summary>
+    /// <remarks>
+    /// <para>Nothing is lost by registering late: while no message handler, no
+    /// <see cref="ReadAllAsync"/> reader and no <see cref="OnMessageReceivedAsync"/> override is there,
+    /// the client takes no message from the connection (they wait in its bounded receive queue, and
+    /// reading from the network pauses when that is full). The first consumer to appear gets every
+    /// message still waiting, in order; register before connecting (or with
+    /// <see cref="CreateConnectedAsync(Uri, Action{WebSocketClient}, IReadOnlyDictionary{string, string}?, WebSocketClientOptions?, CancellationToken)"/>)
+    /// to share them from the first.</para>
+    /// <para>Each message goes to every handler registered when it is delivered, then to every reader
+    /// reading then. A handler or reader that comes later does not see messages delivered before it.</para>
+    /// </remarks>
     /// <param name="handler">The handler; its exception is logged and reported to the error handlers.</param>
     /// <returns>Dispose to unregister.</returns>
-    public IDisposable OnMessage(Func<WebSocketClientMessage, CancellationToken, ValueTask> handler) => _messageHandlers.Add(handler);
+    public IDisposable OnMessage(Func<WebSocketClientMessage, CancellationToken, ValueTask> handler)
+    {
+        IDisposable registration = _messageHandlers.Add(handler);
+        OnMessageConsumerAdded();
+        return registration;
+    }
 
     /// <summary>
     /// Registers a handler for every (re)connect; <see cref="WebSocketConnectedContext.IsReconnect"/>
@@ -62,16 +82,26 @@ public partial class WebSocketClient
     /// <returns>Dispose to unregister.</returns>
     public IDisposable OnDisconnected(Func<WebSocketDisconnectedContext, CancellationToken, ValueTask> handler) => _disconnectedHandlers.Add(handler);
 
+    /// <summary>
+    /// Registers a handler for the client giving up reconnecting by itself (see <see cref="HasGivenUp"/>);
+    /// raised once per give-up, after the disconnect handlers and any error handlers of failed attempts.
+    /// </summary>
+    /// <param name="handler">The handler.</param>
+    /// <returns>Dispose to unregister.</returns>
+    public IDisposable OnGaveUp(Func<WebSocketGaveUpContext, CancellationToken, ValueTask> handler) => _gaveUpHandlers.Add(handler);
+
     /// <summary>Registers a handler for errors: failed reconnect attempts and exceptions thrown by other handlers.</summary>
     /// <param name="handler">The handler.</param>
     /// <returns>Dispose to unregister.</returns>
     public IDisposable OnError(Func<Exception, CancellationToken, ValueTask> handler) => _errorHandlers.Add(handler);
 
     /// <summary>
-    /// The received messages as an async stream, alongside the handlers (each message reaches both).
-    /// A reader sees the messages that arrive after its first <c>MoveNextAsync</c>. Ends when the
-    /// client closes or stops reconnecting; reconnects do not end it. While the reader is behind,
-    /// reading from the network pauses.
+    /// The received messages as an async stream, alongside the handlers (each message reaches both:
+    /// the handlers first, then every reader). A reader takes part from its first <c>MoveNextAsync</c>
+    /// and sees every message not yet delivered then: while no handler and no reader is there, messages
+    /// wait in the connection, so a reader started late misses nothing (one started after a handler
+    /// took a message does not see that one). Ends when the client closes or stops reconnecting;
+    /// reconnects do not end it. While the reader is behind, reading from the network pauses.
     /// </summary>
     /// <param name="cancellationToken">Ends the enumeration.</param>
     public async IAsyncEnumerable<WebSocketClientMessage> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -83,6 +113,7 @@ public partial class WebSocketClient
             FullMode = BoundedChannelFullMode.Wait,
         });
         using IDisposable registration = _readers.Add(channel);
+        OnMessageConsumerAdded();
         if (Volatile.Read(ref _streamEnded))
         {
             // The client already closed (or gave up): there is nothing more to read.
@@ -153,6 +184,17 @@ public partial class WebSocketClient
         foreach (Func<WebSocketDisconnectedContext, CancellationToken, ValueTask> handler in _disconnectedHandlers.Snapshot)
         {
             await InvokeIsolatedAsync(handler, context, "disconnect", cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Called once when the client gives up reconnecting by itself. The base invokes the give-up handlers.</summary>
+    /// <param name="context">Why.</param>
+    /// <param name="cancellationToken">Cancelled when the client is disposed.</param>
+    protected virtual async ValueTask OnGaveUpAsync(WebSocketGaveUpContext context, CancellationToken cancellationToken)
+    {
+        foreach (Func<WebSocketGaveUpContext, CancellationToken, ValueTask> handler in _gaveUpHandlers.Snapshot)
+        {
+            await InvokeIsolatedAsync(handler, context, "give-up", cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -261,6 +303,36 @@ public partial class WebSocketClient
         {
             // Same.
         }
+    }
+
+    /// <summary>Whether anything takes messages: a message handler, a reader, or an <see cref="OnMessageReceivedAsync"/> override.</summary>
+    private bool HasMessageConsumer() =>
+        _messageHandlers.Snapshot.Length != 0 || _readers.Snapshot.Length != 0 || OverridesOnMessageReceived();
+
+    private bool OverridesOnMessageReceived()
+    {
+        // Asked before every message while nothing else consumes: the answer is kept (0 unknown, 1 no, 2 yes).
+        int known = Volatile.Read(ref _overridesOnMessageReceived);
+        if (known == 0)
+        {
+            Func<WebSocketClientMessage, CancellationToken, ValueTask> onMessage = OnMessageReceivedAsync;
+            known = onMessage.Method.DeclaringType != typeof(WebSocketClient) ? 2 : 1;
+            Volatile.Write(ref _overridesOnMessageReceived, known);
+        }
+
+        return known == 2;
+    }
+
+    /// <summary>Wakes a pump that waits for a consumer.</summary>
+    private void OnMessageConsumerAdded()
+    {
+        MessagePump? pump;
+        lock (_lock)
+        {
+            pump = _pump;
+        }
+
+        pump?.OnConsumerAdded();
     }
 
     /// <summary>Whether a subclass overrides <see cref="OnErrorAsync"/>, and so sees every failure itself.</summary>
@@ -426,6 +498,9 @@ public partial class WebSocketClient
                 break;
             case DispatchKind.Error:
                 await OnErrorAsync((Exception)item.Payload!, token).ConfigureAwait(false);
+                break;
+            case DispatchKind.GaveUp:
+                await OnGaveUpAsync((WebSocketGaveUpContext)item.Payload!, token).ConfigureAwait(false);
                 break;
             case DispatchKind.EndOfStream:
                 Volatile.Write(ref _streamEnded, true);

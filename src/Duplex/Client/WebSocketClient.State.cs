@@ -128,7 +128,9 @@ public partial class WebSocketClient
                 }
                 else if (_phase != ClientPhase.Closing)
                 {
+                    // Nothing to close (never connected, or given up): closed at once, whatever came before.
                     _phase = ClientPhase.Closed;
+                    next = WebSocketClientState.Closed;
                 }
 
                 break;

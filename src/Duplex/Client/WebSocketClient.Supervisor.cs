@@ -129,7 +129,7 @@ public partial class WebSocketClient
 
             if (!retry)
             {
-                GiveUp(reason);
+                GiveUp(new WebSocketGaveUpContext(reason, cause, status));
                 return null;
             }
 
@@ -153,7 +153,7 @@ public partial class WebSocketClient
         }
     }
 
-    private void GiveUp(string reason)
+    private void GiveUp(WebSocketGaveUpContext context)
     {
         lock (_lock)
         {
@@ -162,11 +162,12 @@ public partial class WebSocketClient
 
         if (_uri is not null)
         {
-            Log.ReconnectGivenUp(Logger, Redaction.Uri(_uri), reason);
+            Log.ReconnectGivenUp(Logger, Redaction.Uri(_uri), context.Reason);
         }
 
         Signal(ClientSignal.GaveUp);
         FailOutbox("the client stopped reconnecting");
+        _ = PostAsync(new DispatchItem(DispatchKind.GaveUp, context, null, null, null));
         _ = PostAsync(new DispatchItem(DispatchKind.EndOfStream, null, null, null, null));
     }
 

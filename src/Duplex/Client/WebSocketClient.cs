@@ -96,6 +96,26 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>
+    /// Whether the client stopped reconnecting by itself: reconnecting is disabled, the attempts or
+    /// the time allowed ran out, or the connection ended in a way reconnecting cannot fix (a close
+    /// code such as 1008 or 1009, a 401/403 answer to a reconnect). <see cref="State"/> then reads
+    /// <see cref="WebSocketClientState.Disconnected"/> with <see cref="IsReconnecting"/> false, and
+    /// the <see cref="OnGaveUp"/> handlers have been told why. Reset by
+    /// <see cref="CloseAsync(WebSocketCloseStatus, string?, CancellationToken)"/> (the state becomes
+    /// <see cref="WebSocketClientState.Closed"/>) and by a new connect.
+    /// </summary>
+    public bool HasGivenUp
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _phase == ClientPhase.GaveUp;
+            }
+        }
+    }
+
     /// <summary>The server URI given to <see cref="ConnectAsync(Uri, IReadOnlyDictionary{string, string}?, WebSocketTlsOptions?, CancellationToken)"/>.</summary>
     public Uri? Uri => _uri;
 
@@ -130,6 +150,22 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
     /// <summary>The client's logger, for subclasses.</summary>
     protected ILogger Logger { get; }
 
+    /// <summary>
+    /// Creates a client, lets <paramref name="configure"/> register its handlers, then connects it, so
+    /// that no message is missed — not even one the server sends as soon as the connection opens.
+    /// </summary>
+    /// <param name="uri">The server, <c>ws://</c> or <c>wss://</c>.</param>
+    /// <param name="configure">Runs before the connect, with the new client: register handlers here.</param>
+    /// <param name="headers">Headers for the opening handshake, or null.</param>
+    /// <param name="options">Client settings, or null for the defaults.</param>
+    /// <param name="cancellationToken">Cancels the connect.</param>
+    /// <returns>A connected client; dispose it when done.</returns>
+    public static Task<WebSocketClient> CreateConnectedAsync(Uri uri, Action<WebSocketClient> configure, IReadOnlyDictionary<string, string>? headers = null, WebSocketClientOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        return CreateConnectedCoreAsync(uri, configure, headers, options, cancellationToken);
+    }
+
     /// <summary>Creates a client with the default options and connects it; see <see cref="CreateConnectedAsync(Uri, IReadOnlyDictionary{string, string}?, WebSocketClientOptions?, CancellationToken)"/>.</summary>
     /// <param name="uri">The server, <c>ws://</c> or <c>wss://</c>.</param>
     /// <param name="cancellationToken">Cancels the connect.</param>
@@ -145,11 +181,16 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
     /// <param name="options">Client settings, or null for the defaults.</param>
     /// <param name="cancellationToken">Cancels the connect.</param>
     /// <returns>A connected client; dispose it when done.</returns>
-    public static async Task<WebSocketClient> CreateConnectedAsync(Uri uri, IReadOnlyDictionary<string, string>? headers = null, WebSocketClientOptions? options = null, CancellationToken cancellationToken = default)
+    /// <remarks>Messages wait in the connection until a handler or reader is registered; to register handlers before the connect, use <see cref="CreateConnectedAsync(Uri, Action{WebSocketClient}, IReadOnlyDictionary{string, string}?, WebSocketClientOptions?, CancellationToken)"/>.</remarks>
+    public static Task<WebSocketClient> CreateConnectedAsync(Uri uri, IReadOnlyDictionary<string, string>? headers = null, WebSocketClientOptions? options = null, CancellationToken cancellationToken = default) =>
+        CreateConnectedCoreAsync(uri, configure: null, headers, options, cancellationToken);
+
+    private static async Task<WebSocketClient> CreateConnectedCoreAsync(Uri uri, Action<WebSocketClient>? configure, IReadOnlyDictionary<string, string>? headers, WebSocketClientOptions? options, CancellationToken cancellationToken)
     {
         var client = new WebSocketClient(options);
         try
         {
+            configure?.Invoke(client);
             await client.ConnectAsync(uri, headers, null, cancellationToken).ConfigureAwait(false);
             return client;
         }
@@ -204,7 +245,7 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
             Volatile.Write(ref _streamEnded, false);
 
             // One pump per run, across its connections: their messages are delivered in order.
-            pump = new MessagePump(DeliverReceivedAsync, static () => true, _time, Logger, _options.SlowHandlerThreshold);
+            pump = new MessagePump(DeliverReceivedAsync, HasMessageConsumer, _time, Logger, _options.SlowHandlerThreshold);
             _pump = pump;
             ApplyLocked(ClientSignal.ConnectRequested, null, out change);
         }
