@@ -7,7 +7,7 @@ namespace Duplex.Client;
 internal sealed class OutboxItem : WebSocketOutgoingMessage
 {
     public OutboxItem(WebSocketMessageType messageType, string? text, ReadOnlyMemory<byte> data, bool hasSender = true)
-        : base(messageType, text, data)
+        : base(messageType, text, data, textAsBytes: !hasSender)
     {
         HasSender = hasSender;
     }

@@ -18,12 +18,15 @@ public partial class WebSocketClient
     private readonly HandlerList<Func<WebSocketConnectedContext, CancellationToken, ValueTask>> _connectedHandlers = new();
     private readonly HandlerList<Func<WebSocketDisconnectedContext, CancellationToken, ValueTask>> _disconnectedHandlers = new();
     private readonly HandlerList<Func<Exception, CancellationToken, ValueTask>> _errorHandlers = new();
+    private readonly HandlerList<Func<WebSocketGaveUpContext, CancellationToken, ValueTask>> _gaveUpHandlers = new();
     private readonly HandlerList<Channel<WebSocketClientMessage>> _readers = new();
     private bool _streamEnded;
 
     // Numbers the received messages (on the pump only), so their parsed JSON can be shared without an object per message.
     private readonly WebSocketClientMessage.JsonCache _jsonCache;
     private long _messageSequence;
+
+    private int _overridesOnMessageReceived;
 
     // Set once the first unobserved handler failure went to standard error.
     private int _unobservedHandlerErrorWritten;
@@ -36,6 +39,7 @@ public partial class WebSocketClient
         Connected,
         Disconnected,
         Error,
+        GaveUp,
         EndOfStream,
     }
 
@@ -44,9 +48,25 @@ public partial class WebSocketClient
     /// <see cref="WebSocketClientMessage.Json"/>). Handlers run one at a time, in registration
     /// order, on the client's message pump, never on the socket's receive loop.
     /// </summary>
+    /// <remarks>
+    /// <para>Nothing is lost by registering late: while no message handler, no
+    /// <see cref="ReadAllAsync"/> reader and no <see cref="OnMessageReceivedAsync"/> override is there,
+    /// the client takes no message from the connection (they wait in its bounded receive queue, and
+    /// reading from the network pauses when that is full). The first consumer to appear gets every
+    /// message still waiting, in order; register before connecting (or with
+    /// <see cref="CreateConnectedAsync(Uri, Action{WebSocketClient}, IReadOnlyDictionary{string, string}?, WebSocketClientOptions?, CancellationToken)"/>)
+    /// to share them from the first.</para>
+    /// <para>Each message goes to every handler registered when it is delivered, then to every reader
+    /// reading then. A handler or reader that comes later does not see messages delivered before it.</para>
+    /// </remarks>
     /// <param name="handler">The handler; its exception is logged and reported to the error handlers.</param>
     /// <returns>Dispose to unregister.</returns>
-    public IDisposable OnMessage(Func<WebSocketClientMessage, CancellationToken, ValueTask> handler) => _messageHandlers.Add(handler);
+    public IDisposable OnMessage(Func<WebSocketClientMessage, CancellationToken, ValueTask> handler)
+    {
+        IDisposable registration = _messageHandlers.Add(handler);
+        OnMessageConsumerAdded();
+        return registration;
+    }
 
     /// <summary>
     /// Registers a handler for every (re)connect; <see cref="WebSocketConnectedContext.IsReconnect"/>
@@ -62,16 +82,26 @@ public partial class WebSocketClient
     /// <returns>Dispose to unregister.</returns>
     public IDisposable OnDisconnected(Func<WebSocketDisconnectedContext, CancellationToken, ValueTask> handler) => _disconnectedHandlers.Add(handler);
 
+    /// <summary>
+    /// Registers a handler for the client giving up reconnecting by itself (see <see cref="HasGivenUp"/>);
+    /// raised once per give-up, after the disconnect handlers and any error handlers of failed attempts.
+    /// </summary>
+    /// <param name="handler">The handler.</param>
+    /// <returns>Dispose to unregister.</returns>
+    public IDisposable OnGaveUp(Func<WebSocketGaveUpContext, CancellationToken, ValueTask> handler) => _gaveUpHandlers.Add(handler);
+
     /// <summary>Registers a handler for errors: failed reconnect attempts and exceptions thrown by other handlers.</summary>
     /// <param name="handler">The handler.</param>
     /// <returns>Dispose to unregister.</returns>
     public IDisposable OnError(Func<Exception, CancellationToken, ValueTask> handler) => _errorHandlers.Add(handler);
 
     /// <summary>
-    /// The received messages as an async stream, alongside the handlers (each message reaches both).
-    /// A reader sees the messages that arrive after its first <c>MoveNextAsync</c>. Ends when the
-    /// client closes or stops reconnecting; reconnects do not end it. While the reader is behind,
-    /// reading from the network pauses.
+    /// The received messages as an async stream, alongside the handlers (each message reaches both:
+    /// the handlers first, then every reader). A reader takes part from its first <c>MoveNextAsync</c>
+    /// and sees every message not yet delivered then: while no handler and no reader is there, messages
+    /// wait in the connection, so a reader started late misses nothing (one started after a handler
+    /// took a message does not see that one). Ends when the client closes or stops reconnecting;
+    /// reconnects do not end it. While the reader is behind, reading from the network pauses.
     /// </summary>
     /// <param name="cancellationToken">Ends the enumeration.</param>
     public async IAsyncEnumerable<WebSocketClientMessage> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -83,6 +113,7 @@ public partial class WebSocketClient
             FullMode = BoundedChannelFullMode.Wait,
         });
         using IDisposable registration = _readers.Add(channel);
+        OnMessageConsumerAdded();
         if (Volatile.Read(ref _streamEnded))
         {
             // The client already closed (or gave up): there is nothing more to read.
@@ -100,7 +131,7 @@ public partial class WebSocketClient
     /// handlers in order; override to count, filter or react, and call the base to keep them.
     /// </summary>
     /// <param name="message">The message.</param>
-    /// <param name="cancellationToken">Cancelled when the client is disposed.</param>
+    /// <param name="cancellationToken">Cancelled when the client closes (at the end of the close timeout, if still running) or is disposed.</param>
     protected virtual ValueTask OnMessageReceivedAsync(WebSocketClientMessage message, CancellationToken cancellationToken)
     {
         // Handlers that complete synchronously (the common case) cost no async state machine.
@@ -153,6 +184,17 @@ public partial class WebSocketClient
         foreach (Func<WebSocketDisconnectedContext, CancellationToken, ValueTask> handler in _disconnectedHandlers.Snapshot)
         {
             await InvokeIsolatedAsync(handler, context, "disconnect", cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Called once when the client gives up reconnecting by itself. The base invokes the give-up handlers.</summary>
+    /// <param name="context">Why.</param>
+    /// <param name="cancellationToken">Cancelled when the client is disposed.</param>
+    protected virtual async ValueTask OnGaveUpAsync(WebSocketGaveUpContext context, CancellationToken cancellationToken)
+    {
+        foreach (Func<WebSocketGaveUpContext, CancellationToken, ValueTask> handler in _gaveUpHandlers.Snapshot)
+        {
+            await InvokeIsolatedAsync(handler, context, "give-up", cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -263,6 +305,36 @@ public partial class WebSocketClient
         }
     }
 
+    /// <summary>Whether anything takes messages: a message handler, a reader, or an <see cref="OnMessageReceivedAsync"/> override.</summary>
+    private bool HasMessageConsumer() =>
+        _messageHandlers.Snapshot.Length != 0 || _readers.Snapshot.Length != 0 || OverridesOnMessageReceived();
+
+    private bool OverridesOnMessageReceived()
+    {
+        // Asked before every message while nothing else consumes: the answer is kept (0 unknown, 1 no, 2 yes).
+        int known = Volatile.Read(ref _overridesOnMessageReceived);
+        if (known == 0)
+        {
+            Func<WebSocketClientMessage, CancellationToken, ValueTask> onMessage = OnMessageReceivedAsync;
+            known = onMessage.Method.DeclaringType != typeof(WebSocketClient) ? 2 : 1;
+            Volatile.Write(ref _overridesOnMessageReceived, known);
+        }
+
+        return known == 2;
+    }
+
+    /// <summary>Wakes a pump that waits for a consumer.</summary>
+    private void OnMessageConsumerAdded()
+    {
+        MessagePump? pump;
+        lock (_lock)
+        {
+            pump = _pump;
+        }
+
+        pump?.OnConsumerAdded();
+    }
+
     /// <summary>Whether a subclass overrides <see cref="OnErrorAsync"/>, and so sees every failure itself.</summary>
     private bool OverridesOnError()
     {
@@ -335,19 +407,22 @@ public partial class WebSocketClient
         }
     }
 
-    private ValueTask RaiseErrorAsync(Exception error) => PostAsync(new DispatchItem(DispatchKind.Error, error, null, null));
+    private ValueTask RaiseErrorAsync(Exception error) => PostAsync(new DispatchItem(DispatchKind.Error, error, null, null, null));
 
-    private async ValueTask RaiseDisconnectedAsync(ConnectionEnd end, bool closedByApplication, bool willReconnect, TimeSpan? delay)
+    /// <summary>Reports a connection's end; its handlers run once <paramref name="after"/> completes (the connection's messages were delivered).</summary>
+    private async ValueTask RaiseDisconnectedAsync(ConnectionEnd end, bool closedByApplication, bool willReconnect, TimeSpan? delay, Task after)
     {
         // A close the application asked for is routine; a loss is worth a warning.
         Log.ClientDisconnected(Logger, closedByApplication ? Microsoft.Extensions.Logging.LogLevel.Information : Microsoft.Extensions.Logging.LogLevel.Warning, Redaction.Uri(_uri!), Log.Shown(end.CloseStatus), Log.Shown(end.Description), willReconnect, end.Exception);
         var context = new WebSocketDisconnectedContext(end.CloseStatus, end.Description, end.Exception, closedByApplication, willReconnect, delay);
-        await PostAsync(new DispatchItem(DispatchKind.Disconnected, context, null, null)).ConfigureAwait(false);
+        await PostAsync(new DispatchItem(DispatchKind.Disconnected, context, null, null, after)).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Runs the queued events' handlers one at a time and in order, then ends; the next event starts
     /// a new run. Separate from the socket's receive loop, so a slow handler only pauses reading.
+    /// A disconnect waits until the pump has delivered its connection's messages, so handlers see a
+    /// connection's messages before its end (and the next connection's connect after both).
     /// </summary>
     private async Task DispatchEventsAsync()
     {
@@ -369,6 +444,11 @@ public partial class WebSocketClient
 
             try
             {
+                if (item.After is { } after)
+                {
+                    await after.ConfigureAwait(false);
+                }
+
                 await DispatchAsync(item, token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -419,6 +499,9 @@ public partial class WebSocketClient
             case DispatchKind.Error:
                 await OnErrorAsync((Exception)item.Payload!, token).ConfigureAwait(false);
                 break;
+            case DispatchKind.GaveUp:
+                await OnGaveUpAsync((WebSocketGaveUpContext)item.Payload!, token).ConfigureAwait(false);
+                break;
             case DispatchKind.EndOfStream:
                 Volatile.Write(ref _streamEnded, true);
                 CompleteReaders();
@@ -426,15 +509,22 @@ public partial class WebSocketClient
         }
     }
 
+    /// <summary>What the pump delivers: a connection's message, as the handlers see it.</summary>
+    private ValueTask DeliverReceivedAsync(WebSocketMessage message, CancellationToken token)
+    {
+        DuplexTelemetry.MessagesReceived.Add(1);
+        DuplexTelemetry.BytesReceived.Add(message.Text is { } t ? t.Length : message.Data.Length);
+        return DeliverAsync(new WebSocketClientMessage(message.MessageType, message.Text, message.Data, _jsonCache, ++_messageSequence), token);
+    }
+
     /// <summary>
     /// Hands one received message to the handlers and the <see cref="ReadAllAsync"/> readers. Runs on
-    /// the client's message pump — never on the socket's receive loop — and never at the same time as
-    /// the dispatcher: connect handlers finish before the pump starts, disconnects are posted after
-    /// it ends, so handlers still run one at a time and in order.
+    /// the client's message pump — never on the socket's receive loop — and, while handlers return,
+    /// never at the same time as the dispatcher: a connection's messages go to the pump once its
+    /// connect handlers have run, its disconnect is dispatched once they were delivered.
     /// </summary>
-    private ValueTask DeliverAsync(WebSocketClientMessage message)
+    private ValueTask DeliverAsync(WebSocketClientMessage message, CancellationToken token)
     {
-        CancellationToken token = _lifetime.Token;
         if (Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Trace))
         {
             Log.MessageReceived(Logger, message.MessageType, message.ToString());
@@ -503,5 +593,5 @@ public partial class WebSocketClient
         }
     }
 
-    private readonly record struct DispatchItem(DispatchKind Kind, object? Payload, TaskCompletionSource? Done, WebSocketConnection? Connection);
+    private readonly record struct DispatchItem(DispatchKind Kind, object? Payload, TaskCompletionSource? Done, WebSocketConnection? Connection, Task? After);
 }

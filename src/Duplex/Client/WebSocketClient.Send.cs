@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Duplex.Connection;
+using Duplex.Connection.Send;
 using Duplex.Diagnostics;
 
 namespace Duplex.Client;
@@ -274,17 +275,17 @@ public partial class WebSocketClient
     private void ThrowIfCannotSendLocked()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_closeRequested)
+        if (_phase is ClientPhase.Closing or ClientPhase.Closed)
         {
             throw new WebSocketClosedException("The client is closed; nothing more can be sent.", null, null, closedByPeer: false);
         }
 
-        if (_gaveUp)
+        if (_phase == ClientPhase.GaveUp)
         {
             throw new WebSocketClosedException("The client stopped reconnecting; nothing more can be sent.", null, null, closedByPeer: true);
         }
 
-        if (!_started)
+        if (_phase == ClientPhase.Idle)
         {
             throw new InvalidOperationException("The client is not connected; call ConnectAsync first.");
         }
@@ -306,7 +307,7 @@ public partial class WebSocketClient
                 _directConnection = null;
             }
 
-            return !_closeRequested && !_gaveUp && !_disposed && _options.Reconnect.Enabled;
+            return _phase == ClientPhase.Running && !_disposed && _options.Reconnect.Enabled;
         }
     }
 
@@ -351,7 +352,7 @@ public partial class WebSocketClient
                 if (item is null)
                 {
                     _sendDirect = true;
-                    if (!_closeRequested && !_gaveUp && !_disposed)
+                    if (_phase == ClientPhase.Running && !_disposed)
                     {
                         _directConnection = connection;
                     }
@@ -369,7 +370,7 @@ public partial class WebSocketClient
 
             try
             {
-                await SendOnAsync(connection, item.MessageType, item.Text, item.Data, CancellationToken.None).ConfigureAwait(false);
+                await SendOnAsync(connection, item.MessageType, item.SentText, item.Data, CancellationToken.None).ConfigureAwait(false);
                 item.Completion.TrySetResult();
             }
             catch (WebSocketClosedException)
@@ -434,13 +435,14 @@ public partial class WebSocketClient
     /// </summary>
     private void RequeueUnsent(WebSocketConnection connection, bool willReconnect)
     {
-        IReadOnlyList<WebSocketMessage> unsent = connection.TakeUnsentMessages();
+        // As the bytes that were sent (UTF-8 for text): sent again, they are not encoded a second time.
+        List<UnsentMessage> unsent = connection.TakeUnsentPayloads();
         if (unsent.Count == 0)
         {
             return;
         }
 
-        var items = unsent.Select(m => new OutboxItem(m.MessageType, m.Text, m.Data, hasSender: false)).ToList();
+        var items = unsent.Select(m => new OutboxItem(m.MessageType, null, m.Payload, hasSender: false)).ToList();
         if (!willReconnect)
         {
             foreach (OutboxItem item in items)

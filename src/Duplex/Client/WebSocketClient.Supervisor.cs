@@ -8,10 +8,12 @@ namespace Duplex.Client;
 public partial class WebSocketClient
 {
     /// <summary>
-    /// The one loop that owns the connection's life: runs a connection until it ends, decides about
-    /// reconnecting (policy, backoff with jitter, limits), and opens the next one.
+    /// The one loop that owns the connection's life: watches a connection until it ends, decides about
+    /// reconnecting (policy, backoff with jitter, limits), and opens the next one. It never runs a
+    /// handler and never waits for one: the message pump delivers the messages, the event dispatcher
+    /// runs the other handlers, so a handler that does not return cannot stop it.
     /// </summary>
-    private async Task SuperviseAsync(WebSocketConnection connection, TaskCompletionSource? opened)
+    private async Task SuperviseAsync(WebSocketConnection connection, MessagePump pump, TaskCompletionSource? opened)
     {
         bool isReconnect = false;
         int attempt = 0;
@@ -21,23 +23,25 @@ public partial class WebSocketClient
             while (true)
             {
                 long openedAt = _time.GetTimestamp();
-                await OnConnectionOpenedAsync(connection, isReconnect, attempt, opened).ConfigureAwait(false);
-
-                // ConnectAsync has returned: the loop keeps no hold on its signal for the client's lifetime.
-                opened = null;
-                ConnectionEnd end = await RunConnectionAsync(connection).ConfigureAwait(false);
-                lock (_lock)
+                if (!Signal(ClientSignal.ConnectionOpened, connection))
                 {
-                    _connection = null;
-                    _sendDirect = false;
-                    _directConnection = null;
+                    // The client was closed while this connection opened: nobody wants it.
+                    connection.Abort();
+                    return;
                 }
 
+                var source = new MessagePump.Source(connection);
+                OnConnectionOpened(connection, source, pump, isReconnect, attempt, opened);
+
+                // ConnectAsync's signal now belongs to the connect handlers' continuation.
+                opened = null;
+                ConnectionEnd end = await WaitForEndAsync(connection, source).ConfigureAwait(false);
+                Signal(ClientSignal.ConnectionEnded);
                 DuplexTelemetry.OpenConnections.Add(-1);
                 bool closedByApplication;
                 lock (_lock)
                 {
-                    closedByApplication = _closeRequested;
+                    closedByApplication = _phase != ClientPhase.Running;
                 }
 
                 // Messages the connection accepted but never wrote go back to the outbox (or are
@@ -45,7 +49,7 @@ public partial class WebSocketClient
                 RequeueUnsent(connection, willReconnect: !closedByApplication && _options.Reconnect.Enabled);
                 if (closedByApplication)
                 {
-                    await RaiseDisconnectedAsync(end, closedByApplication: true, willReconnect: false, delay: null).ConfigureAwait(false);
+                    await RaiseDisconnectedAsync(end, closedByApplication: true, willReconnect: false, delay: null, after: source.Settled).ConfigureAwait(false);
                     return;
                 }
 
@@ -55,7 +59,7 @@ public partial class WebSocketClient
                     attempt = 0;
                 }
 
-                (WebSocketConnection Connection, int Attempt)? next = await ReconnectAsync(end, attempt, stop).ConfigureAwait(false);
+                (WebSocketConnection Connection, int Attempt)? next = await ReconnectAsync(end, attempt, stop, source.Settled).ConfigureAwait(false);
                 if (next is null)
                 {
                     return;
@@ -78,10 +82,29 @@ public partial class WebSocketClient
     }
 
     /// <summary>
+    /// Waits until <paramref name="connection"/> ends (its own timer watches for silence). The pump reaching
+    /// the end of its messages says so first after a clean close (both Close frames exchanged, the
+    /// server yet to end TCP, which need not hold up what comes next); the connection's own end says
+    /// so when a handler holds the pump up.
+    /// </summary>
+    private async Task<ConnectionEnd> WaitForEndAsync(WebSocketConnection connection, MessagePump.Source source)
+    {
+        await Task.WhenAny(connection.Completion, source.Delivered).ConfigureAwait(false);
+        if (connection.CloseError is not null)
+        {
+            // A failed connection is being torn down: let that finish, so what it never wrote is known.
+            await connection.Completion.ConfigureAwait(false);
+        }
+
+        return ConnectionEnd.From(connection);
+    }
+
+    /// <summary>
     /// Retries until a connection opens (returns it) or the policy, the limits or a close stop it
     /// (returns null, having reported why).
     /// </summary>
-    private async Task<(WebSocketConnection Connection, int Attempt)?> ReconnectAsync(ConnectionEnd end, int attempt, CancellationToken stop)
+    /// <remarks>The disconnect is dispatched once <paramref name="delivered"/> completes: after the lost connection's messages.</remarks>
+    private async Task<(WebSocketConnection Connection, int Attempt)?> ReconnectAsync(ConnectionEnd end, int attempt, CancellationToken stop, Task delivered)
     {
         long started = _time.GetTimestamp();
         Exception? cause = end.Exception;
@@ -93,7 +116,7 @@ public partial class WebSocketClient
             (bool retry, TimeSpan delay, string reason) = Decide(cause, status, attempt, _time.GetElapsedTime(started));
             if (first)
             {
-                await RaiseDisconnectedAsync(end, closedByApplication: false, willReconnect: retry, delay: retry ? delay : null).ConfigureAwait(false);
+                await RaiseDisconnectedAsync(end, closedByApplication: false, willReconnect: retry, delay: retry ? delay : null, after: delivered).ConfigureAwait(false);
                 first = false;
             }
             else if (cause is not null)
@@ -103,7 +126,7 @@ public partial class WebSocketClient
 
             if (!retry)
             {
-                GiveUp(reason);
+                GiveUp(new WebSocketGaveUpContext(reason, cause, status));
                 return null;
             }
 
@@ -111,9 +134,9 @@ public partial class WebSocketClient
             // (a test driving a fake clock) knows the wait has begun.
             Task wait = Task.Delay(delay, _time, stop);
             Log.ReconnectScheduled(Logger, attempt, delay);
-            SetState(WebSocketClientState.Disconnected);
+            Signal(ClientSignal.ReconnectWaitStarted);
             await wait.ConfigureAwait(false);
-            SetState(WebSocketClientState.Connecting);
+            Signal(ClientSignal.ReconnectAttemptStarted);
             try
             {
                 WebSocketConnection connection = await OpenConnectionAsync(attempt, stop).ConfigureAwait(false);
@@ -127,24 +150,22 @@ public partial class WebSocketClient
         }
     }
 
-    private void GiveUp(string reason)
+    private void GiveUp(WebSocketGaveUpContext context)
     {
         lock (_lock)
         {
-            _gaveUp = true;
-            _directConnection = null;
-            _started = false;
             _supervisor = null;
         }
 
         if (_uri is not null)
         {
-            Log.ReconnectGivenUp(Logger, Redaction.Uri(_uri), reason);
+            Log.ReconnectGivenUp(Logger, Redaction.Uri(_uri), context.Reason);
         }
 
-        SetState(WebSocketClientState.Disconnected);
+        Signal(ClientSignal.GaveUp);
         FailOutbox("the client stopped reconnecting");
-        _ = PostAsync(new DispatchItem(DispatchKind.EndOfStream, null, null, null));
+        _ = PostAsync(new DispatchItem(DispatchKind.GaveUp, context, null, null, null));
+        _ = PostAsync(new DispatchItem(DispatchKind.EndOfStream, null, null, null, null));
     }
 
     /// <summary>Whether to try again, after how long, and if not, why not.</summary>
@@ -239,6 +260,9 @@ public partial class WebSocketClient
     private async ValueTask<WebSocketConnectionOptions> BuildConnectionOptionsAsync(CancellationToken cancellationToken)
     {
         WebSocketConnectionOptions options = _options.Connection.Snapshot();
+
+        // The connection's one timer serves the silence limit beside keepalive.
+        options.SilenceTimeout = _options.SilenceTimeout;
         IDictionary<string, string> headers = options.Handshake.Headers;
         if (_connectHeaders is { } fixedHeaders)
         {
@@ -271,108 +295,32 @@ public partial class WebSocketClient
         return options;
     }
 
-    /// <summary>Makes a new connection current: state Open, connect handlers, then the outbox.</summary>
-    private async Task OnConnectionOpenedAsync(WebSocketConnection connection, bool isReconnect, int attempt, TaskCompletionSource? opened)
+    /// <summary>
+    /// A new connection is current (the state says Open): connect handlers, then — without the
+    /// supervisor waiting — its messages and the outbox.
+    /// </summary>
+    private void OnConnectionOpened(WebSocketConnection connection, MessagePump.Source source, MessagePump pump, bool isReconnect, int attempt, TaskCompletionSource? opened)
     {
-        lock (_lock)
-        {
-            _connection = connection;
-            _sendDirect = false;
-            _directConnection = null;
-        }
-
         DuplexTelemetry.OpenConnections.Add(1);
-        SetState(WebSocketClientState.Open);
         Log.ClientConnected(Logger, Redaction.Uri(_uri!), connection.HandshakeResponse!.HttpVersion, isReconnect, Log.Shown(connection.SubProtocol));
-
-        // Connect handlers run to completion first, so what they send (authentication,
-        // subscriptions) goes out before anything that waited in the outbox.
         var context = new WebSocketConnectedContext(connection.HandshakeResponse.Uri, isReconnect, attempt, connection.HandshakeResponse);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await PostAsync(new DispatchItem(DispatchKind.Connected, context, done, connection)).ConfigureAwait(false);
-        await done.Task.ConfigureAwait(false);
-        opened?.TrySetResult();
-        await DrainOutboxAsync(connection).ConfigureAwait(false);
+        _ = PostAsync(new DispatchItem(DispatchKind.Connected, context, done, connection, null));
+        _ = AfterConnectHandlersAsync(connection, source, pump, done.Task, opened);
     }
 
     /// <summary>
-    /// The message pump: hands the connection's messages to the handlers until the connection ends
-    /// (while the handlers are busy the connection's receive queue fills and reading pauses), and
-    /// watches for silence.
+    /// Once the connect handlers have run: the connection's messages go to the pump (after those of
+    /// earlier connections), ConnectAsync returns, and the outbox drains. The connect handlers run
+    /// first so that what they send (authentication, subscriptions) goes out before anything that
+    /// waited in the outbox, and so that they see no message of their connection before they finish.
     /// </summary>
-    private async Task<ConnectionEnd> RunConnectionAsync(WebSocketConnection connection)
+    private async Task AfterConnectHandlersAsync(WebSocketConnection connection, MessagePump.Source source, MessagePump pump, Task connectHandlers, TaskCompletionSource? opened)
     {
-        using ITimer? watchdog = StartSilenceWatchdog(connection);
-        try
-        {
-            while (true)
-            {
-                // Waits on the connection's queue itself rather than in ReceiveMessageAsync, so an idle
-                // client holds no receive call's state.
-                if (!connection.TryReceiveMessage(out WebSocketMessage message))
-                {
-                    if (await connection.WaitForMessagesAsync().ConfigureAwait(false))
-                    {
-                        continue;
-                    }
-
-                    message = connection.MessageAfterEnd();
-                }
-
-                if (message.IsClose)
-                {
-                    break;
-                }
-
-                DuplexTelemetry.MessagesReceived.Add(1);
-                DuplexTelemetry.BytesReceived.Add(message.Text is { } t ? t.Length : message.Data.Length);
-                var received = new WebSocketClientMessage(message.MessageType, message.Text, message.Data, _jsonCache, ++_messageSequence);
-                await DeliverAsync(received).ConfigureAwait(false);
-            }
-        }
-        catch (Exception ex) when (ex is DuplexException or System.Threading.Channels.ChannelClosedException)
-        {
-            // A connection failed for a protocol violation is still sending its Close behind the
-            // handlers' replies and waiting (bounded) for the server to end TCP (RFC 6455 §7.1.1);
-            // aborting it would cut both short.
-            if (ex is not WebSocketProtocolException)
-            {
-                connection.Abort();
-            }
-
-            await connection.Completion.ConfigureAwait(false);
-        }
-
-        // After a clean close the connection may still be waiting (bounded) for the server to end
-        // TCP; that need not hold up what comes next.
-        return ConnectionEnd.From(connection);
-    }
-
-    private ITimer? StartSilenceWatchdog(WebSocketConnection connection)
-    {
-        TimeSpan silence = _options.SilenceTimeout;
-        if (silence == Timeout.InfiniteTimeSpan)
-        {
-            return null;
-        }
-
-        // Checked four times per timeout, so silence is noticed at most a quarter late.
-        TimeSpan period = silence / 4;
-        return _time.CreateTimer(
-            _ =>
-            {
-                if (_time.GetElapsedTime(connection.LastReceivedTimestamp) >= silence)
-                {
-                    Log.SilenceTimeout(Logger, silence);
-                    connection.FailOnTimeout(
-                        WebSocketCloseStatus.EndpointUnavailable,
-                        "silence timeout",
-                        $"Nothing was received for {silence.TotalSeconds:0.###} s.");
-                }
-            },
-            null,
-            period,
-            period);
+        await connectHandlers.ConfigureAwait(false);
+        pump.Attach(source);
+        opened?.TrySetResult();
+        await DrainOutboxAsync(connection).ConfigureAwait(false);
     }
 
     /// <summary>How a connection ended, as the reconnect policy and the disconnect handlers see it.</summary>

@@ -16,10 +16,14 @@ namespace Duplex.Client;
 /// </summary>
 /// <remarks>
 /// <para>Thread safety: every public member may be called from any number of threads at once.</para>
-/// <para>One supervisor loop owns the state machine and decides about reconnecting. Handlers run one
-/// at a time, in order, on the client's message pump and event dispatcher — never on the socket's
-/// receive loop — so a slow handler never delays Pongs or keepalive (messages wait in the
-/// connection's bounded receive queue; when it is full, reading pauses).</para>
+/// <para>One supervisor loop owns the state machine and decides about reconnecting; it never runs or
+/// waits for a handler. Handlers run one at a time, in order, on the client's message pump (messages)
+/// and event dispatcher (connect, disconnect, error) — never on the socket's receive loop — so a slow
+/// handler never delays Pongs, keepalive, reconnecting or <see cref="CloseAsync(WebSocketCloseStatus, string?, CancellationToken)"/>
+/// (messages wait in the connection's bounded receive queue; when it is full, reading pauses). A
+/// connection's messages reach the handlers after its connect handlers and before its disconnect
+/// handlers; a handler that does not return holds up the handlers behind it, and is reported after
+/// <see cref="WebSocketClientOptions.SlowHandlerThreshold"/>.</para>
 /// <para>Cancellation: a send cancelled while its message waits in the outbox is removed from it;
 /// once handed to a connection it is sent. Cancelling other waits leaves the client as it is.</para>
 /// <para>Designed for inheritance: override <see cref="OnMessageReceivedAsync"/> and the other
@@ -36,6 +40,7 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
     private readonly CancellationTokenSource _lifetime = new();
     private WebSocketClientState _state = WebSocketClientState.Closed;
     private WebSocketConnection? _connection;
+    private MessagePump? _pump;
     private CancellationTokenSource _run = new();
 
     // The first connect's own token source while it runs: cancelled with _run, and never registered on
@@ -46,9 +51,6 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
     private Uri? _uri;
     private IReadOnlyDictionary<string, string>? _connectHeaders;
     private WebSocketTlsOptions? _connectTls;
-    private bool _started;
-    private bool _closeRequested;
-    private bool _gaveUp;
     private bool _disposed;
     private long _lastRoundTripTicks = -1;
 
@@ -89,7 +91,27 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
         {
             lock (_lock)
             {
-                return _started && !_closeRequested && !_gaveUp && _state is WebSocketClientState.Disconnected or WebSocketClientState.Connecting && _supervisor is not null;
+                return _phase == ClientPhase.Running && _state is WebSocketClientState.Disconnected or WebSocketClientState.Connecting && _supervisor is not null;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether the client stopped reconnecting by itself: reconnecting is disabled, the attempts or
+    /// the time allowed ran out, or the connection ended in a way reconnecting cannot fix (a close
+    /// code such as 1008 or 1009, a 401/403 answer to a reconnect). <see cref="State"/> then reads
+    /// <see cref="WebSocketClientState.Disconnected"/> with <see cref="IsReconnecting"/> false, and
+    /// the <see cref="OnGaveUp"/> handlers have been told why. Reset by
+    /// <see cref="CloseAsync(WebSocketCloseStatus, string?, CancellationToken)"/> (the state becomes
+    /// <see cref="WebSocketClientState.Closed"/>) and by a new connect.
+    /// </summary>
+    public bool HasGivenUp
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _phase == ClientPhase.GaveUp;
             }
         }
     }
@@ -128,6 +150,22 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
     /// <summary>The client's logger, for subclasses.</summary>
     protected ILogger Logger { get; }
 
+    /// <summary>
+    /// Creates a client, lets <paramref name="configure"/> register its handlers, then connects it, so
+    /// that no message is missed — not even one the server sends as soon as the connection opens.
+    /// </summary>
+    /// <param name="uri">The server, <c>ws://</c> or <c>wss://</c>.</param>
+    /// <param name="configure">Runs before the connect, with the new client: register handlers here.</param>
+    /// <param name="headers">Headers for the opening handshake, or null.</param>
+    /// <param name="options">Client settings, or null for the defaults.</param>
+    /// <param name="cancellationToken">Cancels the connect.</param>
+    /// <returns>A connected client; dispose it when done.</returns>
+    public static Task<WebSocketClient> CreateConnectedAsync(Uri uri, Action<WebSocketClient> configure, IReadOnlyDictionary<string, string>? headers = null, WebSocketClientOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        return CreateConnectedCoreAsync(uri, configure, headers, options, cancellationToken);
+    }
+
     /// <summary>Creates a client with the default options and connects it; see <see cref="CreateConnectedAsync(Uri, IReadOnlyDictionary{string, string}?, WebSocketClientOptions?, CancellationToken)"/>.</summary>
     /// <param name="uri">The server, <c>ws://</c> or <c>wss://</c>.</param>
     /// <param name="cancellationToken">Cancels the connect.</param>
@@ -143,11 +181,16 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
     /// <param name="options">Client settings, or null for the defaults.</param>
     /// <param name="cancellationToken">Cancels the connect.</param>
     /// <returns>A connected client; dispose it when done.</returns>
-    public static async Task<WebSocketClient> CreateConnectedAsync(Uri uri, IReadOnlyDictionary<string, string>? headers = null, WebSocketClientOptions? options = null, CancellationToken cancellationToken = default)
+    /// <remarks>Messages wait in the connection until a handler or reader is registered; to register handlers before the connect, use <see cref="CreateConnectedAsync(Uri, Action{WebSocketClient}, IReadOnlyDictionary{string, string}?, WebSocketClientOptions?, CancellationToken)"/>.</remarks>
+    public static Task<WebSocketClient> CreateConnectedAsync(Uri uri, IReadOnlyDictionary<string, string>? headers = null, WebSocketClientOptions? options = null, CancellationToken cancellationToken = default) =>
+        CreateConnectedCoreAsync(uri, configure: null, headers, options, cancellationToken);
+
+    private static async Task<WebSocketClient> CreateConnectedCoreAsync(Uri uri, Action<WebSocketClient>? configure, IReadOnlyDictionary<string, string>? headers, WebSocketClientOptions? options, CancellationToken cancellationToken)
     {
         var client = new WebSocketClient(options);
         try
         {
+            configure?.Invoke(client);
             await client.ConnectAsync(uri, headers, null, cancellationToken).ConfigureAwait(false);
             return client;
         }
@@ -181,17 +224,16 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
     {
         ArgumentNullException.ThrowIfNull(uri);
         CancellationTokenSource connecting;
+        MessagePump pump;
+        (WebSocketClientState, WebSocketClientState)? change;
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_started)
+            if (_phase is ClientPhase.Running or ClientPhase.Closing)
             {
                 throw new InvalidOperationException("The client is already connected or connecting; it reconnects by itself. Close it before connecting again.");
             }
 
-            _started = true;
-            _closeRequested = false;
-            _gaveUp = false;
             _closeTask = null;
             _uri = uri;
             _connectHeaders = headers is null ? null : new Dictionary<string, string>(headers, StringComparer.OrdinalIgnoreCase);
@@ -201,9 +243,14 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
             connecting = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : new CancellationTokenSource();
             _connecting = connecting;
             Volatile.Write(ref _streamEnded, false);
+
+            // One pump per run, across its connections: their messages are delivered in order.
+            pump = new MessagePump(DeliverReceivedAsync, HasMessageConsumer, _time, Logger, _options.SlowHandlerThreshold);
+            _pump = pump;
+            ApplyLocked(ClientSignal.ConnectRequested, null, out change);
         }
 
-        SetState(WebSocketClientState.Connecting);
+        RaiseStateChanged(change);
         WebSocketConnection connection;
         try
         {
@@ -212,13 +259,9 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
         catch (Exception ex)
         {
             EndConnecting(connecting);
-            lock (_lock)
-            {
-                _started = false;
-            }
-
+            pump.Stop();
+            Signal(ClientSignal.FirstConnectFailed);
             FailOutbox("the first connect failed");
-            SetState(WebSocketClientState.Closed);
             if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
                 throw new WebSocketClosedException("The client was closed while connecting.", null, null, closedByPeer: false, ex);
@@ -229,7 +272,7 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
 
         EndConnecting(connecting);
         var opened = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Task supervisor = SuperviseAsync(connection, opened);
+        Task supervisor = SuperviseAsync(connection, pump, opened);
         lock (_lock)
         {
             _supervisor = supervisor;
@@ -301,7 +344,10 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
     /// Closes the connection with a closing handshake and stops reconnecting. With
     /// <see cref="WebSocketClientOptions.DrainOutboxOnClose"/> the outbox is sent first; whatever
     /// cannot be sent within the close timeout is reported (its send fails, and
-    /// <see cref="WebSocketClientOptions.MessageDropped"/> receives it). Idempotent.
+    /// <see cref="WebSocketClientOptions.MessageDropped"/> receives it). Messages already received are
+    /// still delivered, then the disconnect handlers run. All of it is bounded by the connection's
+    /// <see cref="WebSocketConnectionOptions.CloseTimeout"/>: a message handler that has not returned
+    /// by then is left behind, with its token cancelled. Idempotent.
     /// </summary>
     /// <param name="closeStatus">1000–1003, 1007–1014 or 3000–4999.</param>
     /// <param name="statusDescription">A reason of at most 123 UTF-8 bytes.</param>
@@ -310,17 +356,26 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
     {
         CloseStatusRules.ValidateOutgoing(closeStatus, statusDescription, nameof(closeStatus), nameof(statusDescription));
         Task close;
+        (WebSocketClientState, WebSocketClientState)? change = null;
+        MessagePump? stopPump = null;
         lock (_lock)
         {
             if (_closeTask is null)
             {
-                _closeRequested = true;
-                _directConnection = null;
-                _closeTask = _started ? CloseCoreAsync(closeStatus, statusDescription) : Task.CompletedTask;
+                bool running = _phase == ClientPhase.Running;
+                ApplyLocked(ClientSignal.CloseRequested, null, out change);
+                _closeTask = running ? CloseCoreAsync(closeStatus, statusDescription) : Task.CompletedTask;
+
+                // Not running (given up, or never connected): no connection to close, only a pump that
+                // may still hold a handler.
+                stopPump = running ? null : _pump;
             }
 
             close = _closeTask;
         }
+
+        RaiseStateChanged(change);
+        stopPump?.Stop();
 
         return cancellationToken.CanBeCanceled ? close.WaitAsync(cancellationToken) : close;
     }
@@ -368,18 +423,21 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
         }
 
         WebSocketConnection? connection;
+        MessagePump? pump;
+        (WebSocketClientState, WebSocketClientState)? change;
         lock (_lock)
         {
-            _closeRequested = true;
-            _directConnection = null;
             _closeTask ??= Task.CompletedTask;
             connection = _connection;
+            pump = _pump;
+            ApplyLocked(ClientSignal.Disposed, null, out change);
         }
 
         StopRunning();
         connection?.Abort();
+        pump?.Stop();
         FailOutbox("the client was disposed");
-        SetState(WebSocketClientState.Closed);
+        RaiseStateChanged(change);
         Shutdown();
         _lifetime.Cancel();
     }
@@ -423,63 +481,79 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
             _directConnection = null;
         }
 
-        CloseEvents(new DispatchItem(DispatchKind.EndOfStream, null, null, null));
+        CloseEvents(new DispatchItem(DispatchKind.EndOfStream, null, null, null, null));
     }
 
+    /// <summary>
+    /// The close, all of it bounded by one close timeout: the outbox and the closing handshake, the
+    /// supervisor's end, the messages already received (the pump delivers them while it can), then
+    /// the disconnect handlers. A handler that does not return is left behind, its token cancelled.
+    /// </summary>
     private async Task CloseCoreAsync(WebSocketCloseStatus closeStatus, string? statusDescription)
     {
         await Task.Yield();
-        SetState(WebSocketClientState.Closing);
         StopRunning();
         WebSocketConnection? connection;
         Task? supervisor;
+        MessagePump? pump;
         lock (_lock)
         {
             connection = _connection;
             supervisor = _supervisor;
+            pump = _pump;
         }
 
-        TimeSpan closeTimeout = _options.Connection.CloseTimeout;
-        using (var deadline = new CancellationTokenSource(closeTimeout, _time))
+        using var deadline = new CancellationTokenSource(_options.Connection.CloseTimeout, _time);
+        try
+        {
+            if (connection is not null && _options.DrainOutboxOnClose)
+            {
+                await WaitOutboxDrainedAsync(connection, deadline.Token).ConfigureAwait(false);
+            }
+
+            if (connection is not null)
+            {
+                await connection.CloseAsync(closeStatus, statusDescription, deadline.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or DuplexException)
+        {
+            connection?.Abort();
+        }
+
+        if (supervisor is not null)
         {
             try
             {
-                if (connection is not null && _options.DrainOutboxOnClose)
-                {
-                    await WaitOutboxDrainedAsync(connection, deadline.Token).ConfigureAwait(false);
-                }
-
-                if (connection is not null)
-                {
-                    await connection.CloseAsync(closeStatus, statusDescription, deadline.Token).ConfigureAwait(false);
-                }
+                await supervisor.WaitAsync(deadline.Token).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is OperationCanceledException or DuplexException)
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested)
             {
                 connection?.Abort();
             }
+        }
 
-            if (supervisor is not null)
+        if (pump is not null)
+        {
+            try
             {
-                try
-                {
-                    await supervisor.WaitAsync(closeTimeout, _time).ConfigureAwait(false);
-                }
-                catch (TimeoutException)
-                {
-                    connection?.Abort();
-                }
+                await pump.WhenIdleAsync().WaitAsync(deadline.Token).ConfigureAwait(false);
             }
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+            {
+                // A handler has not returned; it must not hold CloseAsync.
+            }
+
+            pump.Stop();
         }
 
         FailOutbox("the client closed before it could be sent");
         lock (_lock)
         {
-            _started = false;
             _supervisor = null;
         }
 
-        SetState(WebSocketClientState.Closed);
+        Signal(ClientSignal.Closed);
         if (_uri is not null)
         {
             Log.ClientClosed(Logger, Redaction.Uri(_uri), (int)closeStatus);
@@ -487,41 +561,14 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
 
         // Completes after the disconnect handlers (and everything dispatched before) have run.
         var dispatched = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await PostAsync(new DispatchItem(DispatchKind.EndOfStream, null, dispatched, null)).ConfigureAwait(false);
+        await PostAsync(new DispatchItem(DispatchKind.EndOfStream, null, dispatched, null, null)).ConfigureAwait(false);
         try
         {
-            await dispatched.Task.WaitAsync(closeTimeout, _time).ConfigureAwait(false);
+            await dispatched.Task.WaitAsync(deadline.Token).ConfigureAwait(false);
         }
-        catch (TimeoutException)
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
         {
-            // A handler that does not return must not hold CloseAsync forever.
-        }
-    }
-
-    private void SetState(WebSocketClientState state)
-    {
-        WebSocketClientState previous;
-        lock (_lock)
-        {
-            previous = _state;
-            if (previous == state)
-            {
-                return;
-            }
-
-            _state = state;
-        }
-
-        try
-        {
-            StateChanged?.Invoke(this, new WebSocketClientStateChangedEventArgs(previous, state));
-        }
-#pragma warning disable CA1031 // A subscriber's exception must never break the state machine.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            Log.HandlerFailed(Logger, "StateChanged", ex);
-            WriteUnobservedHandlerError("StateChanged", ex);
+            // A handler that does not return must not hold CloseAsync.
         }
     }
 }

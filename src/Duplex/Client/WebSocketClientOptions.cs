@@ -53,9 +53,21 @@ public sealed class WebSocketClientOptions
 
     /// <summary>
     /// When nothing at all (no message, no Pong) arrives for this long, the connection is considered
-    /// dead and replaced. <see cref="Timeout.InfiniteTimeSpan"/> (the default) turns it off.
+    /// dead and replaced (close status 1001). Time during which reading waits for the handlers (the
+    /// connection's receive queue is full) is not counted against the server. Served by the connection's
+    /// keepalive timer. <see cref="Timeout.InfiniteTimeSpan"/> (the default) turns it off.
     /// </summary>
     public TimeSpan SilenceTimeout { get; set; } = Timeout.InfiniteTimeSpan;
+
+    /// <summary>
+    /// How long one received message may take through the message handlers (and the
+    /// <see cref="WebSocketClient.ReadAllAsync"/> readers) before a Warning is logged (event
+    /// <c>SlowMessageHandler</c>, while it still runs, so a handler that never returns is reported too;
+    /// then <c>SlowMessageHandlerReturned</c> with the duration once it returns). Messages are delivered
+    /// one at a time, so later ones wait behind a slow one. Default 1 second;
+    /// <see cref="Timeout.InfiniteTimeSpan"/> turns the watch off.
+    /// </summary>
+    public TimeSpan SlowHandlerThreshold { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>How long <see cref="WebSocketClient.PingAsync(ReadOnlyMemory{byte}, TimeSpan?, CancellationToken)"/> waits for a Pong by default. Default 10 seconds.</summary>
     public TimeSpan PingTimeout { get; set; } = TimeSpan.FromSeconds(10);
@@ -109,6 +121,7 @@ public sealed class WebSocketClientOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(ReaderQueueCapacity, 1, nameof(ReaderQueueCapacity));
         WebSocketConnectionOptions.ValidateTimeout(SilenceTimeout, nameof(SilenceTimeout));
         WebSocketConnectionOptions.ValidateTimeout(PingTimeout, nameof(PingTimeout));
+        WebSocketConnectionOptions.ValidateTimeout(SlowHandlerThreshold, nameof(SlowHandlerThreshold));
         ArgumentNullException.ThrowIfNull(Logger, nameof(Logger));
         ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
         ArgumentNullException.ThrowIfNull(Random, nameof(Random));

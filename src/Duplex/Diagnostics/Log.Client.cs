@@ -57,4 +57,13 @@ internal static partial class Log
     [LoggerMessage(EventId = 311, EventName = "MessageReceived", Level = LogLevel.Trace,
         Message = "Received a {MessageType} message: {Payload}")]
     public static partial void MessageReceived(ILogger logger, WebSocketMessageType messageType, string payload);
+
+    /// <summary>Once per delivery, while it still runs: a handler that never returns is reported too.</summary>
+    [LoggerMessage(EventId = 313, EventName = "SlowMessageHandler", Level = LogLevel.Warning,
+        Message = "A message's handlers and readers have been running for {Elapsed} (threshold {Threshold}); later messages wait behind it.")]
+    public static partial void SlowMessageHandler(ILogger logger, TimeSpan elapsed, TimeSpan threshold);
+
+    [LoggerMessage(EventId = 314, EventName = "SlowMessageHandlerReturned", Level = LogLevel.Warning,
+        Message = "A message's handlers and readers took {Duration} (threshold {Threshold}).")]
+    public static partial void SlowMessageHandlerReturned(ILogger logger, TimeSpan duration, TimeSpan threshold);
 }

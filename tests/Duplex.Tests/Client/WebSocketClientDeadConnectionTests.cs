@@ -11,7 +11,8 @@ public sealed class WebSocketClientDeadConnectionTests : RawServerClientTestBase
     [InlineData(true)]
     public async Task SendTextAsync_ConnectionDiedWhileSupervisorIsBusy_QueuesInOutboxAtOnce_AndGoesOutAfterReconnect(bool resetNotFin)
     {
-        // The supervisor is held up in a message handler, so it cannot see the connection end. A send
+        // A message handler holds the pump up, so the end cannot be seen through it (only through the
+        // connection's own end, which the supervisor may not have reached yet). A send
         // that meets the dead connection must then queue in the outbox and return, not retry the dead
         // connection until the supervisor gets round to it (with many senders that used to take every
         // pool thread, and the supervisor never got one).
