@@ -20,16 +20,18 @@ internal sealed class MessagePump
 {
     private const long NoDelivery = long.MinValue;
 
-    private readonly Func<WebSocketMessage, CancellationToken, ValueTask> _deliver;
-    private readonly Func<bool> _hasConsumer;
+    private readonly WebSocketClient _client;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly TimeSpan _slowThreshold;
-    private readonly CancellationTokenSource _stop = new();
+    // The handlers' token, cancelled by Stop; created with the first delivery.
+    private CancellationTokenSource? _stop;
 
-    // Guards everything below; taken twice per delivery when slow deliveries are watched.
-    private readonly object _gate = new();
-    private readonly Queue<Source> _sources = new();
+    // The pump's own monitor (lock (this); the type is the client's own) guards everything below; taken
+    // twice per delivery when slow deliveries are watched.
+    // The attached connections, oldest first, linked through Source.Next (no queue object for an idle client).
+    private Source? _head;
+    private Source? _tail;
     private bool _running;
     private bool _stopped;
     private TaskCompletionSource? _idle;
@@ -43,10 +45,9 @@ internal sealed class MessagePump
     private ITimer? _watch;
     private bool _watchArmed;
 
-    public MessagePump(Func<WebSocketMessage, CancellationToken, ValueTask> deliver, Func<bool> hasConsumer, TimeProvider time, ILogger logger, TimeSpan slowThreshold)
+    public MessagePump(WebSocketClient client, TimeProvider time, ILogger logger, TimeSpan slowThreshold)
     {
-        _deliver = deliver;
-        _hasConsumer = hasConsumer;
+        _client = client;
         _time = time;
         _logger = logger;
         _slowThreshold = slowThreshold;
@@ -55,15 +56,24 @@ internal sealed class MessagePump
     /// <summary>Queues <paramref name="source"/>'s connection behind those already attached; its messages follow theirs.</summary>
     public void Attach(Source source)
     {
-        lock (_gate)
+        lock (this)
         {
             if (!_stopped)
             {
-                _sources.Enqueue(source);
+                if (_tail is null)
+                {
+                    _head = source;
+                }
+                else
+                {
+                    _tail.Next = source;
+                }
+
+                _tail = source;
                 if (!_running)
                 {
                     _running = true;
-                    _ = Task.Run(RunAsync);
+                    _ = RunAsync();
                 }
 
                 return;
@@ -80,7 +90,7 @@ internal sealed class MessagePump
     /// </summary>
     public Task WhenIdleAsync()
     {
-        lock (_gate)
+        lock (this)
         {
             if (!_running || _stopped || _waitingForConsumer)
             {
@@ -96,7 +106,7 @@ internal sealed class MessagePump
     public void OnConsumerAdded()
     {
         TaskCompletionSource? added;
-        lock (_gate)
+        lock (this)
         {
             added = _consumerAdded;
             _consumerAdded = null;
@@ -116,7 +126,7 @@ internal sealed class MessagePump
         Source[] abandoned;
         TaskCompletionSource? idle;
         TaskCompletionSource? added;
-        lock (_gate)
+        lock (this)
         {
             if (_stopped)
             {
@@ -124,8 +134,14 @@ internal sealed class MessagePump
             }
 
             _stopped = true;
-            abandoned = [.. _sources];
-            _sources.Clear();
+            var list = new List<Source>();
+            for (Source? s = _head; s is not null; s = s.Next)
+            {
+                list.Add(s);
+            }
+
+            abandoned = [.. list];
+            _head = _tail = null;
             idle = _idle;
             _idle = null;
             added = _consumerAdded;
@@ -136,7 +152,7 @@ internal sealed class MessagePump
 
         try
         {
-            _stop.Cancel();
+            _stop?.Cancel();
         }
         catch (AggregateException)
         {
@@ -152,20 +168,36 @@ internal sealed class MessagePump
         added?.TrySetResult();
     }
 
+    // Read on every message without the lock; Stop writes it under the lock.
+    private bool IsStopRequested => Volatile.Read(ref _stopped);
+
+    /// <summary>The token the handlers get: cancelled once the pump stops.</summary>
+    private CancellationToken HandlerToken => Volatile.Read(ref _stop)?.Token ?? CreateHandlerToken();
+
+    private CancellationToken CreateHandlerToken()
+    {
+        lock (this)
+        {
+            return _stopped ? new CancellationToken(canceled: true) : (_stop ??= new CancellationTokenSource()).Token;
+        }
+    }
+
     private async Task RunAsync()
     {
-        CancellationToken token = _stop.Token;
+        // Off the attaching thread at once: no handler ever runs on the supervisor's.
+        await Task.Yield();
         while (true)
         {
             Source? source;
-            lock (_gate)
+            lock (this)
             {
                 if (_stopped)
                 {
                     return;
                 }
 
-                if (!_sources.TryPeek(out source))
+                source = _head;
+                if (source is null)
                 {
                     _running = false;
                     TaskCompletionSource? idle = _idle;
@@ -175,8 +207,54 @@ internal sealed class MessagePump
                 }
             }
 
-            await PumpAsync(source.Connection, token).ConfigureAwait(false);
-            lock (_gate)
+            // One connection's messages, until its queue ends (or the pump stops); inline, so the loop is
+            // one state machine.
+            WebSocketConnection connection = source.Connection;
+            try
+            {
+                while (!IsStopRequested)
+                {
+                    if (!_client.HasMessageConsumer())
+                    {
+                        // Nobody would see the message: it stays in the connection's queue (reading
+                        // pauses when that is full) until a handler or reader appears.
+                        await WaitForConsumerAsync().ConfigureAwait(false);
+                        continue;
+                    }
+
+                    // Waits on the connection's queue itself rather than in ReceiveMessageAsync, so an idle
+                    // client holds no receive call's state.
+                    if (!connection.TryReceiveMessage(out WebSocketMessage message))
+                    {
+                        if (await connection.WaitForMessagesAsync().ConfigureAwait(false))
+                        {
+                            continue;
+                        }
+
+                        message = connection.MessageAfterEnd();
+                    }
+
+                    if (message.IsClose)
+                    {
+                        break;
+                    }
+
+                    await DeliverAsync(message, HandlerToken).ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex) when (ex is DuplexException or ChannelClosedException)
+            {
+                // The connection failed: what it delivered before stays delivered; the supervisor learns
+                // why from the connection itself. One failed for a protocol violation is still sending its
+                // Close behind the handlers' replies and waiting (bounded) for the server to end TCP
+                // (RFC 6455 §7.1.1): aborting it would cut both short.
+                if (ex is not WebSocketProtocolException)
+                {
+                    connection.Abort();
+                }
+            }
+
+            lock (this)
             {
                 if (_stopped)
                 {
@@ -184,58 +262,14 @@ internal sealed class MessagePump
                     return;
                 }
 
-                _sources.Dequeue();
+                _head = source.Next;
+                if (_head is null)
+                {
+                    _tail = null;
+                }
             }
 
             source.Complete();
-        }
-    }
-
-    /// <summary>Delivers <paramref name="connection"/>'s messages until its queue ends (or the pump stops).</summary>
-    private async Task PumpAsync(WebSocketConnection connection, CancellationToken token)
-    {
-        try
-        {
-            while (!token.IsCancellationRequested)
-            {
-                if (!_hasConsumer())
-                {
-                    // Nobody would see the message: it stays in the connection's queue (reading
-                    // pauses when that is full) until a handler or reader appears.
-                    await WaitForConsumerAsync().ConfigureAwait(false);
-                    continue;
-                }
-
-                // Waits on the connection's queue itself rather than in ReceiveMessageAsync, so an idle
-                // client holds no receive call's state.
-                if (!connection.TryReceiveMessage(out WebSocketMessage message))
-                {
-                    if (await connection.WaitForMessagesAsync().ConfigureAwait(false))
-                    {
-                        continue;
-                    }
-
-                    message = connection.MessageAfterEnd();
-                }
-
-                if (message.IsClose)
-                {
-                    return;
-                }
-
-                await DeliverAsync(message, token).ConfigureAwait(false);
-            }
-        }
-        catch (Exception ex) when (ex is DuplexException or ChannelClosedException)
-        {
-            // The connection failed: what it delivered before stays delivered; the supervisor learns
-            // why from the connection itself. One failed for a protocol violation is still sending its
-            // Close behind the handlers' replies and waiting (bounded) for the server to end TCP
-            // (RFC 6455 §7.1.1): aborting it would cut both short.
-            if (ex is not WebSocketProtocolException)
-            {
-                connection.Abort();
-            }
         }
     }
 
@@ -244,9 +278,9 @@ internal sealed class MessagePump
         TaskCompletionSource added;
         TaskCompletionSource? idle;
         Source? stalled;
-        lock (_gate)
+        lock (this)
         {
-            if (_stopped || _hasConsumer())
+            if (_stopped || _client.HasMessageConsumer())
             {
                 return Task.CompletedTask;
             }
@@ -258,7 +292,7 @@ internal sealed class MessagePump
             // nor the events that follow the connection (its disconnect) for its messages.
             idle = _idle;
             _idle = null;
-            stalled = _sources.TryPeek(out Source? current) ? current : null;
+            stalled = _head;
         }
 
         idle?.TrySetResult();
@@ -272,7 +306,7 @@ internal sealed class MessagePump
         long started = watched ? StartWatch() : 0;
         try
         {
-            await _deliver(message, token).ConfigureAwait(false);
+            await _client.DeliverReceivedAsync(message, token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
@@ -296,7 +330,7 @@ internal sealed class MessagePump
     private long StartWatch()
     {
         long now = _time.GetTimestamp();
-        lock (_gate)
+        lock (this)
         {
             _deliveryNumber++;
             _deliveryStart = now;
@@ -316,7 +350,7 @@ internal sealed class MessagePump
     private void EndWatch(long started)
     {
         TimeSpan took = _time.GetElapsedTime(started);
-        lock (_gate)
+        lock (this)
         {
             _deliveryStart = NoDelivery;
         }
@@ -331,7 +365,7 @@ internal sealed class MessagePump
     private void CheckSlowDelivery()
     {
         TimeSpan elapsed;
-        lock (_gate)
+        lock (this)
         {
             if (_deliveryStart == NoDelivery)
             {
@@ -356,26 +390,69 @@ internal sealed class MessagePump
     /// <summary>One connection whose messages the pump delivers.</summary>
     internal sealed class Source(WebSocketConnection connection)
     {
-        private readonly TaskCompletionSource _delivered = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly TaskCompletionSource _settled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // Created only when someone waits for Settled before the end: usually it completes with the delivery.
+        private TaskCompletionSource? _settled;
+        private bool _stalled;
+        private bool _delivered;
 
         public WebSocketConnection Connection { get; } = connection;
 
-        /// <summary>Completes when the pump reached the end of the connection's messages (every one delivered), or gave them up.</summary>
-        public Task Delivered => _delivered.Task;
+        /// <summary>The connection attached after this one; guarded by the pump's monitor.</summary>
+        public Source? Next { get; set; }
 
         /// <summary>
-        /// Completes with <see cref="Delivered"/>, or earlier when the pump waits on this connection for a
+        /// Completes when the pump reached the end of the connection's messages (every one delivered), or
+        /// gave them up, or when the connection itself ended (<see cref="WatchConnectionEnd"/>), whichever
+        /// comes first.
+        /// </summary>
+        public Task Ended => _ended.Task;
+
+        /// <summary>The connection's teardown completes <see cref="Ended"/> too: one signal for the supervisor to await.</summary>
+        public void WatchConnectionEnd() => Connection.SignalOnEnd(_ended);
+
+        /// <summary>
+        /// Completes once every message was delivered (or given up), or earlier when the pump waits on this connection for a
         /// handler or reader to appear: what follows the connection (its disconnect) need not wait then.
         /// </summary>
-        public Task Settled => _settled.Task;
+        public Task Settled
+        {
+            get
+            {
+                lock (this)
+                {
+                    if (_stalled || _delivered)
+                    {
+                        return Task.CompletedTask;
+                    }
+
+                    return (_settled ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                }
+            }
+        }
 
         public void Complete()
         {
-            _delivered.TrySetResult();
-            _settled.TrySetResult();
+            lock (this)
+            {
+                _delivered = true;
+            }
+
+            _ended.TrySetResult();
+            Settle();
         }
 
-        public void Settle() => _settled.TrySetResult();
+        public void Settle()
+        {
+            TaskCompletionSource? settled;
+            lock (this)
+            {
+                _stalled = true;
+                settled = _settled;
+            }
+
+            settled?.TrySetResult();
+        }
     }
 }

@@ -306,7 +306,7 @@ public partial class WebSocketClient
     }
 
     /// <summary>Whether anything takes messages: a message handler, a reader, or an <see cref="OnMessageReceivedAsync"/> override.</summary>
-    private bool HasMessageConsumer() =>
+    internal bool HasMessageConsumer() =>
         _messageHandlers.Snapshot.Length != 0 || _readers.Snapshot.Length != 0 || OverridesOnMessageReceived();
 
     private bool OverridesOnMessageReceived()
@@ -510,7 +510,7 @@ public partial class WebSocketClient
     }
 
     /// <summary>What the pump delivers: a connection's message, as the handlers see it.</summary>
-    private ValueTask DeliverReceivedAsync(WebSocketMessage message, CancellationToken token)
+    internal ValueTask DeliverReceivedAsync(WebSocketMessage message, CancellationToken token)
     {
         DuplexTelemetry.MessagesReceived.Add(1);
         DuplexTelemetry.BytesReceived.Add(message.Text is { } t ? t.Length : message.Data.Length);

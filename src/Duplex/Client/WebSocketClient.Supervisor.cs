@@ -31,11 +31,24 @@ public partial class WebSocketClient
                 }
 
                 var source = new MessagePump.Source(connection);
+                source.WatchConnectionEnd();
                 OnConnectionOpened(connection, source, pump, isReconnect, attempt, opened);
 
                 // ConnectAsync's signal now belongs to the connect handlers' continuation.
                 opened = null;
-                ConnectionEnd end = await WaitForEndAsync(connection, source).ConfigureAwait(false);
+                // Until the connection ends (its own timer watches for silence). The pump reaching the end
+                // of its messages says so first after a clean close (both Close frames exchanged, the
+                // server yet to end TCP, which need not hold up what comes next); the connection's own
+                // end says so when a handler holds the pump up. Awaited here, not in a method of its
+                // own: an idle client keeps one state machine less.
+                await source.Ended.ConfigureAwait(false);
+                if (connection.CloseError is not null)
+                {
+                    // A failed connection is being torn down: let that finish, so what it never wrote is known.
+                    await connection.Completion.ConfigureAwait(false);
+                }
+
+                ConnectionEnd end = ConnectionEnd.From(connection);
                 Signal(ClientSignal.ConnectionEnded);
                 DuplexTelemetry.OpenConnections.Add(-1);
                 bool closedByApplication;
@@ -79,24 +92,6 @@ public partial class WebSocketClient
         {
             opened?.TrySetResult();
         }
-    }
-
-    /// <summary>
-    /// Waits until <paramref name="connection"/> ends (its own timer watches for silence). The pump reaching
-    /// the end of its messages says so first after a clean close (both Close frames exchanged, the
-    /// server yet to end TCP, which need not hold up what comes next); the connection's own end says
-    /// so when a handler holds the pump up.
-    /// </summary>
-    private async Task<ConnectionEnd> WaitForEndAsync(WebSocketConnection connection, MessagePump.Source source)
-    {
-        await Task.WhenAny(connection.Completion, source.Delivered).ConfigureAwait(false);
-        if (connection.CloseError is not null)
-        {
-            // A failed connection is being torn down: let that finish, so what it never wrote is known.
-            await connection.Completion.ConfigureAwait(false);
-        }
-
-        return ConnectionEnd.From(connection);
     }
 
     /// <summary>

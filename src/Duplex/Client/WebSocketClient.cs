@@ -245,7 +245,7 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
             Volatile.Write(ref _streamEnded, false);
 
             // One pump per run, across its connections: their messages are delivered in order.
-            pump = new MessagePump(DeliverReceivedAsync, HasMessageConsumer, _time, Logger, _options.SlowHandlerThreshold);
+            pump = new MessagePump(this, _time, Logger, _options.SlowHandlerThreshold);
             _pump = pump;
             ApplyLocked(ClientSignal.ConnectRequested, null, out change);
         }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.WebSockets;
 using Duplex.Diagnostics;
 using Duplex.Protocol;
@@ -88,5 +89,58 @@ public sealed partial class WebSocketConnection
             await Completion.ConfigureAwait(false);
             completion.TrySetResult();
         }
+    }
+
+    /// <summary>RFC 6455 §5.5.1 and §7.1.1: the peer's Close arrived (the receive loop's call, after queueing everything before it).</summary>
+    internal async Task OnCloseFrameAsync(Stream stream, WebSocketCloseStatus? status, string? reason)
+    {
+        WebSocketCloseStatus? answer;
+        lock (_stateLock)
+        {
+            answer = (_closing ??= new CloseHandshake()).OnRemoteClose(status, reason);
+            if (_state == WebSocketConnectionState.Open)
+            {
+                _state = WebSocketConnectionState.Closing;
+            }
+        }
+
+        using var deadline = new CancellationTokenSource(_closeTimeout, _time);
+        using CancellationTokenRegistration link = AbortToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), deadline);
+        try
+        {
+            // RFC 6455 §5.5.1: answer with a Close, echoing the status code received (an empty
+            // Close when none was), unless ours is already on its way.
+            if (TryQueueClose(answer, null) is var ticket and not 0)
+            {
+                await _sender!.WaitWrittenAsync(ticket, deadline.Token).ConfigureAwait(false);
+            }
+
+            // Both Close frames have been exchanged: the application may learn of the close now,
+            // without waiting for the TCP connection to end.
+            _incoming.Complete();
+
+            // RFC 6455 §7.1.1: the server closes the TCP connection first; wait for that (bounded).
+            byte[] discard = ArrayPool<byte>.Shared.Rent(1024);
+            try
+            {
+                while (await stream.ReadAsync(discard, deadline.Token).ConfigureAwait(false) > 0)
+                {
+                    // Nothing may follow a Close frame; whatever does is discarded.
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(discard);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException or DuplexException or System.Net.Sockets.SocketException)
+        {
+            if (deadline.IsCancellationRequested && !IsTornDown)
+            {
+                Log.CloseTimeout(_logger, _closeTimeout);
+            }
+        }
+
+        Teardown(null);
     }
 }

@@ -1,5 +1,6 @@
 using System.Net.WebSockets;
 using Duplex.Connection.Liveness;
+using Duplex.Connection.Receive;
 using Duplex.Connection.Send;
 using Duplex.Diagnostics;
 using Duplex.Handshake;
@@ -29,7 +30,6 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
     private readonly TimeSpan _keepAliveTimeout;
     private readonly TimeSpan _silenceTimeout;
     private readonly TimeSpan _closeTimeout;
-    private readonly int _receiveBufferSize;
     private readonly int _sendBufferLimit;
 
     // What ConnectAsync needs (the handshake settings, the transport); released once connected.
@@ -49,6 +49,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
     private CloseHandshake? _closing; // created with the first Close frame, sent or received
     private CancellationTokenSource? _abort; // only for streams whose disposal may not end a pending read
     private TaskCompletionSource? _closed; // created when someone asks for Completion
+    private TaskCompletionSource? _endSignal; // the resilient client's, completed with Completion
     private bool _completed;
     private Stream? _stream;
     private IAsyncDisposable? _handshake;
@@ -70,10 +71,9 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
         _keepAliveTimeout = settings.KeepAliveTimeout;
         _silenceTimeout = settings.SilenceTimeout;
         _closeTimeout = settings.CloseTimeout;
-        _receiveBufferSize = settings.ReceiveBufferSize;
         _sendBufferLimit = settings.SendBufferLimit;
-        _decoder = new FrameDecoder(settings.MaxMessageSize);
         _incoming = new ReceiveQueue(settings.ReceiveQueueCapacity);
+        _receiver = new FrameReceiver(this, _incoming, _time, settings.MaxMessageSize, settings.ReceiveBufferSize);
         _state = WebSocketConnectionState.Connecting;
     }
 
@@ -202,6 +202,24 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>
+    /// Completes <paramref name="signal"/> when <see cref="Completion"/> completes (at once if it has): lets
+    /// the resilient client wait for this end or its own on one task, with nothing more allocated.
+    /// </summary>
+    internal void SignalOnEnd(TaskCompletionSource signal)
+    {
+        lock (_stateLock)
+        {
+            if (!_completed)
+            {
+                _endSignal = signal;
+                return;
+            }
+        }
+
+        signal.TrySetResult();
+    }
+
     /// <summary>The receive loop; it ends once the connection is torn down (tests check that nothing is left reading).</summary>
     internal Task ReceiveLoop => _receiveLoop;
 
@@ -287,9 +305,9 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
             _state = WebSocketConnectionState.Open;
         }
 
-        _lastReceivedTimestamp = _time.GetTimestamp();
+        _receiver.MarkReceived();
         Log.ConnectionOpened(_logger, Log.Shown(subProtocol));
-        _receiveLoop = ReceiveLoopAsync();
+        _receiveLoop = _receiver.RunAsync(stream, AbortToken);
         StartLiveness();
     }
 
@@ -442,13 +460,16 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
             Log.ConnectionClosed(_logger, Log.Shown(LocalCloseStatus), Log.Shown(RemoteCloseStatus), Log.Shown(RemoteCloseStatusDescription));
         }
         TaskCompletionSource? closedSignal;
+        TaskCompletionSource? endSignal;
         lock (_stateLock)
         {
             _completed = true;
             closedSignal = _closed;
+            endSignal = _endSignal;
         }
 
         closedSignal?.TrySetResult();
+        endSignal?.TrySetResult();
     }
 
     /// <summary>How long a connection failed for a timeout waits for its Close frame to be written.</summary>

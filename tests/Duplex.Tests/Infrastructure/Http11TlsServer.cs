@@ -109,9 +109,9 @@ public sealed class Http11TlsServer : IAsyncDisposable
                 _ = ServeAsync(client);
             }
         }
-        catch (Exception exception) when (exception is OperationCanceledException or SocketException or ObjectDisposedException)
+        catch (Exception exception) when (exception is OperationCanceledException or SocketException or ObjectDisposedException or InvalidOperationException)
         {
-            // Stopped.
+            // Stopped (a listener stopped between two accepts says "not listening").
         }
     }
 

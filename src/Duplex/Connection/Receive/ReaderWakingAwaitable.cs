@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace Duplex.Connection;
+namespace Duplex.Connection.Receive;
 
 /// <summary>
 /// How the receive loop awaits something that does not need its thread — a socket read, or a large

@@ -1,6 +1,6 @@
 using Duplex.Protocol;
 
-namespace Duplex.Connection;
+namespace Duplex.Connection.Receive;
 
 /// <summary>
 /// A protocol violation the receive loop has found, held until the connection is failed for it. The

@@ -1,6 +1,6 @@
 using System.Threading.Tasks.Sources;
 
-namespace Duplex.Connection;
+namespace Duplex.Connection.Receive;
 
 /// <summary>
 /// The bounded hand-off of received batches from the receive loop (the one writer) to the
@@ -42,6 +42,12 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
 
     private ManualResetValueTaskSourceCore<bool> _writer = new() { RunContinuationsAsynchronously = true };
     private bool _writerWaiting;
+
+    // A batch the reader is done with, travelling back for the writer's next read (ReceivedBatch.Take / Recycle).
+    private ReceivedBatch? _spare;
+
+    /// <summary>The slot through which the reader hands a used batch back to the writer.</summary>
+    public ref ReceivedBatch? SpareBatch => ref _spare;
 
     public ReceiveQueue(int capacity)
     {

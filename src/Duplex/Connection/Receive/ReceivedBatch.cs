@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Net.WebSockets;
 
-namespace Duplex.Connection;
+namespace Duplex.Connection.Receive;
 
 /// <summary>
 /// One network read's worth of received message data, handed from the receive loop to the

@@ -1,9 +1,10 @@
+using Duplex.Connection.Receive;
 using System.Net.WebSockets;
 using System.Runtime.CompilerServices;
 using Duplex.Connection;
 using Duplex.Tests.Infrastructure;
 
-namespace Duplex.Tests.Connection;
+namespace Duplex.Tests.Connection.Receive;
 
 /// <summary>
 /// The bounded hand-off between the receive loop and the application's receive call: order, the bound
