@@ -329,18 +329,22 @@ internal sealed class MessagePump
 
     private long StartWatch()
     {
+        // Lock-free on every message: only the pump writes these two, and the watch's tick only reads them.
         long now = _time.GetTimestamp();
-        lock (this)
+        Volatile.Write(ref _deliveryNumber, _deliveryNumber + 1);
+        Interlocked.Exchange(ref _deliveryStart, now); // a full fence: the flag is read after the start is seen
+        if (!Volatile.Read(ref _watchArmed))
         {
-            _deliveryNumber++;
-            _deliveryStart = now;
-            if (!_watchArmed && !_stopped)
+            lock (this)
             {
-                // Checked four times per threshold, so a slow delivery is noticed at most a quarter late.
-                TimeSpan period = _slowThreshold / 4;
-                _watch ??= _time.CreateTimer(static state => ((MessagePump)state!).CheckSlowDelivery(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-                _watch.Change(period, period);
-                _watchArmed = true;
+                if (!_watchArmed && !_stopped)
+                {
+                    // Checked four times per threshold, so a slow delivery is noticed at most a quarter late.
+                    TimeSpan period = _slowThreshold / 4;
+                    _watch ??= _time.CreateTimer(static state => ((MessagePump)state!).CheckSlowDelivery(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                    _watch.Change(period, period);
+                    _watchArmed = true;
+                }
             }
         }
 
@@ -350,11 +354,7 @@ internal sealed class MessagePump
     private void EndWatch(long started)
     {
         TimeSpan took = _time.GetElapsedTime(started);
-        lock (this)
-        {
-            _deliveryStart = NoDelivery;
-        }
-
+        Volatile.Write(ref _deliveryStart, NoDelivery);
         if (took >= _slowThreshold)
         {
             Log.SlowMessageHandlerReturned(_logger, took, _slowThreshold);
@@ -367,21 +367,34 @@ internal sealed class MessagePump
         TimeSpan elapsed;
         lock (this)
         {
-            if (_deliveryStart == NoDelivery)
+            long number = Volatile.Read(ref _deliveryNumber);
+            long start = Volatile.Read(ref _deliveryStart);
+            if (start == NoDelivery)
             {
-                // No delivery in progress: an idle pump keeps no ticking timer.
+                // No delivery in progress: an idle pump keeps no ticking timer. A delivery that starts
+                // right after arms it again (it reads the flag after publishing its start).
                 _watch?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-                _watchArmed = false;
+                Volatile.Write(ref _watchArmed, false);
+                Thread.MemoryBarrier(); // the start is read after the flag is seen cleared
+                if (Volatile.Read(ref _deliveryStart) == NoDelivery || _stopped)
+                {
+                    return;
+                }
+
+                // One started meanwhile and may have seen the flag still set: keep watching it.
+                TimeSpan period = _slowThreshold / 4;
+                _watch?.Change(period, period);
+                _watchArmed = true;
                 return;
             }
 
-            elapsed = _time.GetElapsedTime(_deliveryStart);
-            if (elapsed < _slowThreshold || _reportedNumber == _deliveryNumber)
+            elapsed = _time.GetElapsedTime(start);
+            if (elapsed < _slowThreshold || _reportedNumber == number)
             {
                 return;
             }
 
-            _reportedNumber = _deliveryNumber;
+            _reportedNumber = number;
         }
 
         Log.SlowMessageHandler(_logger, elapsed, _slowThreshold);
