@@ -29,6 +29,8 @@ public sealed class DocumentationSnippetTests
         List<MarkdownCodeBlock> blocks = [.. CSharpBlocks()];
 
         Assert.Contains(blocks, b => b.File == "README.md");
+        Assert.Contains(blocks, b => b.File == "docs/tutorial.md");
+        Assert.Contains(blocks, b => b.File.StartsWith("docs/howto/", StringComparison.Ordinal));
 
         // Opting out is for the rare fragment that cannot stand alone; a block of code users copy compiles.
         Assert.True(blocks.Count(b => b.IsIgnored) <= 3, "Too many ```csharp ignore blocks: " + string.Join(", ", blocks.Where(b => b.IsIgnored)));

@@ -41,14 +41,15 @@ internal static class SnippetCompiler
 
     private static readonly Lazy<ImmutableArray<MetadataReference>> s_references = new(LoadReferences);
 
+    private static readonly Lazy<ImmutableArray<ISourceGenerator>> s_generators = new(SourceGenerators);
+
     /// <summary>Compiles the blocks and returns every problem, each mapped to its markdown file and line.</summary>
     public static IReadOnlyList<SnippetProblem> Compile(IReadOnlyList<MarkdownCodeBlock> blocks)
     {
         var problems = new List<SnippetProblem>();
-        var trees = new List<SyntaxTree> { CSharpSyntaxTree.ParseText(GlobalUsings(), s_parseOptions, path: "ImplicitUsings.cs") };
-        for (int i = 0; i < blocks.Count; i++)
+        var parsed = new List<(MarkdownCodeBlock Block, CompilationUnitSyntax Unit)>();
+        foreach (MarkdownCodeBlock block in blocks)
         {
-            MarkdownCodeBlock block = blocks[i];
             SyntaxTree original = CSharpSyntaxTree.ParseText(block.Code, s_parseOptions);
             Diagnostic[] syntaxErrors = original.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToArray();
             if (syntaxErrors.Length > 0)
@@ -57,9 +58,44 @@ internal static class SnippetCompiler
                 continue;
             }
 
-            trees.Add(CSharpSyntaxTree.ParseText(Wrap(block, (CompilationUnitSyntax)original.GetRoot(), i), s_parseOptions, path: $"Block{i}.cs"));
+            parsed.Add((block, (CompilationUnitSyntax)original.GetRoot()));
         }
 
+        // Source generators name their output after the type alone, so two blocks that declare a type of
+        // the same name (a JsonSerializerContext, say) go into different compilations.
+        var groups = new List<(HashSet<string> Names, List<(MarkdownCodeBlock Block, CompilationUnitSyntax Unit)> Members)>();
+        foreach ((MarkdownCodeBlock Block, CompilationUnitSyntax Unit) item in parsed)
+        {
+            string[] names = [.. DeclaredTypeNames(item.Unit)];
+            var group = groups.FirstOrDefault(g => !names.Any(g.Names.Contains));
+            if (group.Names is null)
+            {
+                group = ([], []);
+                groups.Add(group);
+            }
+
+            group.Names.UnionWith(names);
+            group.Members.Add(item);
+        }
+
+        int index = 0;
+        foreach (var group in groups)
+        {
+            var trees = new List<SyntaxTree> { CSharpSyntaxTree.ParseText(GlobalUsings(), s_parseOptions, path: "ImplicitUsings.cs") };
+            foreach ((MarkdownCodeBlock block, CompilationUnitSyntax unit) in group.Members)
+            {
+                trees.Add(CSharpSyntaxTree.ParseText(Wrap(block, unit, index), s_parseOptions, path: $"Block{index}.cs"));
+                index++;
+            }
+
+            problems.AddRange(Diagnose(trees, blocks));
+        }
+
+        return problems;
+    }
+
+    private static IEnumerable<SnippetProblem> Diagnose(List<SyntaxTree> trees, IReadOnlyList<MarkdownCodeBlock> blocks)
+    {
         Compilation compilation = CSharpCompilation.Create(
             "DocumentationSnippets",
             trees,
@@ -69,14 +105,11 @@ internal static class SnippetCompiler
                 nullableContextOptions: NullableContextOptions.Enable,
                 concurrentBuild: true));
 
-        ImmutableArray<ISourceGenerator> generators = SourceGenerators();
-        if (!generators.IsEmpty)
-        {
-            CSharpGeneratorDriver.Create(generators, parseOptions: s_parseOptions)
-                .RunGeneratorsAndUpdateCompilation(compilation, out compilation, out _);
-        }
+        ImmutableArray<Diagnostic> generatorDiagnostics = [];
+        CSharpGeneratorDriver.Create(s_generators.Value, parseOptions: s_parseOptions)
+            .RunGeneratorsAndUpdateCompilation(compilation, out compilation, out generatorDiagnostics);
 
-        foreach (Diagnostic diagnostic in compilation.GetDiagnostics())
+        foreach (Diagnostic diagnostic in generatorDiagnostics.Concat(compilation.GetDiagnostics()))
         {
             bool fails = diagnostic.Severity == DiagnosticSeverity.Error
                 || (diagnostic.Severity == DiagnosticSeverity.Warning && !s_allowedWarnings.Contains(diagnostic.Id));
@@ -86,13 +119,16 @@ internal static class SnippetCompiler
             }
 
             FileLinePositionSpan mapped = diagnostic.Location.GetMappedLineSpan();
-            MarkdownCodeBlock? block = blocks.FirstOrDefault(b => b.File == mapped.Path && b.Line <= mapped.StartLinePosition.Line + 1
-                && mapped.StartLinePosition.Line + 1 < b.Line + b.Code.Split('\n').Length);
-            problems.Add(new SnippetProblem(block, mapped.StartLinePosition.Line + 1, diagnostic.ToString()));
+            int line = mapped.StartLinePosition.Line + 1;
+            MarkdownCodeBlock? block = blocks.FirstOrDefault(b => b.File == mapped.Path && b.Line <= line && line < b.Line + b.Code.Split('\n').Length);
+            yield return new SnippetProblem(block, line, diagnostic.ToString());
         }
-
-        return problems;
     }
+
+    private static IEnumerable<string> DeclaredTypeNames(CompilationUnitSyntax unit) =>
+        unit.Members.SelectMany(m => m is BaseNamespaceDeclarationSyntax ns ? ns.Members : [m])
+            .OfType<BaseTypeDeclarationSyntax>()
+            .Select(t => t.Identifier.ValueText);
 
     /// <summary>The block rearranged as its own namespace: usings, a method holding its statements, its types.</summary>
     internal static string Wrap(MarkdownCodeBlock block, CompilationUnitSyntax unit, int index)
