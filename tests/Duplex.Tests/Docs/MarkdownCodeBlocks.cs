@@ -3,10 +3,10 @@ namespace Duplex.Tests.Docs;
 /// <summary>Finds the fenced code blocks of the repository's markdown documentation.</summary>
 internal static class MarkdownCodeBlocks
 {
-    /// <summary>README.md and every markdown file under docs/ (generated output excluded), relative to the root.</summary>
+    /// <summary>README.md, the package's README and every markdown file under docs/ (generated output excluded), relative to the root.</summary>
     public static IReadOnlyList<string> DocumentationFiles(string root)
     {
-        var files = new List<string> { "README.md" };
+        var files = new List<string> { "README.md", "src/Duplex/PACKAGE.md" };
         string docs = Path.Combine(root, "docs");
         if (Directory.Exists(docs))
         {
