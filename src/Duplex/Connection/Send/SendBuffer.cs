@@ -39,8 +39,12 @@ internal sealed class SendBuffer
     private long _appendedPosition;
     private long _writtenPosition;
 
-    // The whole data messages whose frames are not fully written yet, oldest first; created with the first.
-    private Queue<MessageMark>? _messages;
+    // The whole data messages whose frames are not fully written yet, oldest first: a ring over a
+    // pooled array, rented with the first and returned whenever it empties, so a connection that
+    // streams messages allocates nothing for them once the pool has the array.
+    private MessageMark[]? _marks;
+    private int _markHead;
+    private int _markCount;
 
     // RFC 6455 §5.5.3: an endpoint may answer only the most recent of several Pings; the Pong owed
     // waits here, a newer Ping overwrites it, and it joins the buffer with the next batch.
@@ -161,10 +165,12 @@ internal sealed class SendBuffer
         _bufferedBytes -= bytes;
         batch.Clear();
         _spareSegments = batch;
-        while (_messages is not null && _messages.TryPeek(out MessageMark mark) && mark.Position < _writtenPosition)
+        while (_markCount > 0 && _marks![_markHead].Position < _writtenPosition)
         {
-            _messages.Dequeue();
+            DequeueMark();
         }
+
+        ReturnMarksIfEmpty();
     }
 
     /// <summary>
@@ -174,9 +180,10 @@ internal sealed class SendBuffer
     /// </summary>
     public List<UnsentMessage> TakeUnsentMessages()
     {
-        var unsent = new List<UnsentMessage>(_messages?.Count ?? 0);
-        while (_messages is not null && _messages.TryDequeue(out MessageMark mark))
+        var unsent = new List<UnsentMessage>(_markCount);
+        while (_markCount > 0)
         {
+            MessageMark mark = DequeueMark();
             if (mark.Position < _writtenPosition)
             {
                 continue;
@@ -187,6 +194,7 @@ internal sealed class SendBuffer
             unsent.Add(new UnsentMessage(mark.Opcode == Opcode.Text ? WebSocketMessageType.Text : WebSocketMessageType.Binary, payload));
         }
 
+        ReturnMarksIfEmpty();
         return unsent;
     }
 
@@ -213,7 +221,12 @@ internal sealed class SendBuffer
         }
 
         _spareSegments = null;
-        _messages = null;
+        while (_markCount > 0)
+        {
+            DequeueMark();
+        }
+
+        ReturnMarksIfEmpty();
         _owedPongLength = -1;
         _bufferedBytes = 0;
 
@@ -240,10 +253,55 @@ internal sealed class SendBuffer
         FrameHeader.Write(frame, fin, 0, opcode, payloadLength, masked: true, maskKey);
         if (wholeMessage)
         {
-            (_messages ??= new Queue<MessageMark>()).Enqueue(new MessageMark(position, _tail!, _tailCount - payloadLength, payloadLength, maskKey, opcode));
+            EnqueueMark(new MessageMark(position, _tail!, _tailCount - payloadLength, payloadLength, maskKey, opcode));
         }
 
         return frame.Slice(headerLength, payloadLength);
+    }
+
+    private void EnqueueMark(in MessageMark mark)
+    {
+        if (_marks is null)
+        {
+            _marks = ArrayPool<MessageMark>.Shared.Rent(16);
+            _markHead = 0;
+        }
+        else if (_markCount == _marks.Length)
+        {
+            MessageMark[] bigger = ArrayPool<MessageMark>.Shared.Rent(_marks.Length * 2);
+            for (int i = 0; i < _markCount; i++)
+            {
+                bigger[i] = _marks[(_markHead + i) % _marks.Length];
+            }
+
+            Array.Clear(_marks);
+            ArrayPool<MessageMark>.Shared.Return(_marks);
+            _marks = bigger;
+            _markHead = 0;
+        }
+
+        _marks[(_markHead + _markCount) % _marks.Length] = mark;
+        _markCount++;
+    }
+
+    private MessageMark DequeueMark()
+    {
+        MessageMark mark = _marks![_markHead];
+
+        // Cleared as it leaves, so the array goes back to the pool holding no segment.
+        _marks[_markHead] = default;
+        _markHead = (_markHead + 1) % _marks.Length;
+        _markCount--;
+        return mark;
+    }
+
+    private void ReturnMarksIfEmpty()
+    {
+        if (_markCount == 0 && _marks is not null)
+        {
+            ArrayPool<MessageMark>.Shared.Return(_marks);
+            _marks = null;
+        }
     }
 
     private Span<byte> Reserve(int length)

@@ -93,6 +93,28 @@ public sealed class SendBufferTests
     }
 
     [Fact]
+    public void ManyMessages_AcrossBatchesAndGrowth_ThoseNeverWrittenComeBackInOrder()
+    {
+        var buffer = new SendBuffer();
+        for (int i = 0; i < 10; i++)
+        {
+            buffer.Append(Opcode.Binary, fin: true, new[] { (byte)i }, wholeMessage: true);
+        }
+
+        buffer.BatchWritten(buffer.TakeBatch(out _)!);
+
+        // The bookkeeping wraps and grows past its first array; none of the first ten is handed back.
+        for (int i = 10; i < 110; i++)
+        {
+            buffer.Append(Opcode.Binary, fin: true, new[] { (byte)i }, wholeMessage: true);
+        }
+
+        List<UnsentMessage> unsent = buffer.TakeUnsentMessages();
+
+        Assert.Equal(Enumerable.Range(10, 100).Select(i => (byte)i), unsent.Select(m => m.Payload.Single()));
+    }
+
+    [Fact]
     public void OwedPong_OnlyTheLatestIsAppended_Once()
     {
         var buffer = new SendBuffer();
