@@ -120,12 +120,14 @@ public sealed class WebSocketClientManagerTests : IAsyncLifetime
     {
         var time = new FakeTimeProvider();
         await using var manager = new WebSocketClientManager(() => RetryingOptions(time));
-        manager.CreateClient("refused", _host.GetUri("/reject/403"));
+        var refused = new ClientRecorder(manager.CreateClient("refused", _host.GetUri("/reject/403")));
         WebSocketClient down = manager.CreateClient("down", new Uri($"ws://127.0.0.1:{LoopbackListener.FreePort()}/"));
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(_timeout.Token);
 
         Task<IReadOnlyDictionary<string, Exception?>> connectAll = manager.ConnectAllAsync(cancel.Token);
         await ClientTestKit.WaitUntilAsync(() => down.State == WebSocketClientState.Disconnected, "the down client waits to retry");
+        await ClientTestKit.WaitUntilAsync(() => refused.States.Contains("state:Closed"), "the 403 ends the refused client's connect at once");
+        Assert.Equal(["state:Connecting", "state:Closed"], refused.States);
 
         // CloseAllAsync stops the retrying client; its connect ends as closed.
         await manager.CloseAllAsync(cancellationToken: _timeout.Token);
