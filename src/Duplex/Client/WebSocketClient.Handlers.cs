@@ -413,7 +413,7 @@ public partial class WebSocketClient
     private async ValueTask RaiseDisconnectedAsync(ConnectionEnd end, bool closedByApplication, bool willReconnect, TimeSpan? delay, Task after)
     {
         // A close the application asked for is routine; a loss is worth a warning.
-        Log.ClientDisconnected(Logger, closedByApplication ? Microsoft.Extensions.Logging.LogLevel.Information : Microsoft.Extensions.Logging.LogLevel.Warning, Redaction.Uri(_uri!), Log.Shown(end.CloseStatus), Log.Shown(end.Description), willReconnect, end.Exception);
+        Log.ClientDisconnected(Logger, closedByApplication ? Microsoft.Extensions.Logging.LogLevel.Information : Microsoft.Extensions.Logging.LogLevel.Warning, Redaction.Uri(_attemptUri ?? _uri!), Log.Shown(end.CloseStatus), Log.Shown(end.Description), willReconnect, end.Exception);
         var context = new WebSocketDisconnectedContext(end.CloseStatus, end.Description, end.Exception, closedByApplication, willReconnect, delay);
         await PostAsync(new DispatchItem(DispatchKind.Disconnected, context, null, null, after)).ConfigureAwait(false);
     }

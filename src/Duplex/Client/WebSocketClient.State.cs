@@ -9,6 +9,10 @@ public partial class WebSocketClient
     // like _state, only by ApplyLocked.
     private ClientPhase _phase = ClientPhase.Idle;
 
+    // Whether the first connect failed an attempt and will try again (RetryFirstConnect); written
+    // only by ApplyLocked.
+    private bool _retryingFirstConnect;
+
     private enum ClientPhase
     {
         /// <summary>Never connected, or the first connect failed: a send is a usage error.</summary>
@@ -33,7 +37,7 @@ public partial class WebSocketClient
         /// <summary>ConnectAsync started a run (the caller checked that it may).</summary>
         ConnectRequested,
 
-        /// <summary>The supervisor starts a reconnect attempt.</summary>
+        /// <summary>The supervisor, or a first connect that retries, starts another attempt.</summary>
         ReconnectAttemptStarted,
 
         /// <summary>A connection opened and becomes current.</summary>
@@ -44,6 +48,9 @@ public partial class WebSocketClient
 
         /// <summary>The supervisor armed the wait before the next attempt.</summary>
         ReconnectWaitStarted,
+
+        /// <summary>A first connect that retries armed the wait before its next attempt.</summary>
+        FirstConnectWaitStarted,
 
         /// <summary>The reconnect policy, the limits or the end's cause stopped the reconnecting.</summary>
         GaveUp,
@@ -89,12 +96,14 @@ public partial class WebSocketClient
         {
             case ClientSignal.ConnectRequested:
                 _phase = ClientPhase.Running;
+                _retryingFirstConnect = false;
                 next = WebSocketClientState.Connecting;
                 break;
             case ClientSignal.ReconnectAttemptStarted when _phase == ClientPhase.Running:
                 next = WebSocketClientState.Connecting;
                 break;
             case ClientSignal.ConnectionOpened when _phase == ClientPhase.Running:
+                _retryingFirstConnect = false;
                 _connection = connection;
                 _sendDirect = false;
                 _directConnection = null;
@@ -110,6 +119,10 @@ public partial class WebSocketClient
             case ClientSignal.ReconnectWaitStarted when _phase == ClientPhase.Running:
                 next = WebSocketClientState.Disconnected;
                 break;
+            case ClientSignal.FirstConnectWaitStarted when _phase == ClientPhase.Running:
+                _retryingFirstConnect = true;
+                next = WebSocketClientState.Disconnected;
+                break;
             case ClientSignal.GaveUp when _phase == ClientPhase.Running:
                 _phase = ClientPhase.GaveUp;
                 _directConnection = null;
@@ -117,6 +130,7 @@ public partial class WebSocketClient
                 break;
             case ClientSignal.FirstConnectFailed when _phase == ClientPhase.Running:
                 _phase = ClientPhase.Idle;
+                _retryingFirstConnect = false;
                 next = WebSocketClientState.Closed;
                 break;
             case ClientSignal.CloseRequested:

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.WebSockets;
+using System.Runtime.ExceptionServices;
 using Duplex.Connection;
 using Duplex.Diagnostics;
 
@@ -13,10 +14,13 @@ public partial class WebSocketClient
     /// handler and never waits for one: the message pump delivers the messages, the event dispatcher
     /// runs the other handlers, so a handler that does not return cannot stop it.
     /// </summary>
-    private async Task SuperviseAsync(WebSocketConnection connection, MessagePump pump, TaskCompletionSource? opened)
+    /// <param name="connection">The first connect's connection.</param>
+    /// <param name="pump">The run's message pump.</param>
+    /// <param name="opened">Completed once the first connection's connect handlers have run.</param>
+    /// <param name="attempt">The first connect's attempt that opened <paramref name="connection"/>.</param>
+    private async Task SuperviseAsync(WebSocketConnection connection, MessagePump pump, TaskCompletionSource? opened, int attempt)
     {
         bool isReconnect = false;
-        int attempt = 0;
         CancellationToken stop = _run.Token;
         try
         {
@@ -134,7 +138,7 @@ public partial class WebSocketClient
             Signal(ClientSignal.ReconnectAttemptStarted);
             try
             {
-                WebSocketConnection connection = await OpenConnectionAsync(attempt, stop).ConfigureAwait(false);
+                WebSocketConnection connection = await OpenConnectionAsync(attempt, isReconnect: true, cause, stop).ConfigureAwait(false);
                 return (connection, attempt);
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !stop.IsCancellationRequested)
@@ -152,9 +156,9 @@ public partial class WebSocketClient
             _supervisor = null;
         }
 
-        if (_uri is not null)
+        if ((_attemptUri ?? _uri) is { } uri)
         {
-            Log.ReconnectGivenUp(Logger, Redaction.Uri(_uri), context.Reason);
+            Log.ReconnectGivenUp(Logger, Redaction.Uri(uri), context.Reason);
         }
 
         Signal(ClientSignal.GaveUp);
@@ -164,7 +168,8 @@ public partial class WebSocketClient
     }
 
     /// <summary>Whether to try again, after how long, and if not, why not.</summary>
-    private (bool Retry, TimeSpan Delay, string Reason) Decide(Exception? cause, WebSocketCloseStatus? status, int attempt, TimeSpan elapsed)
+    /// <remarks>The same decision for a reconnect and for a first connect that retries (<paramref name="firstConnect"/>).</remarks>
+    private (bool Retry, TimeSpan Delay, string Reason) Decide(Exception? cause, WebSocketCloseStatus? status, int attempt, TimeSpan elapsed, bool firstConnect = false)
     {
         WebSocketReconnectOptions policy = _options.Reconnect;
         if (!policy.Enabled)
@@ -174,18 +179,18 @@ public partial class WebSocketClient
 
         if (policy.MaxAttempts is int max && attempt > max)
         {
-            return (false, TimeSpan.Zero, $"{max} attempts failed.");
+            return (false, TimeSpan.Zero, firstConnect ? $"the first attempt and {max} retries failed." : $"{max} attempts failed.");
         }
 
         if (policy.MaxElapsedTime != Timeout.InfiniteTimeSpan && elapsed >= policy.MaxElapsedTime)
         {
-            return (false, TimeSpan.Zero, $"reconnecting took longer than {policy.MaxElapsedTime}.");
+            return (false, TimeSpan.Zero, firstConnect ? $"connecting took longer than {policy.MaxElapsedTime}." : $"reconnecting took longer than {policy.MaxElapsedTime}.");
         }
 
         bool retry = ReconnectRules.IsWorthRetrying(cause, status);
         if (policy.ShouldReconnect is { } custom)
         {
-            retry = custom(new WebSocketReconnectContext(cause, status, attempt, elapsed, retry));
+            retry = custom(new WebSocketReconnectContext(cause, status, attempt, elapsed, retry, firstConnect));
         }
 
         if (!retry)
@@ -204,16 +209,70 @@ public partial class WebSocketClient
     }
 
     /// <summary>
-    /// One connect attempt with fresh headers; a 401 answer to headers from the factory is retried
-    /// once at once with headers produced again (the token may just have expired).
+    /// The first connect: one attempt, or with <see cref="WebSocketReconnectOptions.RetryFirstConnect"/>
+    /// attempts decided like reconnect attempts, until one opens (returned with its number), the
+    /// policy stops (the last cause is thrown) or <paramref name="cancellationToken"/> is cancelled.
     /// </summary>
-    private async Task<WebSocketConnection> OpenConnectionAsync(int attempt, CancellationToken cancellationToken)
+    private async Task<(WebSocketConnection Connection, int Attempt)> OpenFirstConnectionAsync(CancellationToken cancellationToken)
     {
-        Uri uri = _uri!;
-        string redacted = Redaction.Uri(uri);
+        WebSocketReconnectOptions policy = _options.Reconnect;
+        if (!policy.RetryFirstConnect)
+        {
+            return (await OpenConnectionAsync(attempt: 0, isReconnect: false, previousFailure: null, cancellationToken).ConfigureAwait(false), 0);
+        }
+
+        long started = _time.GetTimestamp();
+        Exception? cause = null;
+        int attempt = 0;
+        while (true)
+        {
+            try
+            {
+                return (await OpenConnectionAsync(attempt, isReconnect: false, cause, cancellationToken).ConfigureAwait(false), attempt);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                cause = ex;
+            }
+
+            // Every failure is reported, the last one too: nobody may be awaiting this connect (the
+            // manager's clients retry in the background).
+            await RaiseErrorAsync(cause).ConfigureAwait(false);
+            attempt++;
+            (bool retry, TimeSpan delay, string reason) = cause is ArgumentException or InvalidOperationException
+                ? (false, TimeSpan.Zero, $"{cause.GetType().Name} is a usage error: {cause.Message}")
+                : Decide(cause, null, attempt, _time.GetElapsedTime(started), firstConnect: true);
+            if (!retry)
+            {
+                if ((_attemptUri ?? _uri) is { } uri)
+                {
+                    Log.ConnectGivenUp(Logger, Redaction.Uri(uri), reason);
+                }
+
+                ExceptionDispatchInfo.Throw(cause);
+            }
+
+            // As for a reconnect, the timer is armed before the state says Disconnected.
+            Task wait = Task.Delay(delay, _time, cancellationToken);
+            Log.ConnectRetryScheduled(Logger, attempt, delay);
+            Signal(ClientSignal.FirstConnectWaitStarted);
+            await wait.ConfigureAwait(false);
+            Signal(ClientSignal.ReconnectAttemptStarted);
+        }
+    }
+
+    /// <summary>
+    /// One connect attempt with a fresh URI and headers; a 401 answer to a URI or headers from a
+    /// factory is retried once at once with both produced again (the token may just have expired).
+    /// </summary>
+    private async Task<WebSocketConnection> OpenConnectionAsync(int attempt, bool isReconnect, Exception? previousFailure, CancellationToken cancellationToken)
+    {
         bool refreshed = false;
         while (true)
         {
+            Uri uri = await ResolveUriAsync(attempt, isReconnect, previousFailure, cancellationToken).ConfigureAwait(false);
+            _attemptUri = uri;
+            string redacted = Redaction.Uri(uri);
             WebSocketConnectionOptions options = await BuildConnectionOptionsAsync(cancellationToken).ConfigureAwait(false);
             var connection = new WebSocketConnection(options);
             using Activity? activity = DuplexTelemetry.ActivitySource.StartActivity("websocket.connect", ActivityKind.Client);
@@ -240,15 +299,64 @@ public partial class WebSocketClient
                     Log.ClientConnectFailedDetail(Logger, redacted, error, ex);
                 }
 
-                if (ex is WebSocketHandshakeRejectedException { StatusCode: 401 } && _options.HeadersFactory is not null && !refreshed)
+                if (ex is WebSocketHandshakeRejectedException { StatusCode: 401 } && (_options.HeadersFactory is not null || _options.UriFactory is not null) && !refreshed)
                 {
                     refreshed = true;
+                    previousFailure = ex;
                     continue;
                 }
 
                 throw;
             }
         }
+    }
+
+    /// <summary>The URI of one attempt: the factory's (validated), or the one given to ConnectAsync.</summary>
+    private async ValueTask<Uri> ResolveUriAsync(int attempt, bool isReconnect, Exception? previousFailure, CancellationToken cancellationToken)
+    {
+        Uri connectUri = _uri!;
+        if (_options.UriFactory is not { } factory)
+        {
+            return connectUri;
+        }
+
+        var context = new WebSocketUriContext(connectUri, attempt, isReconnect, _attemptUri, previousFailure);
+        Uri? produced = await factory(context, cancellationToken).ConfigureAwait(false);
+        if (produced is null)
+        {
+            throw new InvalidOperationException($"{nameof(WebSocketClientOptions)}.{nameof(WebSocketClientOptions.UriFactory)} returned null.");
+        }
+
+        if (UriProblem(produced) is { } problem)
+        {
+            // The URI itself is not shown: it may carry a token.
+            throw new InvalidOperationException($"The URI from {nameof(WebSocketClientOptions)}.{nameof(WebSocketClientOptions.UriFactory)} {problem}.");
+        }
+
+        return produced;
+    }
+
+    /// <summary>What makes <paramref name="uri"/> unusable as a WebSocket URI (RFC 6455 §3), or null.</summary>
+    private static string? UriProblem(Uri uri)
+    {
+        if (!uri.IsAbsoluteUri)
+        {
+            return "must be absolute";
+        }
+
+        if (uri.Scheme is not ("ws" or "wss" or "http" or "https"))
+        {
+            return $"scheme must be ws or wss (or http or https), not '{uri.Scheme}'";
+        }
+
+        // RFC 6455 §3: "Fragment identifiers are meaningless in the context of WebSocket URIs and
+        // MUST NOT be used on these URIs."
+        if (uri.Fragment.Length > 0)
+        {
+            return "must not have a fragment (RFC 6455 §3)";
+        }
+
+        return uri.Host.Length == 0 ? "must have a host" : null;
     }
 
     /// <summary>The connection options for one attempt: static headers, connect headers, then the factory's.</summary>
@@ -297,7 +405,7 @@ public partial class WebSocketClient
     private void OnConnectionOpened(WebSocketConnection connection, MessagePump.Source source, MessagePump pump, bool isReconnect, int attempt, TaskCompletionSource? opened)
     {
         DuplexTelemetry.OpenConnections.Add(1);
-        Log.ClientConnected(Logger, Redaction.Uri(_uri!), connection.HandshakeResponse!.HttpVersion, isReconnect, Log.Shown(connection.SubProtocol));
+        Log.ClientConnected(Logger, Redaction.Uri(_attemptUri ?? _uri!), connection.HandshakeResponse!.HttpVersion, isReconnect, Log.Shown(connection.SubProtocol));
         var context = new WebSocketConnectedContext(connection.HandshakeResponse.Uri, isReconnect, attempt, connection.HandshakeResponse);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _ = PostAsync(new DispatchItem(DispatchKind.Connected, context, done, connection, null));

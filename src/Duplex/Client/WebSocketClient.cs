@@ -49,6 +49,10 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
     private Task? _supervisor;
     private Task? _closeTask;
     private Uri? _uri;
+
+    // The URI of the latest attempt (the factory's, or _uri); written only by the first connect and
+    // then the supervisor, one after the other.
+    private Uri? _attemptUri;
     private IReadOnlyDictionary<string, string>? _connectHeaders;
     private WebSocketTlsOptions? _connectTls;
     private bool _disposed;
@@ -84,14 +88,18 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
     /// <summary>Whether a connection is open right now.</summary>
     public bool IsOpen => State == WebSocketClientState.Open;
 
-    /// <summary>Whether the client is between connections and will try again.</summary>
+    /// <summary>
+    /// Whether the client is between connections and will try again: reconnecting after a loss, or
+    /// retrying a first connect (<see cref="WebSocketReconnectOptions.RetryFirstConnect"/>) after a
+    /// failed attempt.
+    /// </summary>
     public bool IsReconnecting
     {
         get
         {
             lock (_lock)
             {
-                return _phase == ClientPhase.Running && _state is WebSocketClientState.Disconnected or WebSocketClientState.Connecting && _supervisor is not null;
+                return _phase == ClientPhase.Running && _state is WebSocketClientState.Disconnected or WebSocketClientState.Connecting && (_supervisor is not null || _retryingFirstConnect);
             }
         }
     }
@@ -146,6 +154,9 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
             }
         }
     }
+
+    /// <summary>Whether the first connect follows the reconnect policy (<see cref="WebSocketReconnectOptions.RetryFirstConnect"/>, with reconnecting enabled).</summary>
+    internal bool RetriesFirstConnect => _options.Reconnect.RetryFirstConnect && _options.Reconnect.Enabled;
 
     /// <summary>The client's logger, for subclasses.</summary>
     protected ILogger Logger { get; }
@@ -212,17 +223,33 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
     /// reconnects by itself until <see cref="CloseAsync(WebSocketCloseStatus, string?, CancellationToken)"/>. Completes when the connection is open and
     /// the connect handlers have run.
     /// </summary>
+    /// <remarks>
+    /// By default one attempt is made and its failure thrown. With
+    /// <see cref="WebSocketReconnectOptions.RetryFirstConnect"/>, transient failures are retried under
+    /// the reconnect policy and this completes only once a connection is open; what it throws then is
+    /// the cause of the last attempt. With <see cref="WebSocketClientOptions.UriFactory"/>, each
+    /// attempt connects to the URI the factory produces, and <paramref name="uri"/> is what it is
+    /// given. Closing or disposing the client meanwhile fails the connect with a
+    /// <see cref="WebSocketClosedException"/>.
+    /// </remarks>
     /// <param name="uri">The server, <c>ws://</c> or <c>wss://</c> (<c>http</c>/<c>https</c> accepted).</param>
     /// <param name="headers">Headers for every opening handshake, added to the options' static headers; or null.</param>
     /// <param name="tls">TLS settings replacing the options' ones; or null.</param>
     /// <param name="cancellationToken">Cancels the connect.</param>
     /// <exception cref="WebSocketHandshakeRejectedException">The server refused the upgrade (status, headers, body inside).</exception>
     /// <exception cref="WebSocketConnectException">The connect failed; <see cref="WebSocketConnectException.Error"/> says why (DNS, refused, TLS, timeout…).</exception>
-    /// <exception cref="ArgumentException">A header is not allowed or malformed (the message names it).</exception>
-    /// <exception cref="InvalidOperationException">The client is already connected or connecting.</exception>
+    /// <exception cref="WebSocketClosedException">The client was closed or disposed before the connection opened.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="ArgumentException"><paramref name="uri"/> is not an absolute WebSocket URI, or a header is not allowed or malformed (the message names it).</exception>
+    /// <exception cref="InvalidOperationException">The client is already connected or connecting, or <see cref="WebSocketClientOptions.UriFactory"/> produced no valid URI.</exception>
     public async Task ConnectAsync(Uri uri, IReadOnlyDictionary<string, string>? headers = null, WebSocketTlsOptions? tls = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(uri);
+        if (UriProblem(uri) is { } problem)
+        {
+            throw new ArgumentException($"The WebSocket URI {problem}.", nameof(uri));
+        }
+
         CancellationTokenSource connecting;
         MessagePump pump;
         (WebSocketClientState, WebSocketClientState)? change;
@@ -236,6 +263,7 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
 
             _closeTask = null;
             _uri = uri;
+            _attemptUri = null;
             _connectHeaders = headers is null ? null : new Dictionary<string, string>(headers, StringComparer.OrdinalIgnoreCase);
             _connectTls = tls;
             _run.Dispose();
@@ -252,9 +280,10 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
 
         RaiseStateChanged(change);
         WebSocketConnection connection;
+        int attempt;
         try
         {
-            connection = await OpenConnectionAsync(attempt: 0, connecting.Token).ConfigureAwait(false);
+            (connection, attempt) = await OpenFirstConnectionAsync(connecting.Token).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -272,7 +301,7 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
 
         EndConnecting(connecting);
         var opened = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Task supervisor = SuperviseAsync(connection, pump, opened);
+        Task supervisor = SuperviseAsync(connection, pump, opened, attempt);
         lock (_lock)
         {
             _supervisor = supervisor;
@@ -554,9 +583,9 @@ public partial class WebSocketClient : IAsyncDisposable, IDisposable
         }
 
         Signal(ClientSignal.Closed);
-        if (_uri is not null)
+        if ((_attemptUri ?? _uri) is { } uri)
         {
-            Log.ClientClosed(Logger, Redaction.Uri(_uri), (int)closeStatus);
+            Log.ClientClosed(Logger, Redaction.Uri(uri), (int)closeStatus);
         }
 
         // Completes after the disconnect handlers (and everything dispatched before) have run.

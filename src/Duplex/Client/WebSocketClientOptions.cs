@@ -26,6 +26,22 @@ public sealed class WebSocketClientOptions
     /// </summary>
     public Func<CancellationToken, ValueTask<IReadOnlyDictionary<string, string>>>? HeadersFactory { get; set; }
 
+    /// <summary>
+    /// Produces the URI of every connect attempt, first connect and reconnects alike (for example a
+    /// fresh token in the query, or the next of several endpoints); null (the default) connects to
+    /// the URI given to <see cref="WebSocketClient.ConnectAsync(Uri, IReadOnlyDictionary{string, string}?, Handshake.WebSocketTlsOptions?, CancellationToken)"/>,
+    /// which the context carries. Called before the headers are produced; a 401 answer is retried once
+    /// with the URI (and headers) produced again. Logs show the URI with its secrets masked.
+    /// </summary>
+    /// <remarks>
+    /// The result must be an absolute <c>ws</c>, <c>wss</c>, <c>http</c> or <c>https</c> URI with a
+    /// host and no fragment; anything else, or null, fails the attempt with an
+    /// <see cref="InvalidOperationException"/> naming this option, which is never retried. An exception
+    /// the factory throws fails the attempt like a network error (retried by the reconnect policy),
+    /// except <see cref="ArgumentException"/> and <see cref="InvalidOperationException"/>.
+    /// </remarks>
+    public Func<WebSocketUriContext, CancellationToken, ValueTask<Uri>>? UriFactory { get; set; }
+
     /// <summary>Reconnect behaviour: on by default, exponential backoff with jitter.</summary>
     public WebSocketReconnectOptions Reconnect { get; set; } = new();
 

@@ -5,8 +5,9 @@ namespace Duplex.Client;
 /// <summary>What a reconnect decision is based on (see <see cref="WebSocketReconnectOptions.ShouldReconnect"/>).</summary>
 public sealed class WebSocketReconnectContext
 {
-    internal WebSocketReconnectContext(Exception? exception, WebSocketCloseStatus? closeStatus, int attempt, TimeSpan elapsed, bool defaultDecision)
+    internal WebSocketReconnectContext(Exception? exception, WebSocketCloseStatus? closeStatus, int attempt, TimeSpan elapsed, bool defaultDecision, bool isFirstConnect)
     {
+        IsFirstConnect = isFirstConnect;
         Exception = exception;
         CloseStatus = closeStatus;
         Attempt = attempt;
@@ -23,11 +24,20 @@ public sealed class WebSocketReconnectContext
     /// <summary>The close code that ended the connection (the server's, ours for a violation, 1006 when lost), if any.</summary>
     public WebSocketCloseStatus? CloseStatus { get; }
 
-    /// <summary>The number of the attempt about to be made (1 for the first reconnect after a loss).</summary>
+    /// <summary>
+    /// The number of the attempt about to be made (1 for the first reconnect after a loss, or for the
+    /// first retry of a first connect).
+    /// </summary>
     public int Attempt { get; }
 
-    /// <summary>How long the client has been trying to reconnect.</summary>
+    /// <summary>How long the client has been trying to reconnect (or, for a first connect, to connect).</summary>
     public TimeSpan Elapsed { get; }
+
+    /// <summary>
+    /// Whether the failure is that of a first connect being retried
+    /// (<see cref="WebSocketReconnectOptions.RetryFirstConnect"/>) rather than of a reconnect.
+    /// </summary>
+    public bool IsFirstConnect { get; }
 
     /// <summary>What the built-in rules decided.</summary>
     public bool DefaultDecision { get; }

@@ -47,6 +47,40 @@ public sealed class WebSocketReconnectOptions
     /// </summary>
     public Func<WebSocketReconnectContext, bool>? ShouldReconnect { get; set; }
 
+    /// <summary>
+    /// Whether the first connect follows this policy too, for a service that may start before its
+    /// server. Default false: the first
+    /// <see cref="WebSocketClient.ConnectAsync(Uri, IReadOnlyDictionary{string, string}?, Handshake.WebSocketTlsOptions?, CancellationToken)"/>
+    /// makes one attempt and throws its failure, so configuration mistakes surface at once.
+    /// </summary>
+    /// <remarks>
+    /// <para>With it on, a failed first attempt is decided like a failed reconnect attempt: the
+    /// built-in rules, then <see cref="ShouldReconnect"/> (its context says
+    /// <see cref="WebSocketReconnectContext.IsFirstConnect"/>), the backoff with jitter, and
+    /// <see cref="MaxAttempts"/> and <see cref="MaxElapsedTime"/>, counted from the start of the
+    /// connect. Retried: refused connections, DNS failures, network errors, the open timeout, a
+    /// connection lost during the handshake, handshake answers 5xx, 408 and 429 (a
+    /// <c>Retry-After</c> makes the wait at least that long). Thrown at once: 401 and 403 (after the
+    /// one-time retry with headers produced again that
+    /// <see cref="WebSocketClientOptions.HeadersFactory"/> gets), any other 4xx, TLS and certificate
+    /// failures, a server that breaks the handshake rules, too many redirects, and usage errors
+    /// (an invalid URI or scheme, a header that is not allowed, a factory that returns null), which
+    /// <see cref="ShouldReconnect"/> is not asked about.</para>
+    /// <para>The first attempt is attempt 0; the retries are numbered 1, 2, … as reconnect attempts
+    /// are, so <see cref="MaxAttempts"/> bounds the retries after the first attempt. While the client
+    /// retries, <see cref="WebSocketClient.State"/> reads
+    /// <see cref="WebSocketClientState.Disconnected"/> during each wait and
+    /// <see cref="WebSocketClientState.Connecting"/> during each attempt, and
+    /// <see cref="WebSocketClient.IsReconnecting"/> is true. Every failed attempt is logged (a Warning)
+    /// and goes to the <c>OnError</c> handlers. The connect completes once a connection is open and
+    /// the connect handlers have run; it fails with the cause of the last attempt when the policy
+    /// stops (the state is then <see cref="WebSocketClientState.Closed"/>, as after any failed first
+    /// connect), with <see cref="OperationCanceledException"/> when its token is cancelled, and with
+    /// <see cref="WebSocketClosedException"/> when the client is closed or disposed meanwhile.</para>
+    /// <para>Has no effect while <see cref="Enabled"/> is false.</para>
+    /// </remarks>
+    public bool RetryFirstConnect { get; set; }
+
     internal WebSocketReconnectOptions Snapshot()
     {
         OptionRules.Positive(InitialDelay, nameof(InitialDelay));

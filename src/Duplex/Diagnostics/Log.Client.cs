@@ -66,4 +66,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 314, EventName = "SlowMessageHandlerReturned", Level = LogLevel.Warning,
         Message = "A message's handlers and readers took {Duration} (threshold {Threshold}).")]
     public static partial void SlowMessageHandlerReturned(ILogger logger, TimeSpan duration, TimeSpan threshold);
+
+    [LoggerMessage(EventId = 315, EventName = "ConnectRetryScheduled", Level = LogLevel.Information,
+        Message = "First connect attempt {Attempt} in {Delay}.")]
+    public static partial void ConnectRetryScheduled(ILogger logger, int attempt, TimeSpan delay);
+
+    [LoggerMessage(EventId = 316, EventName = "ConnectGivenUp", Level = LogLevel.Error,
+        Message = "Gave up connecting to {Uri}: {Reason}")]
+    public static partial void ConnectGivenUp(ILogger logger, string uri, string reason);
 }

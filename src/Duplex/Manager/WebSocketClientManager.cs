@@ -115,13 +115,33 @@ public sealed class WebSocketClientManager : IAsyncDisposable
     }
 
     /// <summary>
-    /// Connects every client that is not connected or connecting, all at once.
+    /// Connects every client that is not connected or connecting, all at once, each under its own
+    /// options, and waits until each one's connect has ended.
     /// </summary>
-    /// <param name="cancellationToken">Cancels the connects.</param>
+    /// <remarks>
+    /// <para>A client whose options set <see cref="WebSocketReconnectOptions.RetryFirstConnect"/>
+    /// retries transient failures under its reconnect policy, so its entry is ready once it has
+    /// connected, met a cause not worth retrying (401, 403, TLS…), or used up its
+    /// <see cref="WebSocketReconnectOptions.MaxAttempts"/> or
+    /// <see cref="WebSocketReconnectOptions.MaxElapsedTime"/>. With neither limit set and a server
+    /// that stays down, that is when the server comes up: bound the wait with
+    /// <paramref name="cancellationToken"/>.</para>
+    /// <para>For such clients the token bounds the wait, not the connect: when it is cancelled, this
+    /// throws <see cref="OperationCanceledException"/> and they go on trying in the background
+    /// (<see cref="WebSocketClient.State"/> reads Connecting or Disconnected,
+    /// <see cref="WebSocketClient.IsReconnecting"/> is true, their connect handlers run when they get
+    /// through, <see cref="CloseAllAsync(WebSocketCloseStatus, string?, CancellationToken)"/> stops
+    /// them). A later call waits for the connect they are still making. The connects of other
+    /// clients are cancelled with the token, and those clients are left Closed.</para>
+    /// </remarks>
+    /// <param name="cancellationToken">Stops waiting (see remarks for what it cancels).</param>
     /// <returns>
-    /// Each client's outcome by name: null when it is connected, otherwise why it failed (the same
-    /// typed exceptions as <see cref="WebSocketClient.ConnectAsync(Uri, IReadOnlyDictionary{string, string}?, Handshake.WebSocketTlsOptions?, CancellationToken)"/>). One failure does not stop the others.
+    /// Each client's outcome by name: null when it is connected (or was connected or connecting
+    /// already), otherwise why it failed (the same typed exceptions as
+    /// <see cref="WebSocketClient.ConnectAsync(Uri, IReadOnlyDictionary{string, string}?, Handshake.WebSocketTlsOptions?, CancellationToken)"/>;
+    /// for a client that retried, the cause of its last attempt). One failure does not stop the others.
     /// </returns>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task<IReadOnlyDictionary<string, Exception?>> ConnectAllAsync(CancellationToken cancellationToken = default)
     {
         KeyValuePair<string, Entry>[] entries = Snapshot();
@@ -175,21 +195,65 @@ public sealed class WebSocketClientManager : IAsyncDisposable
         await Task.WhenAll(entries.Select(e => e.Value.Client.DisposeAsync().AsTask())).ConfigureAwait(false);
     }
 
-    private static async Task<Exception?> ConnectOneAsync(Entry entry, CancellationToken cancellationToken)
+    private async Task<Exception?> ConnectOneAsync(Entry entry, CancellationToken cancellationToken)
     {
-        if (entry.Client.State is not WebSocketClientState.Closed)
+        Task? connect = null;
+        TaskCompletionSource? background = null;
+        lock (_lock)
         {
-            return null;
+            if (entry.BackgroundConnect is { IsCompleted: false } running)
+            {
+                // A first connect that goes on retrying from an earlier call: wait for it.
+                connect = running;
+            }
+            else if (entry.Client.State is not WebSocketClientState.Closed)
+            {
+                return null;
+            }
+            else if (entry.Client.RetriesFirstConnect)
+            {
+                background = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                entry.BackgroundConnect = background.Task;
+                connect = background.Task;
+            }
+        }
+
+        if (background is not null)
+        {
+            // Started outside the lock (the connect raises StateChanged), and not tied to the caller's
+            // token: the client keeps trying when the caller stops waiting.
+            _ = RunBackgroundConnectAsync(entry, background);
         }
 
         try
         {
-            await entry.Client.ConnectAsync(entry.Uri, entry.Headers, null, cancellationToken).ConfigureAwait(false);
+            await (connect ?? entry.Client.ConnectAsync(entry.Uri, entry.Headers, null, cancellationToken)).WaitAsync(cancellationToken).ConfigureAwait(false);
             return null;
         }
         catch (Exception ex) when (ex is DuplexException or ArgumentException or InvalidOperationException or OperationCanceledException)
         {
             return ex;
+        }
+    }
+
+    /// <summary>
+    /// A connect that runs until it ends by itself (connected, failed for good, or the client closed),
+    /// its outcome handed to <paramref name="done"/>, which is always observed: the caller may have
+    /// stopped waiting (the client's error handlers and log have the failures).
+    /// </summary>
+    private static async Task RunBackgroundConnectAsync(Entry entry, TaskCompletionSource done)
+    {
+        _ = done.Task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        try
+        {
+            await entry.Client.ConnectAsync(entry.Uri, entry.Headers, null, CancellationToken.None).ConfigureAwait(false);
+            done.TrySetResult();
+        }
+#pragma warning disable CA1031 // Every outcome goes to whoever waits for it.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            done.TrySetException(ex);
         }
     }
 
@@ -202,5 +266,9 @@ public sealed class WebSocketClientManager : IAsyncDisposable
         }
     }
 
-    private sealed record Entry(WebSocketClient Client, Uri Uri, IReadOnlyDictionary<string, string>? Headers);
+    private sealed record Entry(WebSocketClient Client, Uri Uri, IReadOnlyDictionary<string, string>? Headers)
+    {
+        /// <summary>The connect of a client that retries its first connect, while it may outlive a ConnectAllAsync; guarded by the manager's lock.</summary>
+        public Task? BackgroundConnect { get; set; }
+    }
 }

@@ -9,11 +9,13 @@ namespace Duplex.Tests.Infrastructure;
 /// </summary>
 public sealed class LoopbackListener : IDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly TcpListener _listener;
 
     /// <summary>Starts listening.</summary>
-    public LoopbackListener()
+    /// <param name="port">The port; 0 (the default) lets the operating system choose.</param>
+    public LoopbackListener(int port = 0)
     {
+        _listener = new TcpListener(IPAddress.Loopback, port);
         _listener.Start();
         Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
         Uri = new Uri($"ws://127.0.0.1:{Port}/");
@@ -28,6 +30,16 @@ public sealed class LoopbackListener : IDisposable
     /// <summary>Accepts the next TCP connection.</summary>
     /// <param name="cancellationToken">Ends the wait (a test's timeout, linked with its token).</param>
     public Task<TcpClient> AcceptAsync(CancellationToken cancellationToken) => _listener.AcceptTcpClientAsync(cancellationToken).AsTask();
+
+    /// <summary>
+    /// A port with nothing listening on it (connecting to it is refused), free for a listener to start
+    /// on later: the operating system chose it, and it was let go at once.
+    /// </summary>
+    public static int FreePort()
+    {
+        using var listener = new LoopbackListener();
+        return listener.Port;
+    }
 
     /// <summary>Stops listening; a pending accept fails.</summary>
     public void Dispose() => _listener.Stop();

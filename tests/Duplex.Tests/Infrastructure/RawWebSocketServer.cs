@@ -12,10 +12,17 @@ namespace Duplex.Tests.Infrastructure;
 /// </remarks>
 public sealed class RawWebSocketServer : IAsyncDisposable
 {
-    private readonly LoopbackListener _listener = new();
+    private readonly LoopbackListener _listener;
     private readonly List<RawConnection> _connections = [];
     private readonly Lock _connectionsLock = new();
     private int _disposed;
+
+    /// <summary>Starts listening.</summary>
+    /// <param name="port">The port; 0 (the default) lets the operating system choose.</param>
+    public RawWebSocketServer(int port = 0)
+    {
+        _listener = new LoopbackListener(port);
+    }
 
     /// <summary>The port the server listens on.</summary>
     public int Port => _listener.Port;
