@@ -8,9 +8,6 @@ namespace Duplex.Connection;
 
 public sealed partial class WebSocketConnection
 {
-    /// <summary>Messages larger than this reach the receive queue in pieces of this size (see <see cref="FrameReceiver.ChunkSize"/>).</summary>
-    internal const int ReceiveChunkSize = FrameReceiver.ChunkSize;
-
     // The receive side (Connection/Receive): the queue between the loop and the application, the
     // loop that reads the socket, and the application's reader, created with the first receive call.
     private readonly ReceiveQueue _incoming;

@@ -8,9 +8,6 @@ namespace Duplex.Connection;
 
 public sealed partial class WebSocketConnection
 {
-    /// <summary>Frames smaller than this are packed together into segments of this size.</summary>
-    internal const int SendSegmentSize = SendBuffer.SegmentSize;
-
     /// <summary>
     /// Sends a text message. Completes as soon as the frame is in the connection's write buffer
     /// (it waits only while more than <see cref="WebSocketConnectionOptions.SendBufferLimit"/> bytes

@@ -37,8 +37,9 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
-    // The parts, each owning its state: the write path, the one timer, the pending Pings; the receive
-    // side is in WebSocketConnection.Receive.cs. Created when the connection opens (the pings with the first Ping).
+    // The parts, each owning its state: the write path, the one timer, the pending Pings (the receive
+    // side's are declared in WebSocketConnection.Receive.cs). Created when the connection opens (the
+    // pings with the first Ping).
     private FrameSender? _sender;
     private LivenessTimer? _liveness;
     private PendingPings? _pings;

@@ -88,18 +88,6 @@ internal sealed class FrameSender
         }
     }
 
-    /// <summary>Whether our Close frame is in the buffer (or sent).</summary>
-    public bool CloseQueued
-    {
-        get
-        {
-            lock (this)
-            {
-                return _closeQueued;
-            }
-        }
-    }
-
     /// <summary>Sends a whole text message: the common case appends right here, without an async state machine.</summary>
     public ValueTask SendTextAsync(string text, CancellationToken cancellationToken) =>
         SendMessageAsync(new Payload(Opcode.Text, text, default, Encoding.UTF8.GetByteCount(text)), cancellationToken);
