@@ -470,6 +470,7 @@ internal sealed class FrameSender
 
                     if (batch is null)
                     {
+                        _buffer?.Idle();
                         _writing = false;
                         if (_error is not null)
                         {

@@ -6,15 +6,17 @@ namespace Duplex.Connection.Send;
 
 /// <summary>
 /// The frames a connection has accepted and not yet handed to the network: masked frames packed
-/// into pooled segments, in the order they go out, with the boundaries of the whole messages among
-/// them, so the messages a failed connection never wrote can be handed back (unmasked, as sent)
-/// without reading frames back. Pure bookkeeping: no stream, no task, no lock — its owner
-/// (<see cref="FrameSender"/>) guards it.
+/// into pooled segments, in the order they go out, so the whole messages a failed connection never
+/// wrote can be handed back (unmasked, as sent). Pure bookkeeping: no stream, no task, no lock — its
+/// owner (<see cref="FrameSender"/>) guards it.
 /// </summary>
 /// <remarks>
-/// Frames never straddle segments, and segments are written whole, so "this frame reached the
-/// network" is a comparison of stream positions: a frame is written once the position written
-/// so far has passed its start.
+/// Frames never straddle segments, and segments are written whole, so the frames never written are
+/// those of the segments not fully written. They are our own frames, so when a connection fails the
+/// buffer reads them back to find its whole messages: a Text or Binary frame with FIN set is one,
+/// unless it ended a message sent in fragments (<see cref="Append(Opcode, bool, ReadOnlySpan{byte}, bool)"/>
+/// with <c>wholeMessage</c> unset), which is noted apart — rare, so a stream of messages costs no
+/// bookkeeping per message.
 /// </remarks>
 internal sealed class SendBuffer
 {
@@ -32,19 +34,24 @@ internal sealed class SendBuffer
     private List<Segment>? _inFlight;
     private int _inFlightWritten;
 
+    // Written segments kept for the next tails while the writer is busy (see Idle): segments are rented
+    // by senders and returned by the writer, on other threads, and a stream of sends would otherwise
+    // pass every one of them through the pool, which misses (and allocates) once more of them are in
+    // flight than it keeps per core. At most what the send buffer limit lets pile up, and none once idle.
+    private List<byte[]>? _spareArrays;
+
     private long _bufferedBytes;
     private long _appendedTicket;
 
-    // Stream positions: bytes ever appended, and bytes in segments fully written.
+    // Stream positions: bytes ever appended, bytes in segments fully written, and where the frames
+    // not yet handed back by TakeUnsentMessages start.
     private long _appendedPosition;
     private long _writtenPosition;
+    private long _handedBackPosition;
 
-    // The whole data messages whose frames are not fully written yet, oldest first: a ring over a
-    // pooled array, rented with the first and returned whenever it empties, so a connection that
-    // streams messages allocates nothing for them once the pool has the array.
-    private MessageMark[]? _marks;
-    private int _markHead;
-    private int _markCount;
+    // The positions of single Text or Binary frames with FIN set that are not whole messages of their
+    // own (a fragmented send whose first frame was also its last), not yet written; usually none.
+    private List<long>? _notWholeMessages;
 
     // RFC 6455 §5.5.3: an endpoint may answer only the most recent of several Pings; the Pong owed
     // waits here, a newer Ping overwrites it, and it joins the buffer with the next batch.
@@ -61,7 +68,7 @@ internal sealed class SendBuffer
     public bool OwesPong => _owedPongLength >= 0;
 
     /// <summary>Whether any pooled array is held.</summary>
-    public bool HoldsArrays => _inFlight is not null || _segments is { Count: > 0 } || _tail is not null;
+    public bool HoldsArrays => _inFlight is not null || _segments is { Count: > 0 } || _tail is not null || _spareArrays is { Count: > 0 };
 
     /// <summary>
     /// Appends one masked frame whose payload is <paramref name="payload"/>, masked on its way in (one
@@ -157,7 +164,15 @@ internal sealed class SendBuffer
             }
 
             bytes += batch[i].Count;
-            ArrayPool<byte>.Shared.Return(batch[i].Array);
+            byte[] array = batch[i].Array;
+            if (array.Length == SegmentSize)
+            {
+                (_spareArrays ??= []).Add(array);
+            }
+            else
+            {
+                ArrayPool<byte>.Shared.Return(array);
+            }
         }
 
         _inFlight = null;
@@ -165,12 +180,26 @@ internal sealed class SendBuffer
         _bufferedBytes -= bytes;
         batch.Clear();
         _spareSegments = batch;
-        while (_markCount > 0 && _marks![_markHead].Position < _writtenPosition)
+        _notWholeMessages?.RemoveAll(position => position < _writtenPosition);
+    }
+
+    /// <summary>
+    /// The writer found nothing more to write and stops: the segments kept for the next batches go
+    /// back to the pool, so an idle connection holds none.
+    /// </summary>
+    public void Idle()
+    {
+        if (_spareArrays is null)
         {
-            DequeueMark();
+            return;
         }
 
-        ReturnMarksIfEmpty();
+        foreach (byte[] array in _spareArrays)
+        {
+            ArrayPool<byte>.Shared.Return(array);
+        }
+
+        _spareArrays.Clear();
     }
 
     /// <summary>
@@ -180,21 +209,28 @@ internal sealed class SendBuffer
     /// </summary>
     public List<UnsentMessage> TakeUnsentMessages()
     {
-        var unsent = new List<UnsentMessage>(_markCount);
-        while (_markCount > 0)
+        var unsent = new List<UnsentMessage>();
+        long position = _writtenPosition;
+        if (_inFlight is not null)
         {
-            MessageMark mark = DequeueMark();
-            if (mark.Position < _writtenPosition)
+            for (int i = _inFlightWritten; i < _inFlight.Count; i++)
             {
-                continue;
+                position = CollectUnsent(_inFlight[i], position, unsent);
             }
-
-            byte[] payload = mark.Length == 0 ? [] : new byte[mark.Length];
-            PayloadMask.Apply(mark.Array.AsSpan(mark.PayloadOffset, mark.Length), payload, mark.MaskKey, 0);
-            unsent.Add(new UnsentMessage(mark.Opcode == Opcode.Text ? WebSocketMessageType.Text : WebSocketMessageType.Binary, payload));
         }
 
-        ReturnMarksIfEmpty();
+        for (int i = 0; _segments is not null && i < _segments.Count; i++)
+        {
+            position = CollectUnsent(_segments[i], position, unsent);
+        }
+
+        if (_tail is not null)
+        {
+            CollectUnsent(new Segment(_tail, _tailCount), position, unsent);
+        }
+
+        _handedBackPosition = _appendedPosition;
+        _notWholeMessages?.Clear();
         return unsent;
     }
 
@@ -221,12 +257,9 @@ internal sealed class SendBuffer
         }
 
         _spareSegments = null;
-        while (_markCount > 0)
-        {
-            DequeueMark();
-        }
-
-        ReturnMarksIfEmpty();
+        _notWholeMessages = null;
+        _handedBackPosition = _appendedPosition;
+        Idle();
         _owedPongLength = -1;
         _bufferedBytes = 0;
 
@@ -251,57 +284,38 @@ internal sealed class SendBuffer
         // RFC 6455 §5.3: a fresh, unpredictable masking key for every frame.
         maskKey = (_maskKeys ??= new MaskKeySource()).Next();
         FrameHeader.Write(frame, fin, 0, opcode, payloadLength, masked: true, maskKey);
-        if (wholeMessage)
+        if (!wholeMessage && fin && opcode is Opcode.Text or Opcode.Binary)
         {
-            EnqueueMark(new MessageMark(position, _tail!, _tailCount - payloadLength, payloadLength, maskKey, opcode));
+            (_notWholeMessages ??= []).Add(position);
         }
 
         return frame.Slice(headerLength, payloadLength);
     }
 
-    private void EnqueueMark(in MessageMark mark)
+    /// <summary>
+    /// Adds the whole messages among <paramref name="segment"/>'s frames, which start at stream
+    /// <paramref name="position"/>, to <paramref name="unsent"/>; returns the position after it.
+    /// </summary>
+    private long CollectUnsent(Segment segment, long position, List<UnsentMessage> unsent)
     {
-        if (_marks is null)
+        ReadOnlySpan<byte> frames = segment.Array.AsSpan(0, segment.Count);
+        while (!frames.IsEmpty)
         {
-            _marks = ArrayPool<MessageMark>.Shared.Rent(16);
-            _markHead = 0;
-        }
-        else if (_markCount == _marks.Length)
-        {
-            MessageMark[] bigger = ArrayPool<MessageMark>.Shared.Rent(_marks.Length * 2);
-            for (int i = 0; i < _markCount; i++)
+            // Our own frames, written by ReserveFrame: the header always parses.
+            FrameHeader.TryRead(frames, out FrameHeader header, out int headerLength, out _);
+            int length = (int)header.PayloadLength;
+            if (position >= _handedBackPosition && header.Fin && header.Opcode is Opcode.Text or Opcode.Binary && _notWholeMessages?.Contains(position) != true)
             {
-                bigger[i] = _marks[(_markHead + i) % _marks.Length];
+                byte[] payload = length == 0 ? [] : new byte[length];
+                PayloadMask.Apply(frames.Slice(headerLength, length), payload, header.MaskKey, 0);
+                unsent.Add(new UnsentMessage(header.Opcode == Opcode.Text ? WebSocketMessageType.Text : WebSocketMessageType.Binary, payload));
             }
 
-            Array.Clear(_marks);
-            ArrayPool<MessageMark>.Shared.Return(_marks);
-            _marks = bigger;
-            _markHead = 0;
+            position += headerLength + length;
+            frames = frames.Slice(headerLength + length);
         }
 
-        _marks[(_markHead + _markCount) % _marks.Length] = mark;
-        _markCount++;
-    }
-
-    private MessageMark DequeueMark()
-    {
-        MessageMark mark = _marks![_markHead];
-
-        // Cleared as it leaves, so the array goes back to the pool holding no segment.
-        _marks[_markHead] = default;
-        _markHead = (_markHead + 1) % _marks.Length;
-        _markCount--;
-        return mark;
-    }
-
-    private void ReturnMarksIfEmpty()
-    {
-        if (_markCount == 0 && _marks is not null)
-        {
-            ArrayPool<MessageMark>.Shared.Return(_marks);
-            _marks = null;
-        }
+        return position;
     }
 
     private Span<byte> Reserve(int length)
@@ -320,14 +334,20 @@ internal sealed class SendBuffer
             (_segments ??= []).Add(new Segment(_tail, _tailCount));
         }
 
-        _tail = ArrayPool<byte>.Shared.Rent(Math.Max(length, SegmentSize));
+        if (_spareArrays is { Count: > 0 } spares && length <= SegmentSize)
+        {
+            _tail = spares[^1];
+            spares.RemoveAt(spares.Count - 1);
+        }
+        else
+        {
+            _tail = ArrayPool<byte>.Shared.Rent(Math.Max(length, SegmentSize));
+        }
+
         _tailCount = length;
         return _tail.AsSpan(0, length);
     }
 
     /// <summary>Part of the buffer: a pooled array and how much of it holds frames.</summary>
     public readonly record struct Segment(byte[] Array, int Count);
-
-    /// <summary>Where a whole message's frame starts on the stream, and where its masked payload sits.</summary>
-    private readonly record struct MessageMark(long Position, byte[] Array, int PayloadOffset, int Length, int MaskKey, Opcode Opcode);
 }

@@ -40,6 +40,7 @@ public sealed class SendBufferTests
         Assert.True(buffer.HoldsArrays);
 
         buffer.BatchWritten(batch);
+        buffer.Idle();
 
         Assert.False(buffer.HoldsArrays);
         Assert.Equal(0, buffer.BufferedBytes);
@@ -85,6 +86,9 @@ public sealed class SendBufferTests
         buffer.Append(Opcode.Continuation, fin: true, "t"u8, wholeMessage: false);
         buffer.Append(Opcode.Binary, fin: true, ReadOnlySpan<byte>.Empty, wholeMessage: true);
 
+        // A fragmented send whose first frame is also its last looks like a whole message on the wire.
+        buffer.Append(Opcode.Text, fin: true, "solo"u8, wholeMessage: false);
+
         List<UnsentMessage> unsent = buffer.TakeUnsentMessages();
 
         UnsentMessage only = Assert.Single(unsent);
@@ -103,10 +107,14 @@ public sealed class SendBufferTests
 
         buffer.BatchWritten(buffer.TakeBatch(out _)!);
 
-        // The bookkeeping wraps and grows past its first array; none of the first ten is handed back.
+        // Across batches and segments; none of the first ten, written, is handed back.
         for (int i = 10; i < 110; i++)
         {
             buffer.Append(Opcode.Binary, fin: true, new[] { (byte)i }, wholeMessage: true);
+            if (i == 50)
+            {
+                buffer.TakeBatch(out _);
+            }
         }
 
         List<UnsentMessage> unsent = buffer.TakeUnsentMessages();
