@@ -17,6 +17,9 @@ public sealed partial class WebSocketConnection
     /// <summary>Whether reading the socket waits for the application (the queue is full, a large frame waits half read, or a protocol violation waits for the messages before it to be taken); keepalive and the silence limit do not count that time against the peer.</summary>
     internal bool ReceivePaused => _receiver.WaitingForApplication || Volatile.Read(ref _violation) is not null;
 
+    /// <summary>How many times bytes arrived from the peer so far; a send tells by it whether it answers something that came.</summary>
+    internal long ReadsSoFar => _receiver.Reads;
+
     /// <summary>When bytes last arrived from the peer, as a <see cref="TimeProvider.GetTimestamp"/> value; the moment the connection opened before that.</summary>
     internal long LastReceivedTimestamp => _receiver.LastReceivedTimestamp;
 

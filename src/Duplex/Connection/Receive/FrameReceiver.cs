@@ -44,6 +44,7 @@ internal sealed class FrameReceiver
     private readonly int _bufferSize;
     private FrameHandOver? _handOver;
     private long _lastReceivedTimestamp;
+    private long _reads;
 
     // Set while the loop waits for room in the queue: nobody reads the socket because the application
     // has not read what came.
@@ -74,8 +75,17 @@ internal sealed class FrameReceiver
     /// </summary>
     public long LastReceivedTimestamp => Volatile.Read(ref _lastReceivedTimestamp);
 
+    /// <summary>How many times bytes arrived so far (see <see cref="MarkReceived"/>).</summary>
+    public long Reads => Volatile.Read(ref _reads);
+
     /// <summary>Bytes arrived now.</summary>
-    public void MarkReceived() => Volatile.Write(ref _lastReceivedTimestamp, _time.GetTimestamp());
+    public void MarkReceived()
+    {
+        Volatile.Write(ref _lastReceivedTimestamp, _time.GetTimestamp());
+
+        // One writer at a time: the loop, or the receive call it handed a large frame to.
+        Volatile.Write(ref _reads, _reads + 1);
+    }
 
     /// <summary>Queues a batch for the application, waiting (backpressure) while the queue is full.</summary>
     public ValueTask EnqueueAsync(ReceivedBatch? batch, byte[]? readBuffer, bool deferWake = false)

@@ -25,8 +25,9 @@ namespace Duplex.Connection.Send;
 internal sealed class FrameSender
 {
     /// <summary>
-    /// A send that starts the writer after at least this long without a write writes inline;
-    /// sooner, the write is handed to the thread pool so back-to-back sends coalesce.
+    /// A send that starts the writer after at least this long without a write, or after bytes arrived
+    /// since the last write, writes inline; otherwise the write is handed to the thread pool so
+    /// back-to-back sends coalesce.
     /// </summary>
     private static readonly TimeSpan InlineWriteAfterIdle = TimeSpan.FromMicroseconds(10);
 
@@ -47,6 +48,7 @@ internal sealed class FrameSender
     private long _writtenTicket;
     private bool _writing;
     private long _lastWriteTimestamp;
+    private long _readsAtLastWrite;
 
     // Set once our Close is in the buffer (RFC 6455 §5.5.1: no data frame after it), and once the
     // connection ended or a write failed (nothing more is accepted, waiters fail).
@@ -434,10 +436,8 @@ internal sealed class FrameSender
             return;
         }
 
-        if (Stopwatch.GetElapsedTime(Volatile.Read(ref _lastWriteTimestamp)) > InlineWriteAfterIdle)
+        if (WritesInline(_connection.ReadsSoFar, Volatile.Read(ref _readsAtLastWrite), Stopwatch.GetElapsedTime(Volatile.Read(ref _lastWriteTimestamp))))
         {
-            // A connection that has been quiet writes on the sender's thread: no hop, lowest
-            // latency (the loop runs synchronously up to a write that does not complete at once).
             _ = WriteLoopAsync();
         }
         else
@@ -447,6 +447,16 @@ internal sealed class FrameSender
             ThreadPool.UnsafeQueueUserWorkItem(_writerWorkItem ??= new WriterWorkItem(this), preferLocal: false);
         }
     }
+
+    /// <summary>
+    /// Whether a send that starts the writer writes on its own thread: when it answers what arrived
+    /// since the last write (a request and its response, however fast the peer: a hop to the pool
+    /// would only add to the round trip), or when the connection has been quiet. A send that follows
+    /// the last write closely with nothing received between is one of a stream of sends, and leaves
+    /// the write to a pool thread so that what the sender appends meanwhile goes out in one write.
+    /// </summary>
+    internal static bool WritesInline(long readsNow, long readsAtLastWrite, TimeSpan sinceLastWrite) =>
+        readsNow != readsAtLastWrite || sinceLastWrite > InlineWriteAfterIdle;
 
     /// <summary>
     /// Writes everything appended, batch after batch, until the buffer is empty. At most one runs at
@@ -496,6 +506,7 @@ internal sealed class FrameSender
 
                 // Some streams (HTTP/2) hold writes until flushed: a batch counts as written only then.
                 await _stream.FlushAsync(_abort).ConfigureAwait(false);
+                Volatile.Write(ref _readsAtLastWrite, _connection.ReadsSoFar);
                 Volatile.Write(ref _lastWriteTimestamp, Stopwatch.GetTimestamp());
                 lock (this)
                 {
