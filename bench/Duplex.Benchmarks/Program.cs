@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Running;
+using Duplex.Benchmarks.Hops;
 using Duplex.Benchmarks.Loopback;
 using Duplex.Benchmarks.Server;
 
@@ -7,11 +8,12 @@ namespace Duplex.Benchmarks;
 /// <summary>
 /// Entry point. <c>micro [BenchmarkDotNet args]</c> runs the micro benchmarks (in process unless a
 /// toolchain is chosen), <c>loopback [--short] [--reps N]</c> the client comparison; <c>server</c>
-/// and <c>idle</c> are the child processes the comparison starts.
+/// and <c>idle</c> are the child processes the comparison starts; <c>hops</c> accounts for an S3
+/// round trip client by client (<c>hops-child</c> being each client's process).
 /// </summary>
 internal static class Program
 {
-    private const string Usage = "usage: Duplex.Benchmarks micro [BenchmarkDotNet args] | loopback [--short] [--reps N] [--out FILE] [--scenarios S1,..] [--clients ..] [--tls] [--in-process-server]";
+    private const string Usage = "usage: Duplex.Benchmarks micro [BenchmarkDotNet args] | loopback [--short] [--reps N] [--out FILE] [--scenarios S1,..] [--clients ..] [--tls] [--in-process-server] | hops [--round-trips N] [--clients ..]";
 
     public static async Task<int> Main(string[] args)
     {
@@ -35,6 +37,10 @@ internal static class Program
                     return await ServerProcess.RunChildAsync(rest);
                 case "idle":
                     return await IdleProbe.RunChildAsync(rest);
+                case "hops":
+                    return await HopsCommand.RunAsync(rest);
+                case "hops-child":
+                    return await HopsProbe.RunChildAsync(rest);
                 default:
                     Console.Error.WriteLine(Usage);
                     return 2;
