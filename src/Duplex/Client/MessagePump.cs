@@ -210,6 +210,10 @@ internal sealed class MessagePump
             // One connection's messages, until its queue ends (or the pump stops); inline, so the loop is
             // one state machine.
             WebSocketConnection connection = source.Connection;
+
+            // When the last delivery ended, while the next message follows it without a wait: that
+            // moment starts the next delivery's watch too (one clock read per message in a flood).
+            long lastEnded = NoDelivery;
             try
             {
                 while (!IsStopRequested)
@@ -218,6 +222,7 @@ internal sealed class MessagePump
                     {
                         // Nobody would see the message: it stays in the connection's queue (reading
                         // pauses when that is full) until a handler or reader appears.
+                        lastEnded = NoDelivery;
                         await WaitForConsumerAsync().ConfigureAwait(false);
                         continue;
                     }
@@ -226,6 +231,7 @@ internal sealed class MessagePump
                     // client holds no receive call's state.
                     if (!connection.TryReceiveMessage(out WebSocketMessage message))
                     {
+                        lastEnded = NoDelivery;
                         if (await connection.WaitForMessagesAsync().ConfigureAwait(false))
                         {
                             continue;
@@ -239,7 +245,7 @@ internal sealed class MessagePump
                         break;
                     }
 
-                    await DeliverAsync(message, HandlerToken).ConfigureAwait(false);
+                    lastEnded = await DeliverAsync(message, HandlerToken, lastEnded).ConfigureAwait(false);
                 }
             }
             catch (Exception ex) when (ex is DuplexException or ChannelClosedException)
@@ -300,10 +306,15 @@ internal sealed class MessagePump
         return added.Task;
     }
 
-    private async ValueTask DeliverAsync(WebSocketMessage message, CancellationToken token)
+    /// <summary>
+    /// Delivers one message, watched for slowness from <paramref name="startedAt"/> (the end of the
+    /// delivery it follows without a wait) or from now; returns when it ended (<see cref="NoDelivery"/>
+    /// when unwatched).
+    /// </summary>
+    private async ValueTask<long> DeliverAsync(WebSocketMessage message, CancellationToken token, long startedAt)
     {
         bool watched = _slowThreshold != Timeout.InfiniteTimeSpan;
-        long started = watched ? StartWatch() : 0;
+        long started = watched ? StartWatch(startedAt) : 0;
         try
         {
             await _client.DeliverReceivedAsync(message, token).ConfigureAwait(false);
@@ -318,19 +329,15 @@ internal sealed class MessagePump
         {
             Log.HandlerFailed(_logger, "message", ex);
         }
-        finally
-        {
-            if (watched)
-            {
-                EndWatch(started);
-            }
-        }
+
+        // Every exception was caught above: the watch always ends here.
+        return watched ? EndWatch(started) : NoDelivery;
     }
 
-    private long StartWatch()
+    private long StartWatch(long startedAt)
     {
         // Lock-free on every message: only the pump writes these two, and the watch's tick only reads them.
-        long now = _time.GetTimestamp();
+        long now = startedAt != NoDelivery ? startedAt : _time.GetTimestamp();
         Volatile.Write(ref _deliveryNumber, _deliveryNumber + 1);
         Interlocked.Exchange(ref _deliveryStart, now); // a full fence: the flag is read after the start is seen
         if (!Volatile.Read(ref _watchArmed))
@@ -351,14 +358,18 @@ internal sealed class MessagePump
         return now;
     }
 
-    private void EndWatch(long started)
+    /// <summary>Ends the watch of the delivery that started at <paramref name="started"/>; returns the moment it ended.</summary>
+    private long EndWatch(long started)
     {
-        TimeSpan took = _time.GetElapsedTime(started);
+        long ended = _time.GetTimestamp();
+        TimeSpan took = _time.GetElapsedTime(started, ended);
         Volatile.Write(ref _deliveryStart, NoDelivery);
         if (took >= _slowThreshold)
         {
             Log.SlowMessageHandlerReturned(_logger, took, _slowThreshold);
         }
+
+        return ended;
     }
 
     /// <summary>The watch's tick: reports a delivery over the threshold once; disarms itself while the pump is idle.</summary>
