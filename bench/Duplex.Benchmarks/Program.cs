@@ -6,12 +6,12 @@ namespace Duplex.Benchmarks;
 
 /// <summary>
 /// Entry point. <c>micro [BenchmarkDotNet args]</c> runs the micro benchmarks (in process unless a
-/// toolchain is chosen), <c>loopback [--short] [--reps N]</c> the client comparison; <c>server</c>
-/// and <c>idle</c> are the child processes the comparison starts.
+/// toolchain is chosen), <c>loopback [--short] [--reps N]</c> the client comparison; <c>server</c>,
+/// <c>idle</c> and <c>client</c> are the child processes the comparison starts.
 /// </summary>
 internal static class Program
 {
-    private const string Usage = "usage: Duplex.Benchmarks micro [BenchmarkDotNet args] | loopback [--short] [--reps N] [--out FILE] [--scenarios S1,..] [--clients ..] [--tls] [--in-process-server]";
+    private const string Usage = "usage: Duplex.Benchmarks micro [BenchmarkDotNet args] | loopback [--short] [--reps N] [--out FILE] [--scenarios S1,..] [--clients ..] [--process-per-client] [--tls] [--in-process-server] [--alloc-types]";
 
     public static async Task<int> Main(string[] args)
     {
@@ -35,6 +35,8 @@ internal static class Program
                     return await ServerProcess.RunChildAsync(rest);
                 case "idle":
                     return await IdleProbe.RunChildAsync(rest);
+                case "client":
+                    return await ClientProcess.RunChildAsync(rest);
                 default:
                     Console.Error.WriteLine(Usage);
                     return 2;

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Security.Cryptography.X509Certificates;
+using Duplex.Benchmarks.Server;
 using Duplex.Handshake;
 
 namespace Duplex.Benchmarks.Loopback;
@@ -43,6 +45,13 @@ internal static class ClientCatalog
         ClientKind.WebsocketClient => new WebsocketClientClient(serverCertificate),
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
+
+    /// <summary>How to start a client process of <paramref name="kind"/> (<c>--process-per-client</c>): this program's <c>client</c> command.</summary>
+    public static ProcessStartInfo ProcessStartInfo(ClientKind kind, IReadOnlyList<string> arguments)
+    {
+        _ = kind;
+        return ServerProcess.SelfStartInfo([.. arguments]);
+    }
 
     /// <summary>Duplex's options for trusting the benchmark server's self-signed certificate.</summary>
     public static WebSocketHandshakeOptions Handshake(X509Certificate2? serverCertificate)

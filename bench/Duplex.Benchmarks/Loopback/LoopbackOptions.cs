@@ -12,6 +12,12 @@ internal sealed class LoopbackOptions
     /// <summary>Over <c>wss://</c>: the server has a self-signed certificate that every client trusts (S1–S4).</summary>
     public bool Tls { get; private init; }
 
+    /// <summary>
+    /// Run each client in a fresh child process of its own (one per client, scenario and repetition),
+    /// as applications run; by default every client runs in this process, interleaved.
+    /// </summary>
+    public bool ProcessPerClient { get; private init; }
+
     /// <summary>Host the server in this process instead of a child process (to see how much that skews).</summary>
     public bool InProcessServer { get; private init; }
 
@@ -46,6 +52,7 @@ internal sealed class LoopbackOptions
     {
         bool isShort = false;
         bool inProcess = false;
+        bool processPerClient = false;
         bool tls = false;
         bool allocationTypes = false;
         int reps = 3;
@@ -70,6 +77,9 @@ internal sealed class LoopbackOptions
                 case "--in-process-server":
                     inProcess = true;
                     break;
+                case "--process-per-client":
+                    processPerClient = true;
+                    break;
                 case "--tls":
                     tls = true;
                     break;
@@ -86,8 +96,13 @@ internal sealed class LoopbackOptions
                     clients = [.. Next(args, ref i).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ClientCatalog.Parse)];
                     break;
                 default:
-                    throw new ArgumentException($"Unknown loopback option '{args[i]}'. Options: --short, --reps N, --out FILE, --scenarios S1,S2,…, --clients {string.Join(',', ClientCatalog.All.Select(ClientCatalog.Id))}, --tls, --in-process-server, --alloc-types.");
+                    throw new ArgumentException($"Unknown loopback option '{args[i]}'. Options: --short, --reps N, --out FILE, --scenarios S1,S2,…, --clients {string.Join(',', ClientCatalog.All.Select(ClientCatalog.Id))}, --process-per-client, --tls, --in-process-server, --alloc-types.");
             }
+        }
+
+        if (allocationTypes && processPerClient)
+        {
+            throw new ArgumentException("--alloc-types samples this process's allocations, so it cannot be combined with --process-per-client.");
         }
 
         return new LoopbackOptions
@@ -95,6 +110,7 @@ internal sealed class LoopbackOptions
             Short = isShort,
             Repetitions = reps,
             InProcessServer = inProcess,
+            ProcessPerClient = processPerClient,
             Tls = tls,
             AllocationTypes = allocationTypes,
             OutputPath = output,
