@@ -11,7 +11,7 @@ namespace Duplex.Benchmarks;
 /// </summary>
 internal static class Program
 {
-    private const string Usage = "usage: Duplex.Benchmarks micro [BenchmarkDotNet args] | loopback [--short] [--reps N] [--out FILE] [--scenarios S1,..] [--clients ..] [--process-per-client] [--tls] [--in-process-server] [--alloc-types]";
+    private const string Usage = "usage: Duplex.Benchmarks micro [BenchmarkDotNet args] | loopback [--short] [--reps N] [--out FILE] [--scenarios S1,..] [--clients ..] [--process-per-client | --in-process] [--tls] [--in-process-server] [--alloc-types]";
 
     public static async Task<int> Main(string[] args)
     {

@@ -80,6 +80,10 @@ internal sealed class LoopbackOptions
                 case "--process-per-client":
                     processPerClient = true;
                     break;
+                case "--in-process":
+                    // The default; given after --process-per-client (e.g. to bench/run-short.sh) it wins.
+                    processPerClient = false;
+                    break;
                 case "--tls":
                     tls = true;
                     break;
@@ -96,7 +100,7 @@ internal sealed class LoopbackOptions
                     clients = [.. Next(args, ref i).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ClientCatalog.Parse)];
                     break;
                 default:
-                    throw new ArgumentException($"Unknown loopback option '{args[i]}'. Options: --short, --reps N, --out FILE, --scenarios S1,S2,…, --clients {string.Join(',', ClientCatalog.All.Select(ClientCatalog.Id))}, --process-per-client, --tls, --in-process-server, --alloc-types.");
+                    throw new ArgumentException($"Unknown loopback option '{args[i]}'. Options: --short, --reps N, --out FILE, --scenarios S1,S2,…, --clients {string.Join(',', ClientCatalog.All.Select(ClientCatalog.Id))}, --process-per-client, --in-process, --tls, --in-process-server, --alloc-types.");
             }
         }
 

@@ -17,7 +17,7 @@ namespace Duplex.Benchmarks.Loopback;
 internal sealed class LoopbackRunner
 {
     /// <summary>S3 and S4 run in this many blocks per client, taking turns (see <see cref="RunInterleavedAsync"/>).</summary>
-    private const int Blocks = 20;
+    internal const int Blocks = 20;
 
     private readonly LoopbackOptions _options;
     private readonly List<MetricSeries> _series = [];
