@@ -127,7 +127,7 @@ internal sealed class LoopbackReport(
         return Line(
             title,
             ratios.Median <= bound,
-            $"{ratios.Describe()}{Noise(ratios, bound)}; medians {mine.MedianCpu:0.00} vs {theirs.MedianCpu:0.00} µs CPU",
+            $"{ratios.Describe()}{Noise(ratios, bound)}; medians {mine.MedianCpu:0.00} vs {theirs.MedianCpu:0.00} µs CPU{MetIn(mine.CpuPerMessage, theirs.CpuPerMessage, r => r <= bound)}",
             ratios.Median);
     }
 
@@ -185,7 +185,18 @@ internal sealed class LoopbackReport(
 
         bool atLeast = mine.Better == Better.Higher;
         PairedRatios ratios = WallRatio(mine, theirs);
-        return Line(title, atLeast ? ratios.Median >= bound : ratios.Median <= bound, ratios.Describe(), ratios.Median);
+        return Line(
+            title,
+            atLeast ? ratios.Median >= bound : ratios.Median <= bound,
+            $"{ratios.Describe()}{MetIn(mine.Values, theirs.Values, r => atLeast ? r >= bound : r <= bound)}",
+            ratios.Median);
+    }
+
+    /// <summary>How many repetitions on their own met the bound (each repetition's whole-run values): a median near the bound is a coin toss when few do.</summary>
+    private static string MetIn(List<double> values, List<double> reference, Func<double, bool> met)
+    {
+        double[] ratios = [.. values.Select((value, i) => i < reference.Count ? value / reference[i] : double.NaN).Where(r => !double.IsNaN(r))];
+        return ratios.Length < 2 ? string.Empty : string.Create(s_culture, $"; met in {ratios.Count(met)} of {ratios.Length} repetitions");
     }
 
     /// <summary>For an upper bound: whether the whole interval lies on one side of it, or straddles it (then the verdict could be noise).</summary>
