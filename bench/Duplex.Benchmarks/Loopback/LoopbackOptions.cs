@@ -29,7 +29,12 @@ internal sealed class LoopbackOptions
 
     public IReadOnlySet<string> Scenarios { get; private init; } = new HashSet<string>(["S1", "S2", "S3", "S4", "S5"]);
 
-    public IReadOnlyList<ClientKind> Clients { get; private init; } = ClientCatalog.All;
+    /// <summary>
+    /// The clients compared: by default the .NET ones, and with <c>--process-per-client</c> also Node's
+    /// <c>ws</c> as a reference when node and the package are installed (over <c>ws://</c> only: it
+    /// is not given the TLS server's certificate to trust).
+    /// </summary>
+    public IReadOnlyList<ClientKind> Clients { get; private init; } = ClientCatalog.DotNet;
 
     public int ReceiveCount => Short ? 100_000 : 1_000_000;
 
@@ -58,7 +63,7 @@ internal sealed class LoopbackOptions
         int reps = 3;
         string? output = null;
         HashSet<string> scenarios = ["S1", "S2", "S3", "S4", "S5"];
-        List<ClientKind> clients = [.. ClientCatalog.All];
+        List<ClientKind>? clients = null;
         for (int i = 0; i < args.Count; i++)
         {
             switch (args[i])
@@ -102,6 +107,12 @@ internal sealed class LoopbackOptions
                 default:
                     throw new ArgumentException($"Unknown loopback option '{args[i]}'. Options: --short, --reps N, --out FILE, --scenarios S1,S2,…, --clients {string.Join(',', ClientCatalog.All.Select(ClientCatalog.Id))}, --process-per-client, --in-process, --tls, --in-process-server, --alloc-types.");
             }
+        }
+
+        clients ??= processPerClient && !tls && ClientCatalog.NodeClientScript is not null ? [.. ClientCatalog.All] : [.. ClientCatalog.DotNet];
+        if (!processPerClient && clients.Contains(ClientKind.NodeWs))
+        {
+            throw new ArgumentException($"{ClientCatalog.Name(ClientKind.NodeWs)} runs only with --process-per-client.");
         }
 
         if (allocationTypes && processPerClient)

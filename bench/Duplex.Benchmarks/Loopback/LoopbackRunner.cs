@@ -82,7 +82,8 @@ internal sealed class LoopbackRunner
                 // The idle probes run in processes of their own over ws:// only.
                 if (_options.Scenarios.Contains("S5") && !_options.Tls)
                 {
-                    foreach (ClientKind client in order)
+                    // The probe is a .NET process holding one .NET library's connections.
+                    foreach (ClientKind client in order.Where(ClientCatalog.DotNet.Contains))
                     {
                         await RunIdleAsync(client);
                     }
