@@ -51,7 +51,7 @@ internal sealed class LoopbackReport(
             string cpu = costs ? Number(row.MedianCpu, row.MedianCpu < 100 ? "0.00" : "N0") : string.Empty;
             string switches = costs ? Number(row.MedianContextSwitches, row.MedianContextSwitches < 1 ? "0.000" : "0.00") : string.Empty;
             string runs = string.Join(", ", row.Values.Select(v => Format(v, row.Unit)));
-            md.AppendLine(s_culture, $"| {row.Scenario} | {row.Metric} | {ClientCatalog.Name(row.Client)} | {Format(row.Median, row.Unit)} {row.Unit} | {wall} | {(row.Better == Better.Higher ? "higher" : "lower")} | {alloc} | {cpu} | {cpuRatio} | {switches} | {runs} |");
+            md.AppendLine(s_culture, $"| {row.Scenario} | {row.Metric} | {ClientCatalog.Name(row.Client)} | {Format(row.Median, row.Unit)}{(double.IsNaN(row.Median) ? string.Empty : " " + row.Unit)} | {wall} | {(row.Better == Better.Higher ? "higher" : "lower")} | {alloc} | {cpu} | {cpuRatio} | {switches} | {runs} |");
         }
 
         md.AppendLine();
