@@ -7,13 +7,13 @@ namespace Duplex.Benchmarks;
 
 /// <summary>
 /// Entry point. <c>micro [BenchmarkDotNet args]</c> runs the micro benchmarks (in process unless a
-/// toolchain is chosen), <c>loopback [--short] [--reps N]</c> the client comparison; <c>server</c>
-/// and <c>idle</c> are the child processes the comparison starts; <c>hops</c> accounts for an S3
-/// round trip client by client (<c>hops-child</c> being each client's process).
+/// toolchain is chosen), <c>loopback [--short] [--reps N]</c> the client comparison; <c>server</c>,
+/// <c>idle</c> and <c>client</c> are the child processes the comparison starts; <c>hops</c> accounts
+/// for an S3 round trip client by client (<c>hops-child</c> being each client's process).
 /// </summary>
 internal static class Program
 {
-    private const string Usage = "usage: Duplex.Benchmarks micro [BenchmarkDotNet args] | loopback [--short] [--reps N] [--out FILE] [--scenarios S1,..] [--clients ..] [--tls] [--in-process-server] | hops [--round-trips N] [--clients ..]";
+    private const string Usage = "usage: Duplex.Benchmarks micro [BenchmarkDotNet args] | loopback [--short] [--reps N] [--out FILE] [--scenarios S1,..] [--clients ..] [--process-per-client | --in-process] [--tls] [--in-process-server] [--alloc-types] | hops [--round-trips N] [--clients ..]";
 
     public static async Task<int> Main(string[] args)
     {
@@ -41,6 +41,8 @@ internal static class Program
                     return await HopsCommand.RunAsync(rest);
                 case "hops-child":
                     return await HopsProbe.RunChildAsync(rest);
+                case "client":
+                    return await ClientProcess.RunChildAsync(rest);
                 default:
                     Console.Error.WriteLine(Usage);
                     return 2;

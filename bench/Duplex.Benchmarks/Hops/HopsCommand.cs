@@ -15,7 +15,7 @@ internal static class HopsCommand
     public static async Task<int> RunAsync(IReadOnlyList<string> args)
     {
         int roundTrips = 20_000;
-        IReadOnlyList<ClientKind> clients = ClientCatalog.All;
+        IReadOnlyList<ClientKind> clients = ClientCatalog.DotNet;
         for (int i = 0; i < args.Count; i++)
         {
             switch (args[i])
@@ -27,7 +27,7 @@ internal static class HopsCommand
                     clients = [.. args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ClientCatalog.Parse)];
                     break;
                 default:
-                    throw new ArgumentException($"Unknown hops option '{args[i]}'. Options: --round-trips N, --clients {string.Join(',', ClientCatalog.All.Select(ClientCatalog.Id))}.");
+                    throw new ArgumentException($"Unknown hops option '{args[i]}'. Options: --round-trips N, --clients {string.Join(",", ClientCatalog.DotNet.Select(ClientCatalog.Id))}.");
             }
         }
 

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Security.Cryptography.X509Certificates;
+using Duplex.Benchmarks.Server;
 using Duplex.Handshake;
 
 namespace Duplex.Benchmarks.Loopback;
@@ -9,12 +11,22 @@ internal static class ClientCatalog
 {
     public static IReadOnlyList<ClientKind> All { get; } = Enum.GetValues<ClientKind>();
 
+    /// <summary>The .NET clients: the ones that can run in the benchmark's own process and in the S5 probe.</summary>
+    public static IReadOnlyList<ClientKind> DotNet { get; } = [.. All.Where(k => k != ClientKind.NodeWs)];
+
+    /// <summary>
+    /// <c>bench/node-client.js</c>, when the repository's copy of it, the Node <c>ws</c> package it
+    /// loads (<c>tests/peers/node/node_modules/ws</c>) and a <c>node</c> on the PATH are all there; null otherwise.
+    /// </summary>
+    public static string? NodeClientScript { get; } = FindNodeClientScript();
+
     public static string Name(ClientKind kind) => kind switch
     {
         ClientKind.DuplexConnection => "Duplex WebSocketConnection",
         ClientKind.DuplexClient => "Duplex WebSocketClient",
         ClientKind.ClientWebSocket => "ClientWebSocket",
         ClientKind.WebsocketClient => "Websocket.Client 5.5.1",
+        ClientKind.NodeWs => "Node ws 8.x (reference)",
         _ => kind.ToString(),
     };
 
@@ -41,8 +53,47 @@ internal static class ClientCatalog
         ClientKind.DuplexClient => new DuplexClientClient(serverCertificate),
         ClientKind.ClientWebSocket => new RawClientWebSocketClient(serverCertificate),
         ClientKind.WebsocketClient => new WebsocketClientClient(serverCertificate),
-        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+        _ => throw new ArgumentException($"{Name(kind)} runs only in a process of its own (--process-per-client).", nameof(kind)),
     };
+
+    /// <summary>
+    /// How to start a client process of <paramref name="kind"/> (<c>--process-per-client</c>): this
+    /// program's <c>client</c> command, or for Node <c>node bench/node-client.js</c> with the same
+    /// arguments (it reads the named options it needs and ignores the rest).
+    /// </summary>
+    public static ProcessStartInfo ProcessStartInfo(ClientKind kind, IReadOnlyList<string> arguments)
+    {
+        if (kind != ClientKind.NodeWs)
+        {
+            return ServerProcess.SelfStartInfo([.. arguments]);
+        }
+
+        var start = new ProcessStartInfo("node") { UseShellExecute = false };
+        start.ArgumentList.Add(NodeClientScript ?? throw new InvalidOperationException("bench/node-client.js, the Node ws package or node itself was not found."));
+        foreach (string argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        return start;
+    }
+
+    private static string? FindNodeClientScript()
+    {
+        bool nodeOnPath = (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Any(directory => File.Exists(Path.Combine(directory, "node")));
+        for (DirectoryInfo? directory = new(AppContext.BaseDirectory); nodeOnPath && directory is not null; directory = directory.Parent)
+        {
+            string script = Path.Combine(directory.FullName, "bench", "node-client.js");
+            if (File.Exists(script) && Directory.Exists(Path.Combine(directory.FullName, "tests", "peers", "node", "node_modules", "ws")))
+            {
+                return script;
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>Duplex's options for trusting the benchmark server's self-signed certificate.</summary>
     public static WebSocketHandshakeOptions Handshake(X509Certificate2? serverCertificate)

@@ -7,4 +7,7 @@ internal enum ClientKind
     DuplexClient,
     ClientWebSocket,
     WebsocketClient,
+
+    /// <summary>Node's <c>ws</c> package (<c>bench/node-client.js</c>): a reference column, only with <c>--process-per-client</c>, never in a target.</summary>
+    NodeWs,
 }

@@ -12,6 +12,12 @@ internal sealed class LoopbackOptions
     /// <summary>Over <c>wss://</c>: the server has a self-signed certificate that every client trusts (S1–S4).</summary>
     public bool Tls { get; private init; }
 
+    /// <summary>
+    /// Run each client in a fresh child process of its own (one per client, scenario and repetition),
+    /// as applications run; by default every client runs in this process, interleaved.
+    /// </summary>
+    public bool ProcessPerClient { get; private init; }
+
     /// <summary>Host the server in this process instead of a child process (to see how much that skews).</summary>
     public bool InProcessServer { get; private init; }
 
@@ -23,7 +29,12 @@ internal sealed class LoopbackOptions
 
     public IReadOnlySet<string> Scenarios { get; private init; } = new HashSet<string>(["S1", "S2", "S3", "S4", "S5"]);
 
-    public IReadOnlyList<ClientKind> Clients { get; private init; } = ClientCatalog.All;
+    /// <summary>
+    /// The clients compared: by default the .NET ones, and with <c>--process-per-client</c> also Node's
+    /// <c>ws</c> as a reference when node and the package are installed (over <c>ws://</c> only: it
+    /// is not given the TLS server's certificate to trust).
+    /// </summary>
+    public IReadOnlyList<ClientKind> Clients { get; private init; } = ClientCatalog.DotNet;
 
     public int ReceiveCount => Short ? 100_000 : 1_000_000;
 
@@ -46,12 +57,13 @@ internal sealed class LoopbackOptions
     {
         bool isShort = false;
         bool inProcess = false;
+        bool processPerClient = false;
         bool tls = false;
         bool allocationTypes = false;
         int reps = 3;
         string? output = null;
         HashSet<string> scenarios = ["S1", "S2", "S3", "S4", "S5"];
-        List<ClientKind> clients = [.. ClientCatalog.All];
+        List<ClientKind>? clients = null;
         for (int i = 0; i < args.Count; i++)
         {
             switch (args[i])
@@ -70,6 +82,13 @@ internal sealed class LoopbackOptions
                 case "--in-process-server":
                     inProcess = true;
                     break;
+                case "--process-per-client":
+                    processPerClient = true;
+                    break;
+                case "--in-process":
+                    // The default; given after --process-per-client (e.g. to bench/run-short.sh) it wins.
+                    processPerClient = false;
+                    break;
                 case "--tls":
                     tls = true;
                     break;
@@ -86,8 +105,19 @@ internal sealed class LoopbackOptions
                     clients = [.. Next(args, ref i).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ClientCatalog.Parse)];
                     break;
                 default:
-                    throw new ArgumentException($"Unknown loopback option '{args[i]}'. Options: --short, --reps N, --out FILE, --scenarios S1,S2,…, --clients {string.Join(',', ClientCatalog.All.Select(ClientCatalog.Id))}, --tls, --in-process-server, --alloc-types.");
+                    throw new ArgumentException($"Unknown loopback option '{args[i]}'. Options: --short, --reps N, --out FILE, --scenarios S1,S2,…, --clients {string.Join(',', ClientCatalog.All.Select(ClientCatalog.Id))}, --process-per-client, --in-process, --tls, --in-process-server, --alloc-types.");
             }
+        }
+
+        clients ??= processPerClient && !tls && ClientCatalog.NodeClientScript is not null ? [.. ClientCatalog.All] : [.. ClientCatalog.DotNet];
+        if (!processPerClient && clients.Contains(ClientKind.NodeWs))
+        {
+            throw new ArgumentException($"{ClientCatalog.Name(ClientKind.NodeWs)} runs only with --process-per-client.");
+        }
+
+        if (allocationTypes && processPerClient)
+        {
+            throw new ArgumentException("--alloc-types samples this process's allocations, so it cannot be combined with --process-per-client.");
         }
 
         return new LoopbackOptions
@@ -95,6 +125,7 @@ internal sealed class LoopbackOptions
             Short = isShort,
             Repetitions = reps,
             InProcessServer = inProcess,
+            ProcessPerClient = processPerClient,
             Tls = tls,
             AllocationTypes = allocationTypes,
             OutputPath = output,

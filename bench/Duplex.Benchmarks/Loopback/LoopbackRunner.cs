@@ -10,27 +10,22 @@ namespace Duplex.Benchmarks.Loopback;
 /// The <c>loopback</c> command: one local server (a child process by default), every scenario for
 /// every client, repetitions interleaved (the client order rotates each repetition), medians and
 /// ratios to <see cref="System.Net.WebSockets.ClientWebSocket"/> printed as one Markdown table.
+/// The clients run in this process, or with <c>--process-per-client</c> each in a fresh child
+/// process per scenario and repetition (<see cref="ChildScenarioHost"/>); the scenario code is the
+/// same <see cref="ScenarioHost"/> either way.
 /// </summary>
 internal sealed class LoopbackRunner
 {
     /// <summary>S3 and S4 run in this many blocks per client, taking turns (see <see cref="RunInterleavedAsync"/>).</summary>
-    private const int Blocks = 20;
+    internal const int Blocks = 20;
 
     private readonly LoopbackOptions _options;
     private readonly List<MetricSeries> _series = [];
     private readonly List<string> _failures = [];
-    private readonly string _text;
-    private readonly byte[] _binary;
     private Uri _base = null!;
     private X509Certificate2? _serverCertificate;
 
-    private LoopbackRunner(LoopbackOptions options)
-    {
-        _options = options;
-        _text = new string('x', options.MessageSize);
-        _binary = new byte[options.BinarySize];
-        new Random(42).NextBytes(_binary);
-    }
+    private LoopbackRunner(LoopbackOptions options) => _options = options;
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args)
     {
@@ -63,7 +58,7 @@ internal sealed class LoopbackRunner
                 _serverCertificate = child.Certificate;
             }
 
-            Log($"server at {_base} ({(_options.InProcessServer ? "in process" : $"child process {child!.ProcessId}")}); {(_options.Short ? "short" : "full")} mode, {_options.Repetitions} repetitions");
+            Log($"server at {_base} ({(_options.InProcessServer ? "in process" : $"child process {child!.ProcessId}")}); {(_options.Short ? "short" : "full")} mode, {_options.Repetitions} repetitions, {(_options.ProcessPerClient ? "each client in a process of its own" : "every client in this process")}");
             await WarmUpAsync();
             for (int rep = 0; rep < _options.Repetitions; rep++)
             {
@@ -76,18 +71,19 @@ internal sealed class LoopbackRunner
 
                 if (_options.Scenarios.Contains("S3"))
                 {
-                    await RunInterleavedAsync("S3", order, _options.RoundTrips, EchoTextBlockAsync, RecordEchoText);
+                    await RunInterleavedAsync("S3", order, _options.RoundTrips, (host, count, token) => host.EchoTextBlockAsync(count, token), RecordEchoText);
                 }
 
                 if (_options.Scenarios.Contains("S4"))
                 {
-                    await RunInterleavedAsync("S4", order, _options.BinaryRoundTrips, EchoBinaryBlockAsync, RecordEchoBinary);
+                    await RunInterleavedAsync("S4", order, _options.BinaryRoundTrips, (host, count, token) => host.EchoBinaryBlockAsync(count, token), RecordEchoBinary);
                 }
 
                 // The idle probes run in processes of their own over ws:// only.
                 if (_options.Scenarios.Contains("S5") && !_options.Tls)
                 {
-                    foreach (ClientKind client in order)
+                    // The probe is a .NET process holding one .NET library's connections.
+                    foreach (ClientKind client in order.Where(ClientCatalog.DotNet.Contains))
                     {
                         await RunIdleAsync(client);
                     }
@@ -121,21 +117,53 @@ internal sealed class LoopbackRunner
     /// <summary>
     /// A run of every scenario for every client, so tiered JIT (tier 1 with PGO, for the client and the
     /// server process alike), pools and the GC's budgets are warm before timing. With 20,000 messages
-    /// the first timed repetition of S1/S2 still ran at about half the speed of the later ones.
+    /// the first timed repetition of S1/S2 still ran at about half the speed of the later ones. With
+    /// <c>--process-per-client</c> this warms the server (each fresh client process also warms its
+    /// own scenario before it is timed, see <see cref="OpenHostAsync"/>).
     /// </summary>
     private async Task WarmUpAsync()
     {
         Log("warming up");
-        int messages = Math.Min(_options.ReceiveCount, 200_000);
+        int messages = WarmMessages;
         foreach (ClientKind client in _options.Clients)
         {
             await TryAsync(client, "warm-up", async token =>
             {
-                await ReceiveAsync(client, messages, token);
-                await SendAsync(client, messages, token);
-                await WarmEchoAsync(client, 1_000, 3, token);
+                await using IScenarioHost host = await OpenHostAsync(client, WarmUp.None, token);
+                await host.WarmAsync(new WarmUp(messages, messages, 1_000, 3), token);
                 return 0;
             });
+        }
+    }
+
+    private int WarmMessages => Math.Min(_options.ReceiveCount, 200_000);
+
+    /// <summary>
+    /// Where <paramref name="kind"/> runs the next scenario: in this process, or in a fresh child
+    /// process that first runs <paramref name="freshProcessWarmUp"/> (untimed), so its code is as warm
+    /// as the in-process clients' are after the warm-up.
+    /// </summary>
+    private async Task<IScenarioHost> OpenHostAsync(ClientKind kind, WarmUp freshProcessWarmUp, CancellationToken token)
+    {
+        if (!_options.ProcessPerClient)
+        {
+            return new ScenarioHost(kind, _base, _serverCertificate, _options.MessageSize, _options.BinarySize);
+        }
+
+        ChildScenarioHost child = await ChildScenarioHost.StartAsync(kind, _base, _serverCertificate, _options.MessageSize, _options.BinarySize, token);
+        try
+        {
+            if (!freshProcessWarmUp.IsNone)
+            {
+                await child.WarmAsync(freshProcessWarmUp, token);
+            }
+
+            return child;
+        }
+        catch
+        {
+            await child.DisposeAsync();
+            throw;
         }
     }
 
@@ -143,45 +171,23 @@ internal sealed class LoopbackRunner
     {
         if (_options.Scenarios.Contains("S1"))
         {
-            Meter.Reading? s1 = await TryAsync(client, "S1", token => ReceiveAsync(client, _options.ReceiveCount, token));
-            Record("S1", "receive msg/s", client, "msg/s", Better.Higher, s1?.PerSecond, s1);
+            Meter.Reading? s1 = await TryAsync(client, "S1", async token =>
+            {
+                await using IScenarioHost host = await OpenHostAsync(client, new WarmUp(WarmMessages, 0, 0, 0), token);
+                return await host.ReceiveAsync(_options.ReceiveCount, token);
+            });
+            AddCost(Record("S1", "receive msg/s", client, "msg/s", Better.Higher, s1?.PerSecond), s1);
         }
 
         if (_options.Scenarios.Contains("S2"))
         {
-            Meter.Reading? s2 = await TryAsync(client, "S2", token => SendAsync(client, _options.SendCount, token));
-            Record("S2", "send msg/s", client, "msg/s", Better.Higher, s2?.PerSecond, s2);
+            Meter.Reading? s2 = await TryAsync(client, "S2", async token =>
+            {
+                await using IScenarioHost host = await OpenHostAsync(client, new WarmUp(0, WarmMessages, 0, 0), token);
+                return await host.SendAsync(_options.SendCount, token);
+            });
+            AddCost(Record("S2", "send msg/s", client, "msg/s", Better.Higher, s2?.PerSecond), s2);
         }
-    }
-
-    /// <summary>S1: the server pushes N texts after the handshake; timed from connect to the last message.</summary>
-    private async Task<Meter.Reading> ReceiveAsync(ClientKind kind, int count, CancellationToken token)
-    {
-        Collect();
-        await using ILoopbackClient client = ClientCatalog.Create(kind, _serverCertificate);
-        client.ExpectPushed(count);
-        var uri = new Uri(_base, string.Create(CultureInfo.InvariantCulture, $"/push?count={count}&size={_options.MessageSize}"));
-        var meter = Meter.Start();
-        await client.ConnectAsync(uri, token);
-        long chars = await client.ReceiveTextsAsync(count, token);
-        Meter.Reading reading = meter.Stop(count);
-        Check(chars == (long)count * _options.MessageSize, $"received {chars} characters, expected {(long)count * _options.MessageSize}");
-        await CloseAsync(client, token);
-        return reading;
-    }
-
-    /// <summary>S2: N awaited sends to the sink, then "done"; the server's count must match.</summary>
-    private async Task<Meter.Reading> SendAsync(ClientKind kind, int count, CancellationToken token)
-    {
-        Collect();
-        await using ILoopbackClient client = ClientCatalog.Create(kind, _serverCertificate);
-        await client.ConnectAsync(new Uri(_base, "/sink"), token);
-        var meter = Meter.Start();
-        long counted = await client.SendTextsAsync(_text, count, token);
-        Meter.Reading reading = meter.Stop(count);
-        Check(counted == count, $"the server counted {counted} messages, expected {count}");
-        await CloseAsync(client, token);
-        return reading;
     }
 
     /// <summary>
@@ -189,34 +195,38 @@ internal sealed class LoopbackRunner
     /// blocks of round trips (the order rotating by block), so each one meets the same state of the
     /// machine. On the shared two-core VM the latency of a loopback round trip drifts between ~30 and
     /// ~60 µs over tens of seconds; with each client running its 20,000 round trips alone, that drift
-    /// decided which client looked fastest.
+    /// decided which client looked fastest. With <c>--process-per-client</c> every client is its own
+    /// process, all started and connected before the first block, each asked for its blocks in turn.
+    /// Every step has its own timeout, so one hung client fails alone.
     /// </summary>
     private async Task RunInterleavedAsync(
         string scenario,
         ClientKind[] order,
         int roundTrips,
-        Func<ILoopbackClient, int, long[], int, CancellationToken, Task> block,
-        Action<ClientKind, long[]?, Meter.Reading?> record)
+        Func<IScenarioHost, int, CancellationToken, Task<EchoBlock>> block,
+        Action<ClientKind, long[]?, double[]?, Meter.Reading?> record)
     {
         int perBlock = Math.Max(1, roundTrips / Blocks);
+        var warmUp = scenario == "S3" ? new WarmUp(0, 0, 1_000, 0) : new WarmUp(0, 0, 0, 3);
         var runs = new List<InterleavedRun>();
-        using var timeout = new CancellationTokenSource(_options.RunTimeout * order.Length);
         try
         {
             foreach (ClientKind kind in order)
             {
-                var run = new InterleavedRun(kind, ClientCatalog.Create(kind, _serverCertificate), new long[perBlock * Blocks]);
+                var run = new InterleavedRun(kind, perBlock);
                 runs.Add(run);
+                using var timeout = new CancellationTokenSource(_options.RunTimeout);
                 try
                 {
-                    await run.Client.ConnectAsync(new Uri(_base, "/echo"), timeout.Token);
+                    run.Host = await OpenHostAsync(kind, warmUp, timeout.Token);
+                    await run.Host.OpenEchoAsync(timeout.Token);
 
                     // One untimed round trip: buffers a client grows on first use are not part of the loop.
-                    await block(run.Client, 0, new long[1], 1, timeout.Token);
+                    await block(run.Host, 1, timeout.Token);
                 }
                 catch (Exception ex) when (ex is not OutOfMemoryException)
                 {
-                    run.Fail(scenario, ex, this);
+                    run.Fail(scenario, ex, timeout.IsCancellationRequested, this);
                 }
             }
 
@@ -230,17 +240,15 @@ internal sealed class LoopbackRunner
                         continue;
                     }
 
-                    Collect();
-                    var meter = Meter.Start();
+                    using var timeout = new CancellationTokenSource(_options.RunTimeout);
                     try
                     {
-                        await block(run.Client, b * perBlock, run.Ticks, perBlock, timeout.Token);
-                        Meter.Reading reading = meter.Stop(perBlock);
-                        run.Reading = run.Reading is { } sum ? sum.Plus(reading) : reading;
+                        EchoBlock result = await block(run.Host!, perBlock, timeout.Token);
+                        run.Add(b, result);
                     }
                     catch (Exception ex) when (ex is not OutOfMemoryException)
                     {
-                        run.Fail(scenario, ex, this);
+                        run.Fail(scenario, ex, timeout.IsCancellationRequested, this);
                     }
                 }
             }
@@ -249,16 +257,25 @@ internal sealed class LoopbackRunner
         {
             foreach (InterleavedRun run in runs)
             {
-                try
+                if (run.Host is not { } host)
                 {
-                    await CloseAsync(run.Client, CancellationToken.None);
-                }
-                catch (Exception ex) when (ex is not OutOfMemoryException)
-                {
-                    // Closing after the measurement is best effort.
+                    continue;
                 }
 
-                await run.Client.DisposeAsync();
+                if (!run.Failed)
+                {
+                    try
+                    {
+                        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+                        await host.CloseEchoAsync(timeout.Token);
+                    }
+                    catch (Exception ex) when (ex is not OutOfMemoryException)
+                    {
+                        // Closing after the measurement is best effort.
+                    }
+                }
+
+                await host.DisposeAsync();
             }
         }
 
@@ -269,11 +286,11 @@ internal sealed class LoopbackRunner
                 Log($"  {scenario} {ClientCatalog.Id(run.Kind)}: {run.Reading}");
             }
 
-            record(run.Kind, run.Failed ? null : run.Ticks, run.Failed ? null : run.Reading);
+            record(run.Kind, run.Failed ? null : run.Ticks, run.Failed ? null : run.CpuBlocks, run.Failed ? null : run.Reading);
         }
     }
 
-    private void RecordEchoText(ClientKind client, long[]? ticks, Meter.Reading? reading)
+    private void RecordEchoText(ClientKind client, long[]? ticks, double[]? cpuBlocks, Meter.Reading? reading)
     {
         long[][]? blocks = ticks is null ? null : SplitByBlock(ticks);
         foreach (long[] block in blocks ?? [])
@@ -288,25 +305,25 @@ internal sealed class LoopbackRunner
             Array.Sort(ticks);
         }
 
-        Record("S3", "echo p50", client, "µs", Better.Lower, ticks is null ? null : Micros(Percentile(ticks, 0.50)), reading, blockP50);
-        Record("S3", "echo p99", client, "µs", Better.Lower, ticks is null ? null : Micros(Percentile(ticks, 0.99)), null, blockP99);
-        Record("S3", "echo p99.9", client, "µs", Better.Lower, ticks is null ? null : Micros(Percentile(ticks, 0.999)), null);
+        AddCost(Record("S3", "echo p50", client, "µs", Better.Lower, ticks is null ? null : Micros(Percentile(ticks, 0.50)), blockP50), reading, cpuBlocks);
+        Record("S3", "echo p99", client, "µs", Better.Lower, ticks is null ? null : Micros(Percentile(ticks, 0.99)), blockP99);
+        Record("S3", "echo p99.9", client, "µs", Better.Lower, ticks is null ? null : Micros(Percentile(ticks, 0.999)));
     }
 
-    private void RecordEchoBinary(ClientKind client, long[]? ticks, Meter.Reading? reading)
+    private void RecordEchoBinary(ClientKind client, long[]? ticks, double[]? cpuBlocks, Meter.Reading? reading)
     {
         double? rate = null;
         if (ticks is not null && reading is { } r)
         {
-            double megabytes = (double)r.Operations * _binary.Length / (1024 * 1024);
+            double megabytes = (double)r.Operations * _options.BinarySize / (1024 * 1024);
             rate = megabytes / r.Elapsed.TotalSeconds;
         }
 
         // A block's rate from its round trips' own times.
         double[]? blocks = ticks is null
             ? null
-            : [.. SplitByBlock(ticks).Select(block => block.Length * ((double)_binary.Length / (1024 * 1024)) / (block.Sum() / (double)Stopwatch.Frequency))];
-        Record("S4", "1 MiB echo MB/s", client, "MB/s", Better.Higher, rate, reading, blocks);
+            : [.. SplitByBlock(ticks).Select(block => block.Length * ((double)_options.BinarySize / (1024 * 1024)) / (block.Sum() / (double)Stopwatch.Frequency))];
+        AddCost(Record("S4", "1 MiB echo MB/s", client, "MB/s", Better.Higher, rate, blocks), reading, cpuBlocks);
     }
 
     /// <summary>An interleaved scenario's round-trip times block by block (copies, in block order).</summary>
@@ -314,36 +331,6 @@ internal sealed class LoopbackRunner
     {
         int perBlock = ticks.Length / Blocks;
         return [.. Enumerable.Range(0, Blocks).Select(b => ticks[(b * perBlock)..((b + 1) * perBlock)])];
-    }
-
-    /// <summary>S3: <paramref name="count"/> sequential text round trips, each one timed into <paramref name="ticks"/> from <paramref name="first"/>.</summary>
-    private Task EchoTextBlockAsync(ILoopbackClient client, int first, long[] ticks, int count, CancellationToken token) =>
-        EchoBlockAsync(() => client.EchoTextAsync(_text, token), _text.Length, "characters", first, ticks, count);
-
-    /// <summary>S4: <paramref name="count"/> sequential 1 MiB binary round trips, timed the same way.</summary>
-    private Task EchoBinaryBlockAsync(ILoopbackClient client, int first, long[] ticks, int count, CancellationToken token) =>
-        EchoBlockAsync(() => client.EchoBinaryAsync(_binary, token), _binary.Length, "bytes", first, ticks, count);
-
-    private static async Task EchoBlockAsync(Func<ValueTask<int>> roundTrip, int expected, string unit, int first, long[] ticks, int count)
-    {
-        for (int i = 0; i < count; i++)
-        {
-            long sent = Stopwatch.GetTimestamp();
-            int length = await roundTrip();
-            ticks[first + i] = Stopwatch.GetTimestamp() - sent;
-            Check(length == expected, $"an echo came back with {length} {unit}, expected {expected}");
-        }
-    }
-
-    /// <summary>Warm-up of S3/S4 for one client: its own connection, a few round trips.</summary>
-    private async Task<int> WarmEchoAsync(ClientKind kind, int texts, int binaries, CancellationToken token)
-    {
-        await using ILoopbackClient client = ClientCatalog.Create(kind, _serverCertificate);
-        await client.ConnectAsync(new Uri(_base, "/echo"), token);
-        await EchoTextBlockAsync(client, 0, new long[texts], texts, token);
-        await EchoBinaryBlockAsync(client, 0, new long[binaries], binaries, token);
-        await CloseAsync(client, token);
-        return 0;
     }
 
     private async Task RunIdleAsync(ClientKind client)
@@ -361,8 +348,8 @@ internal sealed class LoopbackRunner
             _failures.Add($"S5 {ClientCatalog.Name(client)}: {ex.Message}");
         }
 
-        Record("S5", "idle heap B/conn", client, "B", Better.Lower, result?.HeapBytesPerConnection, null);
-        Record("S5", "idle RSS B/conn", client, "B", Better.Lower, result?.WorkingSetBytesPerConnection, null);
+        Record("S5", "idle heap B/conn", client, "B", Better.Lower, result?.HeapBytesPerConnection);
+        Record("S5", "idle RSS B/conn", client, "B", Better.Lower, result?.WorkingSetBytesPerConnection);
 
         // Give the server a moment to see the probe's connections end.
         await Task.Delay(_options.Short ? 300 : 1000);
@@ -398,23 +385,26 @@ internal sealed class LoopbackRunner
         }
     }
 
-    private static async Task CloseAsync(ILoopbackClient client, CancellationToken token)
-    {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(token);
-        linked.CancelAfter(TimeSpan.FromSeconds(10));
-        await client.CloseAsync(linked.Token);
-    }
-
-    private void Record(string scenario, string metric, ClientKind client, string unit, Better better, double? value, Meter.Reading? reading, double[]? blocks = null)
+    /// <summary>Adds one repetition's value (null: the run failed) to its row; the row is returned for <see cref="AddCost"/>.</summary>
+    private MetricSeries Record(string scenario, string metric, ClientKind client, string unit, Better better, double? value, double[]? blocks = null)
     {
         MetricSeries series = Series(scenario, metric, client, unit, better);
         series.Values.Add(value ?? double.NaN);
         series.Blocks.Add(blocks);
-        if (reading is { } r)
-        {
-            series.AllocatedPerMessage.Add(r.AllocatedPerOperation);
-            series.CpuPerMessage.Add(r.CpuMicrosecondsPerOperation);
-        }
+        return series;
+    }
+
+    /// <summary>
+    /// What the repetition's timed loop cost the client (null: the run failed), on the row that carries
+    /// it. A failed run keeps its place as NaN, so every list stays paired by repetition with the other
+    /// clients' rows.
+    /// </summary>
+    private static void AddCost(MetricSeries series, Meter.Reading? reading, double[]? cpuBlocks = null)
+    {
+        series.AllocatedPerMessage.Add(reading?.AllocatedPerOperation ?? double.NaN);
+        series.CpuPerMessage.Add(reading?.CpuMicrosecondsPerOperation ?? double.NaN);
+        series.ContextSwitchesPerMessage.Add(reading?.ContextSwitchesPerOperation ?? double.NaN);
+        series.CpuBlocks.Add(cpuBlocks);
     }
 
     private MetricSeries Series(string scenario, string metric, ClientKind client, string unit, Better better)
@@ -429,44 +419,47 @@ internal sealed class LoopbackRunner
         return series;
     }
 
-    private static void Collect()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-    }
-
     private static long Percentile(long[] sorted, double quantile) => sorted[(int)Math.Ceiling(quantile * sorted.Length) - 1];
 
     private static double Micros(long ticks) => ticks * 1_000_000.0 / Stopwatch.Frequency;
 
-    private static void Check(bool condition, string message)
-    {
-        if (!condition)
-        {
-            throw new InvalidOperationException(message);
-        }
-    }
-
     private static void Log(string message) => Console.Error.WriteLine(message);
 
     /// <summary>One client's share of an interleaved scenario.</summary>
-    private sealed class InterleavedRun(ClientKind kind, ILoopbackClient client, long[] ticks)
+    private sealed class InterleavedRun(ClientKind kind, int perBlock)
     {
         public ClientKind Kind { get; } = kind;
 
-        public ILoopbackClient Client { get; } = client;
+        public IScenarioHost? Host { get; set; }
 
-        public long[] Ticks { get; } = ticks;
+        /// <summary>Every round trip's time, block after block.</summary>
+        public long[] Ticks { get; } = new long[perBlock * Blocks];
 
-        public Meter.Reading? Reading { get; set; }
+        /// <summary>CPU µs per round trip of each block.</summary>
+        public double[] CpuBlocks { get; } = [.. Enumerable.Repeat(double.NaN, Blocks)];
+
+        public Meter.Reading? Reading { get; private set; }
 
         public bool Failed { get; private set; }
 
-        public void Fail(string scenario, Exception error, LoopbackRunner runner)
+        public void Add(int block, EchoBlock result)
+        {
+            if (result.Ticks.Length != perBlock)
+            {
+                throw new InvalidOperationException($"A block of {perBlock} round trips came back with {result.Ticks.Length} times.");
+            }
+
+            result.Ticks.CopyTo(Ticks, block * perBlock);
+            CpuBlocks[block] = result.Reading.CpuMicrosecondsPerOperation;
+            Reading = Reading is { } sum ? sum.Plus(result.Reading) : result.Reading;
+        }
+
+        public void Fail(string scenario, Exception error, bool timedOut, LoopbackRunner runner)
         {
             Failed = true;
-            string reason = $"{error.GetType().Name}: {error.Message}";
+            string reason = timedOut && error is OperationCanceledException
+                ? $"timed out after {runner._options.RunTimeout.TotalSeconds:0} s"
+                : $"{error.GetType().Name}: {error.Message}";
             Log($"  {scenario} {ClientCatalog.Id(Kind)} failed: {reason}");
             runner._failures.Add($"{scenario} {ClientCatalog.Name(Kind)}: {reason}");
         }
