@@ -77,6 +77,19 @@ internal sealed class SendBuffer
     }
 
     /// <summary>
+    /// Appends one masked frame of a compressed message (RFC 7692 §6: <paramref name="rsv"/> is RSV1 on
+    /// its first frame, 0 on the others). A whole message keeps a pooled copy of
+    /// <paramref name="original"/>, its uncompressed payload, until it is written, so it can be handed
+    /// back as sent if it never is.
+    /// </summary>
+    public long AppendCompressed(Opcode opcode, bool fin, byte rsv, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> original, bool wholeMessage)
+    {
+        Span<byte> destination = ReserveFrame(opcode, fin, payload.Length, wholeMessage, out int maskKey, rsv, original);
+        PayloadMask.Apply(payload, destination, maskKey, 0);
+        return ++_appendedTicket;
+    }
+
+    /// <summary>
     /// Appends one masked frame of <paramref name="payloadLength"/> bytes that <paramref name="write"/>
     /// produces from <paramref name="state"/> in place (text encoded straight into the segment).
     /// </summary>
@@ -167,7 +180,7 @@ internal sealed class SendBuffer
         _spareSegments = batch;
         while (_markCount > 0 && _marks![_markHead].Position < _writtenPosition)
         {
-            DequeueMark();
+            ReturnOriginal(DequeueMark());
         }
 
         ReturnMarksIfEmpty();
@@ -186,11 +199,23 @@ internal sealed class SendBuffer
             MessageMark mark = DequeueMark();
             if (mark.Position < _writtenPosition)
             {
+                ReturnOriginal(mark);
                 continue;
             }
 
-            byte[] payload = mark.Length == 0 ? [] : new byte[mark.Length];
-            PayloadMask.Apply(mark.Array.AsSpan(mark.PayloadOffset, mark.Length), payload, mark.MaskKey, 0);
+            byte[] payload;
+            if (mark.Original is { } original)
+            {
+                // A compressed message is handed back as it was given, uncompressed.
+                payload = original.AsSpan(0, mark.OriginalLength).ToArray();
+                ArrayPool<byte>.Shared.Return(original);
+            }
+            else
+            {
+                payload = mark.Length == 0 ? [] : new byte[mark.Length];
+                PayloadMask.Apply(mark.Array.AsSpan(mark.PayloadOffset, mark.Length), payload, mark.MaskKey, 0);
+            }
+
             unsent.Add(new UnsentMessage(mark.Opcode == Opcode.Text ? WebSocketMessageType.Text : WebSocketMessageType.Binary, payload));
         }
 
@@ -223,7 +248,7 @@ internal sealed class SendBuffer
         _spareSegments = null;
         while (_markCount > 0)
         {
-            DequeueMark();
+            ReturnOriginal(DequeueMark());
         }
 
         ReturnMarksIfEmpty();
@@ -242,7 +267,7 @@ internal sealed class SendBuffer
     }
 
     /// <summary>Reserves one masked frame, writes its header, and returns where its payload goes (to be written masked with <paramref name="maskKey"/>).</summary>
-    private Span<byte> ReserveFrame(Opcode opcode, bool fin, int payloadLength, bool wholeMessage, out int maskKey)
+    private Span<byte> ReserveFrame(Opcode opcode, bool fin, int payloadLength, bool wholeMessage, out int maskKey, byte rsv = 0, ReadOnlySpan<byte> original = default)
     {
         int headerLength = FrameHeader.GetLength(payloadLength, masked: true);
         long position = _appendedPosition;
@@ -250,10 +275,17 @@ internal sealed class SendBuffer
 
         // RFC 6455 §5.3: a fresh, unpredictable masking key for every frame.
         maskKey = (_maskKeys ??= new MaskKeySource()).Next();
-        FrameHeader.Write(frame, fin, 0, opcode, payloadLength, masked: true, maskKey);
+        FrameHeader.Write(frame, fin, rsv, opcode, payloadLength, masked: true, maskKey);
         if (wholeMessage)
         {
-            EnqueueMark(new MessageMark(position, _tail!, _tailCount - payloadLength, payloadLength, maskKey, opcode));
+            byte[]? copy = null;
+            if (rsv != 0)
+            {
+                copy = ArrayPool<byte>.Shared.Rent(original.Length);
+                original.CopyTo(copy);
+            }
+
+            EnqueueMark(new MessageMark(position, _tail!, _tailCount - payloadLength, payloadLength, maskKey, opcode, copy, original.Length));
         }
 
         return frame.Slice(headerLength, payloadLength);
@@ -295,6 +327,14 @@ internal sealed class SendBuffer
         return mark;
     }
 
+    private static void ReturnOriginal(in MessageMark mark)
+    {
+        if (mark.Original is not null)
+        {
+            ArrayPool<byte>.Shared.Return(mark.Original);
+        }
+    }
+
     private void ReturnMarksIfEmpty()
     {
         if (_markCount == 0 && _marks is not null)
@@ -329,5 +369,6 @@ internal sealed class SendBuffer
     public readonly record struct Segment(byte[] Array, int Count);
 
     /// <summary>Where a whole message's frame starts on the stream, and where its masked payload sits.</summary>
-    private readonly record struct MessageMark(long Position, byte[] Array, int PayloadOffset, int Length, int MaskKey, Opcode Opcode);
+    /// <remarks>A compressed message's uncompressed payload is <see cref="Original"/> (pooled), its first <see cref="OriginalLength"/> bytes.</remarks>
+    private readonly record struct MessageMark(long Position, byte[] Array, int PayloadOffset, int Length, int MaskKey, Opcode Opcode, byte[]? Original = null, int OriginalLength = 0);
 }
