@@ -11,7 +11,7 @@ namespace Duplex.Benchmarks;
 /// </summary>
 internal static class Program
 {
-    private const string Usage = "usage: Duplex.Benchmarks micro [BenchmarkDotNet args] | loopback [--short] [--reps N] [--out FILE] [--scenarios S1,..] [--clients ..] [--tls] [--in-process-server]";
+    private const string Usage = "usage: Duplex.Benchmarks micro [BenchmarkDotNet args] | loopback [--short] [--reps N] [--out FILE] [--scenarios S1,..] [--clients ..] [--tls] [--in-process-server] | compression [--messages N] [--size BYTES] [--reps N]";
 
     public static async Task<int> Main(string[] args)
     {
@@ -35,6 +35,10 @@ internal static class Program
                     return await ServerProcess.RunChildAsync(rest);
                 case "idle":
                     return await IdleProbe.RunChildAsync(rest);
+                case "compression":
+                    return await Compression.CompressionBench.RunAsync(rest);
+                case "compression-server":
+                    return await Compression.CompressionServer.RunChildAsync();
                 default:
                     Console.Error.WriteLine(Usage);
                     return 2;

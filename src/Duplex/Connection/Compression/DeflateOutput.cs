@@ -29,6 +29,15 @@ internal sealed class DeflateOutput : Stream
         _count = 0;
     }
 
+    /// <summary>Rents room for about <paramref name="expected"/> bytes up front, so the buffer does not grow step by step.</summary>
+    public void Reserve(int expected)
+    {
+        if (_buffer is null && !Discarding)
+        {
+            _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(expected, 1024));
+        }
+    }
+
     /// <summary>Appends one byte (the empty stored block that stands for an empty compressed message).</summary>
     public void Append(byte value) => Write([value]);
 

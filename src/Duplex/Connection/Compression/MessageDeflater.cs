@@ -36,6 +36,9 @@ internal sealed class MessageDeflater
     public ReadOnlySpan<byte> Compress(ReadOnlySpan<byte> data, bool endOfMessage)
     {
         _output.Reset();
+
+        // Incompressible data grows by a few bytes per 16 KiB block, plus the flush's empty block.
+        _output.Reserve(data.Length + (data.Length >> 10) + 64);
         DeflateStream deflate = _deflate ??= new DeflateStream(_output, new ZLibCompressionOptions { CompressionLevel = _level }, leaveOpen: true);
         deflate.Write(data);
 
