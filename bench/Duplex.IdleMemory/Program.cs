@@ -30,9 +30,11 @@ using Microsoft.Extensions.Logging.Abstractions;
 //   clientwebsocket      System.Net.WebSockets.ClientWebSocket with a zero-byte ReceiveAsync pending
 //   connection-*         a whole idle WebSocketConnection (receive loop, keepalive timer) over that transport
 //   client               a whole idle WebSocketClient (default options: socket transport, message pump, supervisor)
+//   connection-socket-used  connection-socket after one 1 KiB message echoed (the baseline for the "-used" modes)
 //   connection-deflate   connection-socket with permessage-deflate agreed (context takeover), no message yet
 //   connection-deflate-used            ... after one 1 KiB JSON-like message echoed (compressor and inflater in use)
 //   connection-deflate-nocontext-used  ... with client and server no-context-takeover, after one echo
+//   connection-deflate-used-idle       ... context takeover, after one echo and two keepalive ticks (compressor released)
 //   clientwebsocket-deflate[-used]     ClientWebSocket with DangerousDeflateOptions, before / after one echo
 // Besides the managed heap, the line gives the growth of the process's working set per connection
 // (zlib's state is native memory, outside the managed heap).
@@ -48,7 +50,7 @@ if (args.Length >= 1 && args[0] == "server")
 
 if (args.Length < 1)
 {
-    Console.Error.WriteLine("usage: <socket|http|clientwebsocket|connection-socket|connection-http|client|connection-deflate[-used|-nocontext-used]|clientwebsocket-deflate[-used]> [count] [--tls] [--inproc]");
+    Console.Error.WriteLine("usage: <socket|http|clientwebsocket|connection-socket|connection-http|client|connection-deflate[-used|-used-idle|-nocontext-used]|clientwebsocket-deflate[-used]> [count] [--tls] [--inproc]");
     return 2;
 }
 
@@ -281,22 +283,31 @@ internal static class Probe
                 case "connection-deflate":
                 case "connection-deflate-used":
                 case "connection-deflate-nocontext-used":
+                case "connection-deflate-used-idle":
+                case "connection-socket-used":
                     var compressed = new WebSocketConnection(new WebSocketConnectionOptions
                     {
                         Handshake = Handshake(),
                         Transport = SocketWebSocketTransport.Default,
                         Compression =
                         {
-                            Enabled = true,
+                            Enabled = client.StartsWith("connection-deflate", StringComparison.Ordinal),
                             ClientNoContextTakeover = client.Contains("nocontext", StringComparison.Ordinal),
                             ServerNoContextTakeover = client.Contains("nocontext", StringComparison.Ordinal),
                         },
                     });
                     await compressed.ConnectAsync(uri, CancellationToken.None);
-                    if (client.EndsWith("-used", StringComparison.Ordinal))
+                    if (client.Contains("-used", StringComparison.Ordinal))
                     {
                         await compressed.SendAsync(s_message, WebSocketMessageType.Text);
                         await compressed.ReceiveMessageAsync();
+                    }
+
+                    if (client.EndsWith("-idle", StringComparison.Ordinal))
+                    {
+                        // Two keepalive ticks with no message between them: the compressor is released.
+                        compressed.ReleaseIdleCompression();
+                        compressed.ReleaseIdleCompression();
                     }
 
                     return compressed;

@@ -20,6 +20,9 @@ public sealed partial class WebSocketConnection
     internal bool HoldsCompressionState =>
         _inflater?.HoldsState == true || Volatile.Read(ref _sender)?.HoldsCompressionState == true;
 
+    /// <summary>Whether the compressor (the send side alone) holds zlib state now; for tests.</summary>
+    internal bool HoldsCompressorState => Volatile.Read(ref _sender)?.HoldsCompressionState == true;
+
     /// <summary>
     /// Runs the client side of an established connection over <paramref name="stream"/> with
     /// permessage-deflate as <paramref name="agreed"/> (a handshake made elsewhere); for tests.
@@ -55,6 +58,15 @@ public sealed partial class WebSocketConnection
         _deflater = new MessageDeflater(options.CompressionLevel, agreed.ClientNoContextTakeover, options.Threshold);
         _inflater = new MessageInflater(maxMessageSize, agreed.ServerNoContextTakeover, FailForReceivedData);
     }
+
+    /// <summary>
+    /// Releases the compressor when no message was compressed since the previous call (each keepalive
+    /// Ping calls it): RFC 7692 leaves the sender free to compress without earlier context at any time
+    /// (the peer's inflater is unaffected), so an idle connection gives back the zlib state even with
+    /// context takeover. The inflater cannot be released this way: with server context takeover the
+    /// server's next message may refer to the window it holds.
+    /// </summary>
+    internal void ReleaseIdleCompression() => Volatile.Read(ref _sender)?.ReleaseIdleCompressor();
 
     /// <summary>
     /// A compressed message did not inflate (1007), inflated to invalid UTF-8 (1007) or past the

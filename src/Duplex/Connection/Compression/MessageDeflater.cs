@@ -14,6 +14,7 @@ internal sealed class MessageDeflater
     private readonly bool _noContextTakeover;
     private readonly DeflateOutput _output = new();
     private DeflateStream? _deflate;
+    private bool _usedSinceCheck;
 
     public MessageDeflater(int level, bool noContextTakeover, int threshold)
     {
@@ -36,6 +37,7 @@ internal sealed class MessageDeflater
     public ReadOnlySpan<byte> Compress(ReadOnlySpan<byte> data, bool endOfMessage)
     {
         _output.Reset();
+        _usedSinceCheck = true;
 
         // Incompressible data grows by a few bytes per 16 KiB block, plus the flush's empty block.
         _output.Reserve(data.Length + (data.Length >> 10) + 64);
@@ -79,6 +81,20 @@ internal sealed class MessageDeflater
         {
             Release();
         }
+    }
+
+    /// <summary>
+    /// Releases the zlib state when no message was compressed since the previous call, and starts the
+    /// next period. Called under the message lock, between messages.
+    /// </summary>
+    public void ReleaseIfUnusedSinceLastCheck()
+    {
+        if (!_usedSinceCheck)
+        {
+            Release();
+        }
+
+        _usedSinceCheck = false;
     }
 
     /// <summary>Releases the zlib state; the next message starts a new one.</summary>

@@ -16,6 +16,34 @@ internal sealed partial class FrameSender
     public bool HoldsCompressionState => _deflater?.HoldsState == true;
 
     /// <summary>
+    /// Releases the compressor's zlib state if nothing was compressed since the previous call; skipped
+    /// when a message is being sent (the message lock is taken without waiting, so the compressor is
+    /// never released under a sender's feet).
+    /// </summary>
+    public void ReleaseIdleCompressor()
+    {
+        if (_deflater is not { HoldsState: true } deflater)
+        {
+            return;
+        }
+
+        SemaphoreSlim messageLock = MessageLock;
+        if (!messageLock.Wait(0))
+        {
+            return;
+        }
+
+        try
+        {
+            deflater.ReleaseIfUnusedSinceLastCheck();
+        }
+        finally
+        {
+            messageLock.Release();
+        }
+    }
+
+    /// <summary>
     /// A whole message with permessage-deflate agreed: below the threshold (or empty) it goes out as
     /// is; otherwise compressed into one frame with RSV1 set (RFC 7692 §6). Returns 0 when
     /// <paramref name="withinLimit"/> is set and the buffer is over its limit — checked before

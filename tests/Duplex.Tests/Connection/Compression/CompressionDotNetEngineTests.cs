@@ -160,6 +160,29 @@ public sealed class CompressionDotNetEngineTests
         Assert.True(pair.Client.HoldsCompressionState);
     }
 
+    [Fact]
+    public async Task ContextTakeover_CompressorUnusedForAKeepAlivePeriod_Released_AndCompressionGoesOn()
+    {
+        await using Pair pair = await Pair.CreateAsync(clientTakeover: true, serverTakeover: true, serverWindowBits: 15);
+        byte[] payload = CompressiblePayload(4096, seed: 2);
+        await pair.Client.SendBinaryAsync(payload, pair.Token);
+        Assert.True(pair.Client.HoldsCompressorState);
+
+        // The first keepalive tick after a message only notes that it was used; the next one, with no
+        // message between them, releases it.
+        pair.Client.ReleaseIdleCompression();
+        Assert.True(pair.Client.HoldsCompressorState);
+        pair.Client.ReleaseIdleCompression();
+        Assert.False(pair.Client.HoldsCompressorState);
+        (_, byte[] first) = await pair.ReceiveAtServerAsync();
+        Assert.True(payload.AsSpan().SequenceEqual(first));
+
+        // The server keeps its context; the client's next message simply refers to none of it.
+        await pair.Client.SendBinaryAsync(payload, pair.Token);
+        (_, byte[] second) = await pair.ReceiveAtServerAsync();
+        Assert.True(payload.AsSpan().SequenceEqual(second));
+    }
+
     /// <summary>Text-like bytes (ASCII words from a small vocabulary), so the payload compresses like JSON does; valid UTF-8.</summary>
     internal static byte[] CompressiblePayload(int size, int seed)
     {
