@@ -13,7 +13,7 @@ namespace Duplex.Benchmarks;
 /// </summary>
 internal static class Program
 {
-    private const string Usage = "usage: Duplex.Benchmarks micro [BenchmarkDotNet args] | loopback [--short] [--reps N] [--out FILE] [--scenarios S1,..] [--clients ..] [--process-per-client | --in-process] [--tls] [--in-process-server] [--alloc-types] | hops [--round-trips N] [--clients ..]";
+    private const string Usage = "usage: Duplex.Benchmarks micro [BenchmarkDotNet args] | loopback [--short] [--reps N] [--out FILE] [--scenarios S1,..] [--clients ..] [--process-per-client | --in-process] [--tls] [--in-process-server] [--alloc-types] | hops [--round-trips N] [--clients ..] | compression [--messages N] [--size BYTES] [--reps N]";
 
     public static async Task<int> Main(string[] args)
     {
@@ -43,6 +43,10 @@ internal static class Program
                     return await HopsProbe.RunChildAsync(rest);
                 case "client":
                     return await ClientProcess.RunChildAsync(rest);
+                case "compression":
+                    return await Compression.CompressionBench.RunAsync(rest);
+                case "compression-server":
+                    return await Compression.CompressionServer.RunChildAsync();
                 default:
                     Console.Error.WriteLine(Usage);
                     return 2;

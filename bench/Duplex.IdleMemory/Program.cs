@@ -30,6 +30,14 @@ using Microsoft.Extensions.Logging.Abstractions;
 //   clientwebsocket      System.Net.WebSockets.ClientWebSocket with a zero-byte ReceiveAsync pending
 //   connection-*         a whole idle WebSocketConnection (receive loop, keepalive timer) over that transport
 //   client               a whole idle WebSocketClient (default options: socket transport, message pump, supervisor)
+//   connection-socket-used  connection-socket after one 1 KiB message echoed (the baseline for the "-used" modes)
+//   connection-deflate   connection-socket with permessage-deflate agreed (context takeover), no message yet
+//   connection-deflate-used            ... after one 1 KiB JSON-like message echoed (compressor and inflater in use)
+//   connection-deflate-nocontext-used  ... with client and server no-context-takeover, after one echo
+//   connection-deflate-used-idle       ... context takeover, after one echo and two keepalive ticks (compressor released)
+//   clientwebsocket-deflate[-used]     ClientWebSocket with DangerousDeflateOptions, before / after one echo
+// Besides the managed heap, the line gives the growth of the process's working set per connection
+// (zlib's state is native memory, outside the managed heap).
 // --tls      wss:// with a private root the client trusts (TrustedRootCertificates)
 // --inproc   Kestrel in this process (its own per-connection objects are then counted too);
 //            by default it runs in a child process, so only the client's heap is measured.
@@ -42,7 +50,7 @@ if (args.Length >= 1 && args[0] == "server")
 
 if (args.Length < 1)
 {
-    Console.Error.WriteLine("usage: <socket|http|clientwebsocket|connection-socket|connection-http|client> [count] [--tls] [--inproc]");
+    Console.Error.WriteLine("usage: <socket|http|clientwebsocket|connection-socket|connection-http|client|connection-deflate[-used|-used-idle|-nocontext-used]|clientwebsocket-deflate[-used]> [count] [--tls] [--inproc]");
     return 2;
 }
 
@@ -111,6 +119,7 @@ internal static class Probe
             var pendingReceives = new ValueTask<ValueWebSocketReceiveResult>[count];
             await Task.Delay(500);
             long before = GC.GetTotalMemory(forceFullCollection: true);
+            long rssBefore = Process.GetCurrentProcess().WorkingSet64;
             for (int i = 0; i < count; i++)
             {
                 connections[i] = await open.ConnectAsync();
@@ -129,10 +138,12 @@ internal static class Probe
 
             await Task.Delay(1000);
             long after = GC.GetTotalMemory(forceFullCollection: true);
+            long rssAfter = Process.GetCurrentProcess().WorkingSet64;
             double perConnection = (after - before) / (double)count / 1024;
+            double rssPerConnection = (rssAfter - rssBefore) / (double)count / 1024;
             Console.WriteLine(string.Create(
                 CultureInfo.InvariantCulture,
-                $"{client,-18} {(tls ? "wss" : "ws"),-3} {(inProcess ? "in-process" : "child"),-10} n={count}: {perConnection:0.00} KiB per idle connection"));
+                $"{client,-18} {(tls ? "wss" : "ws"),-3} {(inProcess ? "in-process" : "child"),-10} n={count}: {perConnection:0.00} KiB per idle connection, RSS +{rssPerConnection:0.0} KiB"));
             if (hold)
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"holding; pid {Environment.ProcessId}"));
@@ -195,12 +206,21 @@ internal static class Probe
                 return;
             }
 
-            using WebSocket webSocket = await context.WebSockets.AcceptWebSocketAsync();
+            // Compresses when the client offers permessage-deflate; echoes what it receives.
+            using WebSocket webSocket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { DangerousEnableCompression = true });
             try
             {
-                byte[] buffer = new byte[16];
-                while ((await webSocket.ReceiveAsync(buffer, context.RequestAborted)).MessageType != WebSocketMessageType.Close)
+                byte[] buffer = new byte[4096];
+                int count = 0;
+                ValueWebSocketReceiveResult result;
+                while ((result = await webSocket.ReceiveAsync(buffer.AsMemory(count), context.RequestAborted)).MessageType != WebSocketMessageType.Close)
                 {
+                    count += result.Count;
+                    if (result.EndOfMessage)
+                    {
+                        await webSocket.SendAsync(buffer.AsMemory(0, count), result.MessageType, true, context.RequestAborted);
+                        count = 0;
+                    }
                 }
 
                 await webSocket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, context.RequestAborted);
@@ -219,6 +239,10 @@ internal static class Probe
     /// <summary>Opens one connection of the kind measured and starts its idle read.</summary>
     private sealed class Open(string client, Uri uri, byte[]? root)
     {
+        // A 1 KiB JSON-like message for the "-used" modes.
+        private static readonly byte[] s_message = System.Text.Encoding.UTF8.GetBytes(
+            string.Concat(Enumerable.Range(0, 40).Select(i => $"{{\"symbol\":\"BTC-USD\",\"price\":{41000 + i}.5,\"seq\":{i}}},"))).AsSpan(0, 1024).ToArray();
+
         private readonly X509Certificate2? _root = root is null ? null : X509CertificateLoader.LoadCertificate(root);
 
         public async Task<object> ConnectAsync()
@@ -240,6 +264,53 @@ internal static class Probe
 
                     await webSocket.ConnectAsync(uri, CancellationToken.None);
                     return webSocket;
+                case "clientwebsocket-deflate":
+                case "clientwebsocket-deflate-used":
+                    var deflating = new ClientWebSocket();
+                    deflating.Options.KeepAliveInterval = TimeSpan.Zero;
+                    deflating.Options.DangerousDeflateOptions = new WebSocketDeflateOptions();
+                    await deflating.ConnectAsync(uri, CancellationToken.None);
+                    if (client.EndsWith("-used", StringComparison.Ordinal))
+                    {
+                        await deflating.SendAsync(s_message, WebSocketMessageType.Text, true, CancellationToken.None);
+                        byte[] echo = new byte[4096];
+                        while (!(await deflating.ReceiveAsync(echo.AsMemory(), CancellationToken.None)).EndOfMessage)
+                        {
+                        }
+                    }
+
+                    return deflating;
+                case "connection-deflate":
+                case "connection-deflate-used":
+                case "connection-deflate-nocontext-used":
+                case "connection-deflate-used-idle":
+                case "connection-socket-used":
+                    var compressed = new WebSocketConnection(new WebSocketConnectionOptions
+                    {
+                        Handshake = Handshake(),
+                        Transport = SocketWebSocketTransport.Default,
+                        Compression =
+                        {
+                            Enabled = client.StartsWith("connection-deflate", StringComparison.Ordinal),
+                            ClientNoContextTakeover = client.Contains("nocontext", StringComparison.Ordinal),
+                            ServerNoContextTakeover = client.Contains("nocontext", StringComparison.Ordinal),
+                        },
+                    });
+                    await compressed.ConnectAsync(uri, CancellationToken.None);
+                    if (client.Contains("-used", StringComparison.Ordinal))
+                    {
+                        await compressed.SendAsync(s_message, WebSocketMessageType.Text);
+                        await compressed.ReceiveMessageAsync();
+                    }
+
+                    if (client.EndsWith("-idle", StringComparison.Ordinal))
+                    {
+                        // Two keepalive ticks with no message between them: the compressor is released.
+                        compressed.ReleaseIdleCompression();
+                        compressed.ReleaseIdleCompression();
+                    }
+
+                    return compressed;
                 case "connection-socket":
                 case "connection-http":
                     var options = new WebSocketConnectionOptions

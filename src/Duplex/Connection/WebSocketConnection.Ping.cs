@@ -55,8 +55,12 @@ public sealed partial class WebSocketConnection
         }
     }
 
-    /// <summary>Sends one of keepalive's Pings.</summary>
-    internal PendingPings.Entry SendKeepAlivePing(byte[] payload) => SendPing(payload, byCaller: false);
+    /// <summary>Sends one of keepalive's Pings (and, on the same tick, lets an idle compressor go).</summary>
+    internal PendingPings.Entry SendKeepAlivePing(byte[] payload)
+    {
+        ReleaseIdleCompression();
+        return SendPing(payload, byCaller: false);
+    }
 
     private PendingPings.Entry SendPing(byte[] payload, bool byCaller)
     {

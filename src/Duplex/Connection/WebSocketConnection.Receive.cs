@@ -31,7 +31,7 @@ public sealed partial class WebSocketConnection
         get
         {
             MessageReader? existing = Volatile.Read(ref _reader);
-            return existing ?? Interlocked.CompareExchange(ref _reader, new MessageReader(_incoming), null) ?? _reader!;
+            return existing ?? Interlocked.CompareExchange(ref _reader, new MessageReader(_incoming, _inflater), null) ?? _reader!;
         }
     }
 

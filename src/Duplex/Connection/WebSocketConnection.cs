@@ -122,6 +122,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
         }
 
         WebSocketConnectionOptions settings = _connectOptions!;
+        PerMessageDeflateOffer? deflateOffer = OfferCompression(settings);
         IWebSocketTransport transport = settings.Transport ?? WebSocketTransportSelector.Choose(uri, settings.Handshake);
         WebSocketHandshakeResult result;
         try
@@ -143,6 +144,11 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
 
         HandshakeResponse = result.Response;
         _disposingStreamEndsReads = result.DisposingStreamEndsReads;
+        if (deflateOffer?.Agreed is { } agreed)
+        {
+            UseCompression(agreed, settings.Compression, settings.MaxMessageSize);
+        }
+
         Start(result.Stream, result.Response.SubProtocol);
     }
 
@@ -302,7 +308,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
                 _abort = new CancellationTokenSource();
             }
 
-            _sender = new FrameSender(this, stream, AbortToken, _sendBufferLimit);
+            _sender = new FrameSender(this, stream, AbortToken, _sendBufferLimit, _deflater);
             _state = WebSocketConnectionState.Open;
         }
 

@@ -71,6 +71,12 @@ public sealed class WebSocketConnectionOptions
     /// </summary>
     public WebSocketHandshakeOptions Handshake { get; set; } = new();
 
+    /// <summary>
+    /// permessage-deflate (RFC 7692): off by default; see <see cref="WebSocketCompressionOptions.Enabled"/>
+    /// for why, and docs/compression.md for what it costs.
+    /// </summary>
+    public WebSocketCompressionOptions Compression { get; set; } = new();
+
     /// <summary>The transport that performs the opening handshake; the HTTP stack when null.</summary>
     internal IWebSocketTransport? Transport { get; set; }
 
@@ -106,8 +112,14 @@ public sealed class WebSocketConnectionOptions
             throw new ArgumentNullException(nameof(Handshake));
         }
 
+        if (Compression is null)
+        {
+            throw new ArgumentNullException(nameof(Compression));
+        }
+
         var copy = (WebSocketConnectionOptions)MemberwiseClone();
         copy.Handshake = Handshake.Clone();
+        copy.Compression = Compression.Snapshot();
         return copy;
     }
 

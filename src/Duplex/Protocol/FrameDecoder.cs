@@ -59,8 +59,8 @@ internal sealed class FrameDecoder
         AllowRsv1 = allowRsv1;
     }
 
-    /// <summary>Whether RSV1 may be set on the first frame of a data message.</summary>
-    public bool AllowRsv1 { get; }
+    /// <summary>Whether RSV1 may be set on the first frame of a data message (set once permessage-deflate is agreed, before decoding starts).</summary>
+    public bool AllowRsv1 { get; set; }
 
     /// <summary>The violation after <see cref="DecodeStatus.Violation"/>.</summary>
     public ProtocolViolation Violation { get; private set; }

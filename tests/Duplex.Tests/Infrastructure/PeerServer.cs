@@ -62,9 +62,18 @@ public sealed class PeerServer : IAsyncDisposable
     /// </summary>
     /// <exception cref="InvalidOperationException">The peer could not start or exited early; the message holds its standard error.</exception>
     /// <exception cref="TimeoutException">The peer did not report its port in time; the message holds its standard error.</exception>
-    public static async Task<PeerServer> StartAsync(PeerKind kind, CancellationToken cancellationToken = default)
+    public static Task<PeerServer> StartAsync(PeerKind kind, CancellationToken cancellationToken = default) =>
+        StartAsync(kind, [], cancellationToken);
+
+    /// <summary>Starts the peer with command-line <paramref name="arguments"/> (<c>--deflate</c>: permessage-deflate on).</summary>
+    public static async Task<PeerServer> StartAsync(PeerKind kind, IReadOnlyList<string> arguments, CancellationToken cancellationToken = default)
     {
         var startInfo = CreateStartInfo(kind);
+        foreach (string argument in arguments)
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
         var process = new Process { StartInfo = startInfo, EnableRaisingEvents = true };
         var peer = new PeerServer(kind, process);
         process.ErrorDataReceived += (_, e) => peer.AppendStandardError(e.Data);

@@ -10,6 +10,16 @@ public abstract class PeerServerFixture : IAsyncLifetime
     /// <summary>Creates a fixture for the given peer.</summary>
     protected PeerServerFixture(PeerKind kind) => Kind = kind;
 
+    /// <summary>Creates a fixture for the given peer started with command-line <paramref name="arguments"/>.</summary>
+    protected PeerServerFixture(PeerKind kind, params string[] arguments)
+    {
+        Kind = kind;
+        Arguments = arguments;
+    }
+
+    /// <summary>The peer's command-line arguments.</summary>
+    public IReadOnlyList<string> Arguments { get; } = [];
+
     /// <summary>Which peer the fixture runs.</summary>
     public PeerKind Kind { get; }
 
@@ -24,7 +34,7 @@ public abstract class PeerServerFixture : IAsyncLifetime
     public Uri GetUri(string pathAndQuery) => Server.GetUri(pathAndQuery);
 
     /// <inheritdoc />
-    public async Task InitializeAsync() => _server = await PeerServer.StartAsync(Kind);
+    public async Task InitializeAsync() => _server = await PeerServer.StartAsync(Kind, Arguments);
 
     /// <inheritdoc />
     public async Task DisposeAsync()

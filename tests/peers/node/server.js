@@ -4,7 +4,8 @@
 //
 // Binds 127.0.0.1 on an OS-chosen port and prints exactly one line, `PORT <number>`, once it listens.
 // Exits when its standard input reaches end of file (so it dies with the test process that started it) or on
-// SIGTERM. No keepalive pings, no compression, messages up to 64 MiB.
+// SIGTERM. No keepalive pings, no compression (`--deflate`: permessage-deflate with the package's defaults),
+// messages up to 64 MiB.
 //
 // Paths:
 //   /echo                                echo every message with the same type
@@ -46,7 +47,7 @@ const server = new WebSocketServer({
   host: '127.0.0.1',
   port: 0,
   maxPayload: MAX_MESSAGE_BYTES,
-  perMessageDeflate: false,
+  perMessageDeflate: process.argv.slice(2).includes('--deflate'),
   clientTracking: true,
 });
 

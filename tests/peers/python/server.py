@@ -2,7 +2,8 @@
 
 Binds 127.0.0.1 on an OS-chosen port and prints exactly one line, ``PORT <number>``, once it listens.
 Exits when its standard input reaches end of file (so it dies with the test process that started it) or on
-SIGTERM. No keepalive pings, no compression, messages up to 64 MiB.
+SIGTERM. No keepalive pings, no compression (``--deflate``: permessage-deflate with the package's default
+settings), messages up to 64 MiB.
 
 Paths:
   /echo                              echo every message with the same type
@@ -113,7 +114,7 @@ async def main():
         0,
         max_size=MAX_MESSAGE_BYTES,
         ping_interval=None,
-        compression=None,
+        compression="deflate" if "--deflate" in sys.argv[1:] else None,
     ) as server:
         port = server.sockets[0].getsockname()[1]
         print(f"PORT {port}", flush=True)

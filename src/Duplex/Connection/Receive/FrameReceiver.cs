@@ -119,7 +119,8 @@ internal sealed class FrameReceiver
             while (true)
             {
                 long remaining = _decoder.DataFrameRemaining;
-                if (remaining >= DirectReadThreshold && FrameHandOver.ShouldOffer(stream, _queue))
+                // RFC 7692: a compressed frame is inflated as the application reads it, never read raw into its buffer.
+                if (remaining >= DirectReadThreshold && !_decoder.MessageCompressed && FrameHandOver.ShouldOffer(stream, _queue))
                 {
                     // A receive call with room waits: it reads the rest of this frame itself, after what
                     // this loop has of the message so far.
@@ -182,7 +183,7 @@ internal sealed class FrameReceiver
                     if (piece.EndOfMessage || chunkCount >= ChunkSize)
                     {
                         ReceivedBatch pieces = ReceivedBatch.Take(ref _queue.SpareBatch);
-                        pieces.Add(new ReceivedBatch.Piece(chunk, 0, chunkCount, ToMessageType(piece.Opcode), piece.EndOfMessage, Owned: true));
+                        pieces.Add(new ReceivedBatch.Piece(chunk, 0, chunkCount, ToMessageType(piece.Opcode), piece.EndOfMessage, Owned: true, _decoder.MessageCompressed));
                         chunk = null;
                         chunkCount = 0;
                         await EnqueueAsync(pieces, null).ConfigureAwait(false);
@@ -233,8 +234,8 @@ internal sealed class FrameReceiver
                         {
                             // A whole message inside this read: the application reads it in place.
                             batch.Add(frame.Count == 0
-                                ? new ReceivedBatch.Piece([], 0, 0, type, EndOfMessage: true, Owned: false)
-                                : new ReceivedBatch.Piece(buffer, start + frame.Offset, frame.Count, type, EndOfMessage: true, Owned: false));
+                                ? new ReceivedBatch.Piece([], 0, 0, type, EndOfMessage: true, Owned: false, _decoder.MessageCompressed)
+                                : new ReceivedBatch.Piece(buffer, start + frame.Offset, frame.Count, type, EndOfMessage: true, Owned: false, _decoder.MessageCompressed));
                             bufferInBatch |= frame.Count != 0;
                         }
                         else
@@ -251,7 +252,7 @@ internal sealed class FrameReceiver
                             Append(ref chunk, ref chunkCount, buffer.AsSpan(start + frame.Offset, frame.Count));
                             if (frame.EndOfMessage || chunkCount >= ChunkSize)
                             {
-                                batch.Add(new ReceivedBatch.Piece(chunk ?? [], 0, chunkCount, type, frame.EndOfMessage, Owned: chunk is not null));
+                                batch.Add(new ReceivedBatch.Piece(chunk ?? [], 0, chunkCount, type, frame.EndOfMessage, Owned: chunk is not null, _decoder.MessageCompressed));
                                 chunk = null;
                                 chunkCount = 0;
                             }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net.WebSockets;
 using System.Text;
+using Duplex.Connection.Compression;
 
 namespace Duplex.Connection.Receive;
 
@@ -9,7 +10,7 @@ namespace Duplex.Connection.Receive;
 /// pieces of a message that spans batches, gathered until the message is whole. One receive call at
 /// a time (<see cref="Enter"/>); it never waits itself, so its owner decides how to wait.
 /// </summary>
-internal sealed class MessageReader(ReceiveQueue queue)
+internal sealed partial class MessageReader(ReceiveQueue queue, MessageInflater? inflater = null)
 {
     private int _receiving;
     private ReceivedBatch? _batch;
@@ -53,6 +54,16 @@ internal sealed class MessageReader(ReceiveQueue queue)
 
             ReceivedBatch batch = _batch!;
             ReceivedBatch.Piece piece = batch.Pieces[batch.Next];
+            if (piece.Compressed)
+            {
+                if (TakeCompressedPiece(batch, piece, out message))
+                {
+                    return true;
+                }
+
+                continue;
+            }
+
             ReadOnlySpan<byte> rest = piece.Span.Slice(batch.NextOffset);
             if (piece.EndOfMessage && _assemblyCount == 0)
             {
@@ -80,6 +91,11 @@ internal sealed class MessageReader(ReceiveQueue queue)
     {
         ReceivedBatch batch = _batch!;
         ReceivedBatch.Piece piece = batch.Pieces[batch.Next];
+        if (piece.Compressed)
+        {
+            return CopyCompressedPiece(batch, piece, buffer.Span);
+        }
+
         ReadOnlySpan<byte> rest = piece.Span.Slice(batch.NextOffset);
         int count = Math.Min(rest.Length, buffer.Length);
         rest.Slice(0, count).CopyTo(buffer.Span);

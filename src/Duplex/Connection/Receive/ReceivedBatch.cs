@@ -109,7 +109,8 @@ internal sealed class ReceivedBatch
     /// <param name="Type">The message type.</param>
     /// <param name="EndOfMessage">Whether this piece ends its message.</param>
     /// <param name="Owned">Whether <paramref name="Array"/> is a chunk to give back once read.</param>
-    internal readonly record struct Piece(byte[] Array, int Offset, int Count, WebSocketMessageType Type, bool EndOfMessage, bool Owned)
+    /// <param name="Compressed">Whether the bytes are of a compressed message (RFC 7692), inflated as the application reads them.</param>
+    internal readonly record struct Piece(byte[] Array, int Offset, int Count, WebSocketMessageType Type, bool EndOfMessage, bool Owned, bool Compressed = false)
     {
         public ReadOnlySpan<byte> Span => Array.AsSpan(Offset, Count);
     }

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Text;
+using Duplex.Connection.Compression;
 using Duplex.Diagnostics;
 using Duplex.Internal;
 using Duplex.Protocol;
@@ -22,7 +23,7 @@ namespace Duplex.Connection.Send;
 /// taken while holding the monitor: the sender asks its connection for the end's cause and reports
 /// a failed write only outside it.
 /// </remarks>
-internal sealed class FrameSender
+internal sealed partial class FrameSender
 {
     /// <summary>
     /// A send that starts the writer after at least this long without a write, or after bytes arrived
@@ -58,8 +59,9 @@ internal sealed class FrameSender
     // After the end: the messages never written, until TakeUnsentMessages hands them back (once).
     private List<UnsentMessage>? _unsent;
 
-    public FrameSender(WebSocketConnection connection, Stream stream, CancellationToken abort, long bufferLimit)
+    public FrameSender(WebSocketConnection connection, Stream stream, CancellationToken abort, long bufferLimit, MessageDeflater? deflater = null)
     {
+        _deflater = deflater;
         _connection = connection;
         _stream = stream;
         _abort = abort;
@@ -111,6 +113,12 @@ internal sealed class FrameSender
     public async ValueTask SendFragmentAsync(Opcode opcode, bool fin, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         await WaitForBufferSpaceAsync(cancellationToken).ConfigureAwait(false);
+        if (_deflater is not null)
+        {
+            AppendCompressedFragment(opcode, fin, data.Span);
+            return;
+        }
+
         Append(new Payload(opcode, null, data, data.Length), fin, wholeMessage: false, control: false);
     }
 
@@ -308,7 +316,9 @@ internal sealed class FrameSender
             long ticket;
             try
             {
-                ticket = Append(payload, fin: true, wholeMessage: true, control: false, withinLimit: true);
+                ticket = _deflater is null
+                    ? Append(payload, fin: true, wholeMessage: true, control: false, withinLimit: true)
+                    : AppendMessage(payload, withinLimit: true);
             }
             catch (Exception ex) when (ex is DuplexException or InvalidOperationException)
             {
@@ -340,7 +350,14 @@ internal sealed class FrameSender
 
             // Once appended, the frame goes out in order; if the connection fails before it reaches
             // the network, TakeUnsentMessages hands it back.
-            Append(payload, fin: true, wholeMessage: true, control: false);
+            if (_deflater is null)
+            {
+                Append(payload, fin: true, wholeMessage: true, control: false);
+            }
+            else
+            {
+                AppendMessage(payload, withinLimit: false);
+            }
         }
         finally
         {

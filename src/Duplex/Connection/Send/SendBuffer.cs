@@ -53,6 +53,11 @@ internal sealed class SendBuffer
     // own (a fragmented send whose first frame was also its last), not yet written; usually none.
     private List<long>? _notWholeMessages;
 
+    // With permessage-deflate: the whole compressed messages not yet written, oldest first, each with a
+    // pooled copy of its uncompressed payload — a compressed frame cannot be inflated back out of the
+    // middle of the compressor's context, so an unsent one is handed back from this copy.
+    private List<CompressedOriginal>? _compressedOriginals;
+
     // RFC 6455 §5.5.3: an endpoint may answer only the most recent of several Pings; the Pong owed
     // waits here, a newer Ping overwrites it, and it joins the buffer with the next batch.
     private byte[]? _owedPong;
@@ -80,6 +85,27 @@ internal sealed class SendBuffer
     {
         Span<byte> destination = ReserveFrame(opcode, fin, payload.Length, wholeMessage, out int maskKey);
         PayloadMask.Apply(payload, destination, maskKey, 0);
+        return ++_appendedTicket;
+    }
+
+    /// <summary>
+    /// Appends one masked frame of a compressed message (RFC 7692 §6: <paramref name="rsv"/> is RSV1 on
+    /// its first frame, 0 on the others). A whole message keeps a pooled copy of
+    /// <paramref name="original"/>, its uncompressed payload, until it is written, so it can be handed
+    /// back as sent if it never is.
+    /// </summary>
+    public long AppendCompressed(Opcode opcode, bool fin, byte rsv, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> original, bool wholeMessage)
+    {
+        long position = _appendedPosition;
+        Span<byte> destination = ReserveFrame(opcode, fin, payload.Length, wholeMessage, out int maskKey, rsv);
+        PayloadMask.Apply(payload, destination, maskKey, 0);
+        if (wholeMessage && rsv != 0)
+        {
+            byte[] copy = ArrayPool<byte>.Shared.Rent(original.Length);
+            original.CopyTo(copy);
+            (_compressedOriginals ??= []).Add(new CompressedOriginal(position, copy, original.Length));
+        }
+
         return ++_appendedTicket;
     }
 
@@ -181,6 +207,7 @@ internal sealed class SendBuffer
         batch.Clear();
         _spareSegments = batch;
         _notWholeMessages?.RemoveAll(position => position < _writtenPosition);
+        ReturnCompressedOriginals(before: _writtenPosition);
     }
 
     /// <summary>
@@ -231,6 +258,7 @@ internal sealed class SendBuffer
 
         _handedBackPosition = _appendedPosition;
         _notWholeMessages?.Clear();
+        ReturnCompressedOriginals(before: long.MaxValue);
         return unsent;
     }
 
@@ -258,6 +286,7 @@ internal sealed class SendBuffer
 
         _spareSegments = null;
         _notWholeMessages = null;
+        ReturnCompressedOriginals(before: long.MaxValue);
         _handedBackPosition = _appendedPosition;
         Idle();
         _owedPongLength = -1;
@@ -275,7 +304,7 @@ internal sealed class SendBuffer
     }
 
     /// <summary>Reserves one masked frame, writes its header, and returns where its payload goes (to be written masked with <paramref name="maskKey"/>).</summary>
-    private Span<byte> ReserveFrame(Opcode opcode, bool fin, int payloadLength, bool wholeMessage, out int maskKey)
+    private Span<byte> ReserveFrame(Opcode opcode, bool fin, int payloadLength, bool wholeMessage, out int maskKey, byte rsv = 0)
     {
         int headerLength = FrameHeader.GetLength(payloadLength, masked: true);
         long position = _appendedPosition;
@@ -283,7 +312,7 @@ internal sealed class SendBuffer
 
         // RFC 6455 §5.3: a fresh, unpredictable masking key for every frame.
         maskKey = (_maskKeys ??= new MaskKeySource()).Next();
-        FrameHeader.Write(frame, fin, 0, opcode, payloadLength, masked: true, maskKey);
+        FrameHeader.Write(frame, fin, rsv, opcode, payloadLength, masked: true, maskKey);
         if (!wholeMessage && fin && opcode is Opcode.Text or Opcode.Binary)
         {
             (_notWholeMessages ??= []).Add(position);
@@ -306,8 +335,19 @@ internal sealed class SendBuffer
             int length = (int)header.PayloadLength;
             if (position >= _handedBackPosition && header.Fin && header.Opcode is Opcode.Text or Opcode.Binary && _notWholeMessages?.Contains(position) != true)
             {
-                byte[] payload = length == 0 ? [] : new byte[length];
-                PayloadMask.Apply(frames.Slice(headerLength, length), payload, header.MaskKey, 0);
+                byte[] payload;
+                if ((header.Rsv & FrameHeader.Rsv1) != 0)
+                {
+                    // A compressed message is handed back as it was given, uncompressed.
+                    CompressedOriginal original = _compressedOriginals!.Find(o => o.Position == position);
+                    payload = original.Array.AsSpan(0, original.Length).ToArray();
+                }
+                else
+                {
+                    payload = length == 0 ? [] : new byte[length];
+                    PayloadMask.Apply(frames.Slice(headerLength, length), payload, header.MaskKey, 0);
+                }
+
                 unsent.Add(new UnsentMessage(header.Opcode == Opcode.Text ? WebSocketMessageType.Text : WebSocketMessageType.Binary, payload));
             }
 
@@ -348,6 +388,27 @@ internal sealed class SendBuffer
         return _tail.AsSpan(0, length);
     }
 
+    /// <summary>Returns the uncompressed copies of the compressed messages that start before <paramref name="before"/>.</summary>
+    private void ReturnCompressedOriginals(long before)
+    {
+        if (_compressedOriginals is null)
+        {
+            return;
+        }
+
+        int done = 0;
+        while (done < _compressedOriginals.Count && _compressedOriginals[done].Position < before)
+        {
+            ArrayPool<byte>.Shared.Return(_compressedOriginals[done].Array);
+            done++;
+        }
+
+        _compressedOriginals.RemoveRange(0, done);
+    }
+
     /// <summary>Part of the buffer: a pooled array and how much of it holds frames.</summary>
     public readonly record struct Segment(byte[] Array, int Count);
+
+    /// <summary>Where a compressed whole message's frame starts on the stream, and a pooled copy of its uncompressed payload.</summary>
+    private readonly record struct CompressedOriginal(long Position, byte[] Array, int Length);
 }

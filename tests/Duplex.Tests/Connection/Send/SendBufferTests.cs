@@ -123,6 +123,31 @@ public sealed class SendBufferTests
     }
 
     [Fact]
+    public void TakeUnsentMessages_ACompressedMessage_ComesBackUncompressed_AndAWrittenOneLeavesNoCopy()
+    {
+        var buffer = new SendBuffer();
+        byte[] written = "written before the failure"u8.ToArray();
+        buffer.AppendCompressed(Opcode.Text, fin: true, FrameHeader.Rsv1, [0x2a, 0x01], written, wholeMessage: true);
+        buffer.BatchWritten(buffer.TakeBatch(out _)!);
+
+        // The wire bytes stand for compressed data; what comes back is the payload as it was given.
+        byte[] original = "never written"u8.ToArray();
+        buffer.AppendCompressed(Opcode.Text, fin: true, FrameHeader.Rsv1, [0xca, 0x4b, 0x2d], original, wholeMessage: true);
+        buffer.Append(Opcode.Binary, fin: true, new byte[] { 7 }, wholeMessage: true);
+
+        List<UnsentMessage> unsent = buffer.TakeUnsentMessages();
+
+        Assert.Equal(2, unsent.Count);
+        Assert.Equal(WebSocketMessageType.Text, unsent[0].MessageType);
+        Assert.Equal(original, unsent[0].Payload);
+        Assert.Equal(new byte[] { 7 }, unsent[1].Payload);
+        (FrameHeader header, _) = ReadFrames(buffer.TakeBatch(out _)!)[0];
+        Assert.Equal(FrameHeader.Rsv1, header.Rsv);
+        buffer.Release();
+        Assert.False(buffer.HoldsArrays);
+    }
+
+    [Fact]
     public void OwedPong_OnlyTheLatestIsAppended_Once()
     {
         var buffer = new SendBuffer();
