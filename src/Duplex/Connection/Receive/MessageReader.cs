@@ -136,7 +136,11 @@ internal sealed partial class MessageReader(ReceiveQueue queue, MessageInflater?
         }
     }
 
-    private static void AdvancePiece(ReceivedBatch batch)
+    /// <summary>
+    /// Moves past the current piece; a batch read to its end goes back at once, so a connection that
+    /// goes quiet after a message holds neither its read buffer nor its chunks.
+    /// </summary>
+    private void AdvancePiece(ReceivedBatch batch)
     {
         ReceivedBatch.Piece piece = batch.Pieces[batch.Next];
         if (piece.Owned)
@@ -146,6 +150,10 @@ internal sealed partial class MessageReader(ReceiveQueue queue, MessageInflater?
 
         batch.Next++;
         batch.NextOffset = 0;
+        if (batch.IsConsumed)
+        {
+            Recycle();
+        }
     }
 
     private void AppendToAssembly(ReadOnlySpan<byte> data)
