@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Duplex.Cli;
+using Duplex.Cli.Bench;
 using Duplex.Cli.Connect;
 using Duplex.Cli.Input;
 using Duplex.Cli.Serve;
@@ -10,6 +11,7 @@ var root = new RootCommand(
     CommandLineValues.NoColor,
     ConnectCommand.Create(),
     ServeCommand.Create(),
+    BenchCommand.Create(),
 };
 
 ParseResult parse = root.Parse(args.Length == 0 ? ["--help"] : args);

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.CommandLine.Parsing;
 using System.Text;
 using Duplex.Cli.Input;
 using Duplex.Cli.Output;
@@ -11,11 +10,7 @@ internal static class ConnectCommand
 {
     public static Command Create()
     {
-        var url = new Argument<Uri>("url")
-        {
-            Description = "The server: ws://, wss:// (http:// and https:// are taken as ws:// and wss://).",
-            CustomParser = ParseUrl,
-        };
+        Argument<Uri> url = CommandLineValues.UrlArgument("The server: ws://, wss:// (http:// and https:// are taken as ws:// and wss://).");
         var header = new Option<string[]>("--header", "-H")
         {
             Description = "A handshake header, \"Name: value\"; repeat for more.",
@@ -134,17 +129,5 @@ internal static class ConnectCommand
 
         string name = text[..colon].Trim();
         return name.Length == 0 ? null : new KeyValuePair<string, string>(name, text[(colon + 1)..].TrimStart(' ', '\t'));
-    }
-
-    private static Uri ParseUrl(ArgumentResult result)
-    {
-        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-        if (!Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) || uri.Scheme is not ("ws" or "wss" or "http" or "https"))
-        {
-            result.AddError($"'{text}' is not a ws://, wss://, http:// or https:// URL.");
-            return null!;
-        }
-
-        return uri;
     }
 }

@@ -35,6 +35,25 @@ internal static class CommandLineValues
             CustomParser = result => ParseDuration(result, allowInfinite),
         };
 
+    /// <summary>The server URL argument: ws://, wss://, or http(s):// taken as such.</summary>
+    public static Argument<Uri> UrlArgument(string description) => new("url")
+    {
+        Description = description,
+        CustomParser = ParseUrl,
+    };
+
+    private static Uri ParseUrl(ArgumentResult result)
+    {
+        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+        if (!Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) || uri.Scheme is not ("ws" or "wss" or "http" or "https"))
+        {
+            result.AddError($"'{text}' is not a ws://, wss://, http:// or https:// URL.");
+            return null!;
+        }
+
+        return uri;
+    }
+
     private static TimeSpan ParseDuration(ArgumentResult result, bool allowInfinite)
     {
         string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
