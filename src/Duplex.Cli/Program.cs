@@ -2,6 +2,7 @@ using System.CommandLine;
 using Duplex.Cli;
 using Duplex.Cli.Bench;
 using Duplex.Cli.Connect;
+using Duplex.Cli.Demo;
 using Duplex.Cli.Input;
 using Duplex.Cli.Serve;
 
@@ -9,6 +10,7 @@ var root = new RootCommand(
     "duplex: a WebSocket client, test server, load generator and demo, built on the Duplex library.\n" + ExitCodes.Summary)
 {
     CommandLineValues.NoColor,
+    DemoCommand.Create(),
     ConnectCommand.Create(),
     ServeCommand.Create(),
     BenchCommand.Create(),

@@ -93,7 +93,7 @@ internal sealed class ConnectSession
 
         if (interactive)
         {
-            _printer.Status("type a line to send it; /ping [payload], /close [code] [reason], /binary <hex>, /quit (//text sends /text)");
+            _printer.Status(Terminal.Escape("type a line to send it; /ping [payload], /close [code] [reason], /binary <hex>, /quit (//text sends /text)"));
         }
 
         Task<bool> reading = Task.Run(() => ReadInputAsync(client, input, cancellationToken), CancellationToken.None);
@@ -359,7 +359,7 @@ internal sealed class ConnectSession
                 _finished.TrySetResult(ExitCodes.Success);
                 return false;
             case "/help":
-                _printer.Reply("/ping [payload]  /close [code] [reason]  /binary <hex>  /quit  (//text sends /text)");
+                _printer.Reply(Terminal.Escape("/ping [payload]  /close [code] [reason]  /binary <hex>  /quit  (//text sends /text)"));
                 return true;
             default:
                 Refuse($"unknown command {parts[0]} (try /help; //text sends /text)");

@@ -11,8 +11,13 @@ internal static class SecretRedaction
     private static readonly string[] s_sensitiveWords =
         ["auth", "token", "key", "secret", "password", "passwd", "pwd", "session", "signature", "credential", "jwt", "ticket", "cookie"];
 
+    // Names that contain a sensitive word but carry no secret.
+    private static readonly string[] s_publicNames =
+        ["WWW-Authenticate", "Proxy-Authenticate", "Sec-WebSocket-Key", "Sec-WebSocket-Accept"];
+
     /// <summary>Whether a header's value must not be printed.</summary>
     public static bool IsSensitive(string name) =>
+        !Array.Exists(s_publicNames, n => n.Equals(name, StringComparison.OrdinalIgnoreCase)) &&
         Array.Exists(s_sensitiveWords, word => name.Contains(word, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The value to print for a header: itself, or a mask that says only how long it was.</summary>
