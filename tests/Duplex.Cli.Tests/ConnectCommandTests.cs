@@ -132,6 +132,9 @@ public sealed class ConnectCommandTests
         await using RecordingServer server = await RecordingServer.StartAsync();
         await using CliProcess connect = CliProcess.StartTool("connect", server.Url, "--count", "2", "--wait", "200ms");
         await connect.WriteLinesAsync("only one");
+
+        // The input ends only once the one echo is in: --wait then runs out with 1 of 2.
+        await connect.WaitForLineAsync("< only one$");
         connect.CloseInput();
 
         Assert.Equal(1, await connect.WaitForExitAsync());

