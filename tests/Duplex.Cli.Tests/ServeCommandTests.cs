@@ -120,4 +120,18 @@ public sealed class ServeCommandTests
             File.Delete(certificate);
         }
     }
+
+    [Fact]
+    public async Task Connect_ThroughAnHttpProxy_TunnelsToTheServer()
+    {
+        await using ServeProcess serve = await ServeProcess.StartAsync("--tls");
+        await using var proxy = new ConnectProxy();
+        await using CliProcess connect = CliProcess.StartTool("connect", serve.Url, "--insecure", "--proxy", proxy.Url, "-1");
+        await connect.WriteLinesAsync("via the proxy");
+        connect.CloseInput();
+
+        Assert.True(await connect.WaitForExitAsync() == 0, connect.AllText);
+        Assert.Contains("< via the proxy", connect.Output, StringComparison.Ordinal);
+        Assert.Equal($"localhost:{new Uri(serve.Url).Port}", Assert.Single(proxy.Targets));
+    }
 }

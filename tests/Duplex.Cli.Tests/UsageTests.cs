@@ -38,6 +38,7 @@ public sealed class UsageTests
     [InlineData("connect", "ftp://127.0.0.1/")]
     [InlineData("connect", "ws://127.0.0.1:1/", "-H", "no colon here")]
     [InlineData("connect", "ws://127.0.0.1:1/", "--wait", "soon")]
+    [InlineData("connect", "ws://127.0.0.1:1/", "--proxy", "not-a-url")]
     [InlineData("serve", "--port", "70000")]
     [InlineData("bench", "ws://127.0.0.1:1/", "--connections", "0")]
     [InlineData("no-such-command")]

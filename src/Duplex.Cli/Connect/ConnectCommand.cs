@@ -32,7 +32,22 @@ internal static class ConnectCommand
         var ca = new Option<FileInfo?>("--ca") { Description = "Trust the CA (or self-signed server certificate) in this PEM file.", HelpName = "file.pem" };
         var cert = new Option<FileInfo?>("--cert") { Description = "Client certificate, PEM (with its key, or see --key).", HelpName = "file.pem" };
         var key = new Option<FileInfo?>("--key") { Description = "The client certificate's private key, PEM.", HelpName = "file.pem" };
-        var proxy = new Option<Uri?>("--proxy") { Description = "Connect through this HTTP proxy (e.g. http://127.0.0.1:3128).", HelpName = "url" };
+        var proxy = new Option<Uri?>("--proxy")
+        {
+            Description = "Connect through this HTTP proxy (e.g. http://127.0.0.1:3128).",
+            HelpName = "url",
+            CustomParser = result =>
+            {
+                string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+                if (!Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) || uri.Scheme is not ("http" or "https"))
+                {
+                    result.AddError($"--proxy '{text}' is not an http:// or https:// URL.");
+                    return null;
+                }
+
+                return uri;
+            },
+        };
         Option<TimeSpan?> pingInterval = CommandLineValues.OptionalDurationOption("--ping-interval", "Keepalive Ping interval (default 20s; inf turns keepalive off).");
         var noReconnect = new Option<bool>("--no-reconnect") { Description = "Do not reconnect when the connection drops; exit with code 6." };
         var json = new Option<bool>("--json") { Description = "Pretty-print received JSON." };
