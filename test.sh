@@ -32,7 +32,9 @@ if [ ! -d tests/peers/node/node_modules/ws ]; then
   (cd tests/peers/node && npm ci --no-audit --no-fund)
 fi
 
+# One TRX file per test project (the logger's default names never collide, where a fixed name would be
+# overwritten by the next project's); .ci/run adds them all up.
 dotnet test Duplex.slnx -c Release \
-  --logger "trx;LogFileName=results.trx" \
+  --logger trx \
   --results-directory TestResults \
   "$@"

@@ -3,7 +3,7 @@ using Duplex.Tests.Infrastructure;
 
 namespace Duplex.Tests.Samples;
 
-/// <summary>The samples run end to end against their embedded server, as the README's first command does.</summary>
+/// <summary>The samples run end to end against their embedded server.</summary>
 public sealed class SamplesTests
 {
     [Fact]
