@@ -59,6 +59,18 @@ public sealed partial class WebSocketConnection
         _inflater = new MessageInflater(maxMessageSize, agreed.ServerNoContextTakeover, FailForReceivedData);
     }
 
+    /// <summary>At the end of the connection: the zlib state goes back now rather than when the GC finalizes it.</summary>
+    private void ReleaseCompressionState()
+    {
+        if (_inflater is null)
+        {
+            return;
+        }
+
+        Volatile.Read(ref _sender)?.ReleaseCompressor();
+        Reader.ReleaseInflater();
+    }
+
     /// <summary>
     /// Releases the compressor when no message was compressed since the previous call (each keepalive
     /// Ping calls it): RFC 7692 leaves the sender free to compress without earlier context at any time

@@ -456,6 +456,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
         Volatile.Read(ref _pings)?.FailAll(() => ClosedForSending(null));
         Volatile.Read(ref _sender)?.End(closed);
         _incoming.Complete();
+        ReleaseCompressionState();
         // A connection whose handshake failed never opened: the connect reports that, not a loss.
         if (stream is not null)
         {

@@ -45,7 +45,10 @@ internal sealed class InflateInput : Stream
         int take = Math.Min(buffer.Length, _count - Consumed);
         _array.AsSpan(_offset + Consumed, take).CopyTo(buffer);
         Consumed += take;
-        if (take < buffer.Length && _tailLeft > 0)
+
+        // The tail only in a read of its own, once the data is used up: a stream the sender ended with
+        // a final block (RFC 7692 §7.2.3.4) never asks for it, which is how the inflater tells.
+        if (take == 0 && _tailLeft > 0)
         {
             int tail = Math.Min(buffer.Length - take, _tailLeft);
             Tail.Slice(Tail.Length - _tailLeft, tail).CopyTo(buffer.Slice(take));

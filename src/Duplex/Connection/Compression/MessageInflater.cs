@@ -125,7 +125,10 @@ internal sealed class MessageInflater
         {
             if (_message is null || _message.Length - _messageLength < Step)
             {
-                byte[] bigger = ArrayPool<byte>.Shared.Rent(Math.Max(Step * 2, _message is null ? 0 : _message.Length * 2));
+                // Doubling, but never much past the limit: a bomb fails before the buffer outgrows it.
+                long wanted = Math.Max(Step * 2, _message is null ? 0 : (long)_message.Length * 2);
+                long cap = Math.Max(_messageLength + (long)Step, Math.Min(_maxMessageSize + Step, Array.MaxLength));
+                byte[] bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min(wanted, cap));
                 if (_message is not null)
                 {
                     _message.AsSpan(0, _messageLength).CopyTo(bigger);
@@ -135,7 +138,8 @@ internal sealed class MessageInflater
                 _message = bigger;
             }
 
-            _messageLength += Inflate(piece, offset, count, endOfMessage, type, _message.AsSpan(_messageLength), out int consumed, out bool pieceDone);
+            // At most one step per call, so the limit is checked at least every 16 KiB inflated.
+            _messageLength += Inflate(piece, offset, count, endOfMessage, type, _message.AsSpan(_messageLength, Step), out int consumed, out bool pieceDone);
             offset += consumed;
             count -= consumed;
             if (pieceDone)

@@ -29,6 +29,30 @@ internal sealed partial class MessageReader(ReceiveQueue queue, MessageInflater?
         }
     }
 
+    /// <summary>
+    /// The connection ended and nothing is left in the queue: the inflater's zlib state and any message
+    /// it was assembling go now, unless a receive call is in progress (then the finalizer frees them).
+    /// </summary>
+    public void ReleaseInflater()
+    {
+        if (inflater is null || Interlocked.CompareExchange(ref _receiving, 1, 0) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            if (!HasPiece && queue.IsEmpty)
+            {
+                inflater.Release();
+            }
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
     /// <summary>Ends the receive call.</summary>
     public void Exit() => Volatile.Write(ref _receiving, 0);
 

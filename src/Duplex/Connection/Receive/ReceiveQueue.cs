@@ -103,6 +103,18 @@ internal sealed class ReceiveQueue : IValueTaskSource<bool>, IValueTaskSource
         return true;
     }
 
+    /// <summary>Whether no batch is queued.</summary>
+    public bool IsEmpty
+    {
+        get
+        {
+            lock (this)
+            {
+                return _head is null;
+            }
+        }
+    }
+
     /// <summary>Completes when the queue has room or was completed.</summary>
     public ValueTask WaitForSpaceAsync()
     {

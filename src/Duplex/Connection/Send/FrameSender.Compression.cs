@@ -43,6 +43,30 @@ internal sealed partial class FrameSender
         }
     }
 
+    /// <summary>The connection ended: the compressor's zlib state goes now, unless a send is compressing (then the finalizer frees it).</summary>
+    public void ReleaseCompressor()
+    {
+        if (_deflater is not { HoldsState: true } deflater)
+        {
+            return;
+        }
+
+        SemaphoreSlim messageLock = MessageLock;
+        if (!messageLock.Wait(0))
+        {
+            return;
+        }
+
+        try
+        {
+            deflater.Release();
+        }
+        finally
+        {
+            messageLock.Release();
+        }
+    }
+
     /// <summary>
     /// A whole message with permessage-deflate agreed: below the threshold (or empty) it goes out as
     /// is; otherwise compressed into one frame with RSV1 set (RFC 7692 §6). Returns 0 when

@@ -206,7 +206,10 @@ internal sealed class SendBuffer
         _bufferedBytes -= bytes;
         batch.Clear();
         _spareSegments = batch;
-        _notWholeMessages?.RemoveAll(position => position < _writtenPosition);
+        while (_notWholeMessages is { Count: > 0 } notWhole && notWhole[0] < _writtenPosition)
+        {
+            notWhole.RemoveAt(0);
+        }
         ReturnCompressedOriginals(before: _writtenPosition);
     }
 
