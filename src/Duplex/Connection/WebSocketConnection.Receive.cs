@@ -116,6 +116,9 @@ public sealed partial class WebSocketConnection
     /// reads that frame's payload straight into <paramref name="buffer"/> as it comes; the connection
     /// then reads no further until this frame is read on (or handed back by
     /// <see cref="ReceiveMessageAsync"/>, a smaller buffer, <see cref="PingAsync"/> or <see cref="CloseAsync(WebSocketCloseStatus, string?, CancellationToken)"/>).
+    /// A compressed frame (permessage-deflate) is never read that way: it is inflated into
+    /// <paramref name="buffer"/> from the receive queue, and a call may then return a count of 0 before
+    /// the end of the message while what arrived so far inflates to nothing yet.
     /// </summary>
     /// <param name="buffer">Where to copy the data.</param>
     /// <param name="cancellationToken">Cancels the wait; the connection stays open and no data is lost.</param>
