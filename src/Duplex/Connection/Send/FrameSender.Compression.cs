@@ -15,36 +15,18 @@ internal sealed partial class FrameSender
     /// <summary>Whether the compressor holds zlib state (for tests and the memory figures).</summary>
     public bool HoldsCompressionState => _deflater?.HoldsState == true;
 
-    /// <summary>
-    /// Releases the compressor's zlib state if nothing was compressed since the previous call; skipped
-    /// when a message is being sent (the message lock is taken without waiting, so the compressor is
-    /// never released under a sender's feet).
-    /// </summary>
-    public void ReleaseIdleCompressor()
-    {
-        if (_deflater is not { HoldsState: true } deflater)
-        {
-            return;
-        }
-
-        SemaphoreSlim messageLock = MessageLock;
-        if (!messageLock.Wait(0))
-        {
-            return;
-        }
-
-        try
-        {
-            deflater.ReleaseIfUnusedSinceLastCheck();
-        }
-        finally
-        {
-            messageLock.Release();
-        }
-    }
+    /// <summary>Releases the compressor's zlib state if nothing was compressed since the previous call (a keepalive tick).</summary>
+    public void ReleaseIdleCompressor() => ReleaseCompressorUnlessSending(idleOnly: true);
 
     /// <summary>The connection ended: the compressor's zlib state goes now, unless a send is compressing (then the finalizer frees it).</summary>
-    public void ReleaseCompressor()
+    public void ReleaseCompressor() => ReleaseCompressorUnlessSending(idleOnly: false);
+
+    /// <summary>
+    /// Releases the compressor's zlib state (with <paramref name="idleOnly"/>, only if it went unused since
+    /// the previous check); skipped while a message is being sent: the message lock is taken without
+    /// waiting, so the compressor is never released under a sender's feet.
+    /// </summary>
+    private void ReleaseCompressorUnlessSending(bool idleOnly)
     {
         if (_deflater is not { HoldsState: true } deflater)
         {
@@ -59,7 +41,14 @@ internal sealed partial class FrameSender
 
         try
         {
-            deflater.Release();
+            if (idleOnly)
+            {
+                deflater.ReleaseIfUnusedSinceLastCheck();
+            }
+            else
+            {
+                deflater.Release();
+            }
         }
         finally
         {
