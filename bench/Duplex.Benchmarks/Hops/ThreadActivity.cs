@@ -57,6 +57,9 @@ internal sealed class ThreadActivity
         return new ThreadActivity(threads);
     }
 
+    /// <summary>Context switches of every thread alive when taken, voluntary and involuntary together.</summary>
+    public long TotalContextSwitches => _threads.Values.Sum(t => t.Voluntary + t.Involuntary);
+
     /// <summary>What the threads did since <paramref name="before"/>, by thread name (pool workers together).</summary>
     public IReadOnlyList<Activity> Since(ThreadActivity before)
     {

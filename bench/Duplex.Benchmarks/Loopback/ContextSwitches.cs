@@ -46,37 +46,8 @@ internal static class ContextSwitches
         return SumOverTasks();
     }
 
-    private static long SumOverTasks()
-    {
-        long total = 0;
-        try
-        {
-            foreach (string task in Directory.EnumerateDirectories("/proc/self/task"))
-            {
-                try
-                {
-                    foreach (string line in File.ReadLines(Path.Combine(task, "status")))
-                    {
-                        if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) ||
-                            line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
-                        {
-                            total += long.Parse(line.AsSpan(line.IndexOf(':', StringComparison.Ordinal) + 1).Trim(), System.Globalization.CultureInfo.InvariantCulture);
-                        }
-                    }
-                }
-                catch (IOException)
-                {
-                    // The thread exited between listing and reading.
-                }
-            }
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return -1;
-        }
-
-        return total;
-    }
+    /// <summary>The sum over the threads alive now (<see cref="Hops.ThreadActivity"/>, which reads them per thread).</summary>
+    private static long SumOverTasks() => Hops.ThreadActivity.Take().TotalContextSwitches;
 
     [DllImport("libc", EntryPoint = "getrusage")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
