@@ -25,14 +25,12 @@ namespace Duplex.Connection;
 /// </remarks>
 public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
 {
-    // The settings the engine reads, copied out of the options: an open connection keeps no options object.
-    private readonly TimeSpan _keepAliveInterval;
-    private readonly TimeSpan _keepAliveTimeout;
-    private readonly TimeSpan _silenceTimeout;
+    // The one setting read after the connection opened, copied out of the options: an open connection
+    // keeps no options object (the sender and the timer take theirs when it opens).
     private readonly TimeSpan _closeTimeout;
-    private readonly int _sendBufferLimit;
 
-    // What ConnectAsync needs (the handshake settings, the transport); released once connected.
+    // What ConnectAsync and the opening need (the handshake settings, the transport, the send limit and
+    // keepalive); released once open.
     private WebSocketConnectionOptions? _connectOptions;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -68,11 +66,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
         _connectOptions = settings;
         _time = settings.TimeProvider;
         _logger = settings.Logger;
-        _keepAliveInterval = settings.KeepAliveInterval;
-        _keepAliveTimeout = settings.KeepAliveTimeout;
-        _silenceTimeout = settings.SilenceTimeout;
         _closeTimeout = settings.CloseTimeout;
-        _sendBufferLimit = settings.SendBufferLimit;
         _incoming = new ReceiveQueue(settings.ReceiveQueueCapacity);
         _receiver = new FrameReceiver(this, _incoming, _time, settings.MaxMessageSize, settings.ReceiveBufferSize);
         _state = WebSocketConnectionState.Connecting;
@@ -290,6 +284,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
 
     private void Start(Stream stream, string? subProtocol)
     {
+        WebSocketConnectionOptions settings;
         lock (_stateLock)
         {
             if (_state != WebSocketConnectionState.Connecting)
@@ -302,25 +297,26 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
 
             // The request's headers and TLS settings are not needed any more; an idle connection
             // should not keep them.
+            settings = _connectOptions!;
             _connectOptions = null;
             if (!_disposingStreamEndsReads)
             {
                 _abort = new CancellationTokenSource();
             }
 
-            _sender = new FrameSender(this, stream, AbortToken, _sendBufferLimit, _deflater);
+            _sender = new FrameSender(this, stream, AbortToken, settings.SendBufferLimit, _deflater);
             _state = WebSocketConnectionState.Open;
         }
 
         _receiver.MarkReceived();
         Log.ConnectionOpened(_logger, Log.Shown(subProtocol));
         _receiveLoop = _receiver.RunAsync(stream, AbortToken);
-        StartLiveness();
+        StartLiveness(settings);
     }
 
-    private void StartLiveness()
+    private void StartLiveness(WebSocketConnectionOptions settings)
     {
-        LivenessTimer? liveness = LivenessTimer.Start(this, _time, _keepAliveInterval, _keepAliveTimeout, _silenceTimeout);
+        LivenessTimer? liveness = LivenessTimer.Start(this, _time, settings.KeepAliveInterval, settings.KeepAliveTimeout, settings.SilenceTimeout);
         bool stop;
         lock (_stateLock)
         {
