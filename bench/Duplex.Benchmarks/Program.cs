@@ -13,7 +13,7 @@ namespace Duplex.Benchmarks;
 /// </summary>
 internal static class Program
 {
-    private const string Usage = "usage: Duplex.Benchmarks micro [BenchmarkDotNet args] | loopback [--short] [--reps N] [--out FILE] [--scenarios S1,..] [--clients ..] [--process-per-client | --in-process] [--tls] [--in-process-server] [--alloc-types] | hops [--round-trips N] [--clients ..] | compression [--messages N] [--size BYTES] [--reps N]";
+    private const string Usage = "usage: Duplex.Benchmarks micro [BenchmarkDotNet args] | loopback [--short] [--reps N] [--out FILE] [--scenarios S1,..] [--clients ..] [--process-per-client | --in-process] [--tls] [--in-process-server] [--alloc-types] | hops [--round-trips N] [--clients ..] [--no-raw] | compression [--messages N] [--size BYTES] [--reps N]";
 
     public static async Task<int> Main(string[] args)
     {
@@ -41,6 +41,8 @@ internal static class Program
                     return await HopsCommand.RunAsync(rest);
                 case "hops-child":
                     return await HopsProbe.RunChildAsync(rest);
+                case "hops-raw":
+                    return RawSocketProbe.RunChild(rest);
                 case "client":
                     return await ClientProcess.RunChildAsync(rest);
                 case "compression":

@@ -16,6 +16,7 @@ internal static class HopsCommand
     {
         int roundTrips = 20_000;
         IReadOnlyList<ClientKind> clients = ClientCatalog.DotNet;
+        bool rawFloor = true;
         for (int i = 0; i < args.Count; i++)
         {
             switch (args[i])
@@ -26,8 +27,11 @@ internal static class HopsCommand
                 case "--clients" when i + 1 < args.Count:
                     clients = [.. args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ClientCatalog.Parse)];
                     break;
+                case "--no-raw":
+                    rawFloor = false;
+                    break;
                 default:
-                    throw new ArgumentException($"Unknown hops option '{args[i]}'. Options: --round-trips N, --clients {string.Join(",", ClientCatalog.DotNet.Select(ClientCatalog.Id))}.");
+                    throw new ArgumentException($"Unknown hops option '{args[i]}'. Options: --round-trips N, --no-raw (leave out the raw socket floor), --clients {string.Join(",", ClientCatalog.DotNet.Select(ClientCatalog.Id))}.");
             }
         }
 
@@ -35,9 +39,16 @@ internal static class HopsCommand
         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"### Round-trip account (S3, 64-byte texts, {roundTrips:N0} round trips after a warm-up; {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC; load average {MachineInfo.LoadAverage()})"));
         Console.Out.WriteLine();
         int failures = 0;
-        foreach (ClientKind kind in clients)
+        string echo = new Uri(server.BaseUri, "/echo").ToString();
+        string count = roundTrips.ToString(CultureInfo.InvariantCulture);
+        IEnumerable<(string Name, string[] Arguments)> probes = clients
+            .Select(kind => (ClientCatalog.Name(kind), new[] { "hops-child", ClientCatalog.Id(kind), echo, count }))
+            .Concat(rawFloor
+                ? [("Raw socket (async)", ["hops-raw", "async", echo, count]), ("Raw socket (blocking thread)", new[] { "hops-raw", "blocking", echo, count })]
+                : []);
+        foreach ((string name, string[] arguments) in probes)
         {
-            ProcessStartInfo start = ServerProcess.SelfStartInfo("hops-child", ClientCatalog.Id(kind), new Uri(server.BaseUri, "/echo").ToString(), roundTrips.ToString(CultureInfo.InvariantCulture));
+            ProcessStartInfo start = ServerProcess.SelfStartInfo(arguments);
             start.RedirectStandardOutput = true;
             using Process child = Process.Start(start) ?? throw new InvalidOperationException("The client process did not start.");
             using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(4));
@@ -49,14 +60,14 @@ internal static class HopsCommand
                 if (child.ExitCode != 0)
                 {
                     failures++;
-                    Console.Out.WriteLine($"{ClientCatalog.Name(kind)}: the client process failed (exit code {child.ExitCode}).");
+                    Console.Out.WriteLine($"{name}: the client process failed (exit code {child.ExitCode}).");
                 }
             }
             catch (OperationCanceledException)
             {
                 child.Kill(entireProcessTree: true);
                 failures++;
-                Console.Out.WriteLine($"{ClientCatalog.Name(kind)}: the client process did not finish within 4 minutes.");
+                Console.Out.WriteLine($"{name}: the client process did not finish within 4 minutes.");
             }
         }
 

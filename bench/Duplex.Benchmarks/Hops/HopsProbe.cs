@@ -38,11 +38,13 @@ internal static class HopsProbe
 
         ThreadActivity threadsBefore = ThreadActivity.Take();
         long itemsBefore = ThreadPool.CompletedWorkItemCount;
-        TimeSpan cpuBefore = Environment.CpuUsage.TotalTime;
+        Environment.ProcessCpuUsage cpuBefore = Environment.CpuUsage;
         long started = Stopwatch.GetTimestamp();
         await RoundTripsAsync(client, text, roundTrips, token);
         TimeSpan wall = Stopwatch.GetElapsedTime(started);
-        TimeSpan cpu = Environment.CpuUsage.TotalTime - cpuBefore;
+        Environment.ProcessCpuUsage cpuAfter = Environment.CpuUsage;
+        TimeSpan cpu = cpuAfter.TotalTime - cpuBefore.TotalTime;
+        TimeSpan kernel = cpuAfter.PrivilegedTime - cpuBefore.PrivilegedTime;
         long items = ThreadPool.CompletedWorkItemCount - itemsBefore;
         IReadOnlyList<ThreadActivity.Activity> threads = ThreadActivity.Take().Since(threadsBefore);
 
@@ -58,7 +60,7 @@ internal static class HopsProbe
         md.AppendLine(c, $"#### {ClientCatalog.Name(kind)}");
         md.AppendLine();
         md.AppendLine(c, $"- Warm-up: {warmUp:N0} round trips, until a block of {WarmUpBlock:N0} compiled no method (tiered compilation keeps a thread busy long after start-up, and its CPU time counts)");
-        md.AppendLine(c, $"- {roundTrips:N0} round trips: wall {wall.TotalMicroseconds / roundTrips:0.0} µs, CPU {cpu.TotalMicroseconds / roundTrips:0.0} µs, thread-pool work items {items / (double)roundTrips:0.00} per round trip");
+        md.AppendLine(c, $"- {roundTrips:N0} round trips: wall {wall.TotalMicroseconds / roundTrips:0.0} µs, CPU {cpu.TotalMicroseconds / roundTrips:0.0} µs (user {(cpu - kernel).TotalMicroseconds / roundTrips:0.0}, kernel {kernel.TotalMicroseconds / roundTrips:0.0}), thread-pool work items {items / (double)roundTrips:0.00} per round trip");
         md.AppendLine("- Threads that ran (per round trip; voluntary switches are waits that were woken, involuntary ones preemptions):");
         md.AppendLine();
         md.AppendLine("| threads | count | voluntary | involuntary | CPU µs |");
