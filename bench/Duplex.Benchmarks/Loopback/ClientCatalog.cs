@@ -14,6 +14,9 @@ internal static class ClientCatalog
     /// <summary>The .NET clients: the ones that can run in the benchmark's own process and in the S5 probe.</summary>
     public static IReadOnlyList<ClientKind> DotNet { get; } = [.. All.Where(k => k != ClientKind.NodeWs)];
 
+    /// <summary>The clients S5 opens thousands of idle connections with: not those with a thread per connection.</summary>
+    public static IReadOnlyList<ClientKind> Idle { get; } = [.. DotNet.Where(k => k is not (ClientKind.DuplexConnectionThread or ClientKind.DuplexClientThread))];
+
     /// <summary>
     /// <c>bench/node-client.js</c>, when the repository's copy of it, the Node <c>ws</c> package it
     /// loads (<c>tests/peers/node/node_modules/ws</c>) and a <c>node</c> on the PATH are all there; null otherwise.
@@ -24,6 +27,8 @@ internal static class ClientCatalog
     {
         ClientKind.DuplexConnection => "Duplex WebSocketConnection",
         ClientKind.DuplexClient => "Duplex WebSocketClient",
+        ClientKind.DuplexConnectionThread => "Duplex WebSocketConnection, dedicated thread",
+        ClientKind.DuplexClientThread => "Duplex WebSocketClient, dedicated thread",
         ClientKind.ClientWebSocket => "ClientWebSocket",
         ClientKind.WebsocketClient => "Websocket.Client 5.5.1",
         ClientKind.NodeWs => "Node ws 8.x (reference)",
@@ -49,8 +54,10 @@ internal static class ClientCatalog
     /// <summary>A client of <paramref name="kind"/>; over TLS it trusts <paramref name="serverCertificate"/> (and nothing else).</summary>
     public static ILoopbackClient Create(ClientKind kind, X509Certificate2? serverCertificate = null) => kind switch
     {
-        ClientKind.DuplexConnection => new DuplexConnectionClient(serverCertificate),
-        ClientKind.DuplexClient => new DuplexClientClient(serverCertificate),
+        ClientKind.DuplexConnection => new DuplexConnectionClient(serverCertificate, dedicatedThread: false),
+        ClientKind.DuplexClient => new DuplexClientClient(serverCertificate, dedicatedThread: false),
+        ClientKind.DuplexConnectionThread => new DuplexConnectionClient(serverCertificate, dedicatedThread: true),
+        ClientKind.DuplexClientThread => new DuplexClientClient(serverCertificate, dedicatedThread: true),
         ClientKind.ClientWebSocket => new RawClientWebSocketClient(serverCertificate),
         ClientKind.WebsocketClient => new WebsocketClientClient(serverCertificate),
         _ => throw new ArgumentException($"{Name(kind)} runs only in a process of its own (--process-per-client).", nameof(kind)),

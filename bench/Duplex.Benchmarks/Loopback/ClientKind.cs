@@ -5,6 +5,12 @@ internal enum ClientKind
 {
     DuplexConnection,
     DuplexClient,
+
+    /// <summary><see cref="DuplexConnection"/> with <c>DedicatedReceiveThread</c>: not in S5 (a thread per connection is not for thousands).</summary>
+    DuplexConnectionThread,
+
+    /// <summary><see cref="DuplexClient"/> with <c>DedicatedReceiveThread</c>: not in S5.</summary>
+    DuplexClientThread,
     ClientWebSocket,
     WebsocketClient,
 

@@ -6,7 +6,8 @@ using Duplex.Client;
 namespace Duplex.Benchmarks.Loopback;
 
 /// <summary>
-/// Duplex's client layer: <see cref="WebSocketClient"/> with default options; one
+/// Duplex's client layer: <see cref="WebSocketClient"/> with default options (or with the connection's
+/// <c>DedicatedReceiveThread</c> alone changed); one
 /// <see cref="WebSocketClient.OnMessage"/> handler counts pushed messages, catches the sink's reply,
 /// and hands each echo to the waiting round trip (which then continues inside the handler, as a
 /// request/response written in a handler would).
@@ -22,10 +23,11 @@ internal sealed class DuplexClientClient : ILoopbackClient
     private long _pushChars;
     private bool _counting;
 
-    public DuplexClientClient(X509Certificate2? serverCertificate)
+    public DuplexClientClient(X509Certificate2? serverCertificate, bool dedicatedThread)
     {
         var options = new WebSocketClientOptions();
         options.Connection.Handshake = ClientCatalog.Handshake(serverCertificate);
+        options.Connection.DedicatedReceiveThread = dedicatedThread;
         _client = new WebSocketClient(options);
         _client.OnMessage((message, _) =>
         {

@@ -5,14 +5,17 @@ using Duplex.Connection;
 
 namespace Duplex.Benchmarks.Loopback;
 
-/// <summary>Duplex's connection layer: <see cref="WebSocketConnection"/> with default options.</summary>
+/// <summary>
+/// Duplex's connection layer: <see cref="WebSocketConnection"/> with default options, or with
+/// <see cref="WebSocketConnectionOptions.DedicatedReceiveThread"/> alone changed.
+/// </summary>
 internal sealed class DuplexConnectionClient : ILoopbackClient
 {
     private readonly WebSocketConnection _connection;
     private byte[] _binary = [];
 
-    public DuplexConnectionClient(X509Certificate2? serverCertificate) =>
-        _connection = new WebSocketConnection(new WebSocketConnectionOptions { Handshake = ClientCatalog.Handshake(serverCertificate) });
+    public DuplexConnectionClient(X509Certificate2? serverCertificate, bool dedicatedThread) =>
+        _connection = new WebSocketConnection(new WebSocketConnectionOptions { Handshake = ClientCatalog.Handshake(serverCertificate), DedicatedReceiveThread = dedicatedThread });
 
     public void ExpectPushed(int count)
     {

@@ -83,7 +83,7 @@ internal sealed class LoopbackRunner
                 if (_options.Scenarios.Contains("S5") && !_options.Tls)
                 {
                     // The probe is a .NET process holding one .NET library's connections.
-                    foreach (ClientKind client in order.Where(ClientCatalog.DotNet.Contains))
+                    foreach (ClientKind client in order.Where(ClientCatalog.Idle.Contains))
                     {
                         await RunIdleAsync(client);
                     }

@@ -117,7 +117,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
 
         WebSocketConnectionOptions settings = _connectOptions!;
         PerMessageDeflateOffer? deflateOffer = OfferCompression(settings);
-        IWebSocketTransport transport = settings.Transport ?? WebSocketTransportSelector.Choose(uri, settings.Handshake);
+        IWebSocketTransport transport = settings.Transport ?? WebSocketTransportSelector.Choose(uri, settings.Handshake, settings.DedicatedReceiveThread);
         WebSocketHandshakeResult result;
         try
         {
@@ -143,7 +143,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
             UseCompression(agreed, settings.Compression, settings.MaxMessageSize);
         }
 
-        Start(result.Stream, result.Response.SubProtocol);
+        Start(result.Stream, result.Response.SubProtocol, result.Blocking);
     }
 
     /// <summary>What the server answered to the opening handshake; null for <see cref="FromStream"/> connections.</summary>
@@ -282,7 +282,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
         }
     }
 
-    private void Start(Stream stream, string? subProtocol)
+    private void Start(Stream stream, string? subProtocol, bool blocking = false)
     {
         WebSocketConnectionOptions settings;
         lock (_stateLock)
@@ -310,7 +310,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
 
         _receiver.MarkReceived();
         Log.ConnectionOpened(_logger, Log.Shown(subProtocol));
-        _receiveLoop = _receiver.RunAsync(stream, AbortToken);
+        _receiveLoop = blocking ? _receiver.RunOnThreadAsync(stream, AbortToken, _logger) : _receiver.RunAsync(stream, AbortToken);
         StartLiveness(settings);
     }
 

@@ -33,6 +33,10 @@ internal static partial class Log
         Message = "Writing to the WebSocket connection failed.")]
     public static partial void SendFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(EventId = 208, EventName = "ReceiveThreadTakenOver", Level = LogLevel.Debug,
+        Message = "Code running on the connection's receive thread kept it for over {Threshold}; a new thread reads the socket from now on.")]
+    public static partial void ReceiveThreadTakenOver(ILogger logger, TimeSpan threshold);
+
     [LoggerMessage(EventId = 207, EventName = "PingReceived", Level = LogLevel.Trace,
         Message = "Ping received with {Length} payload bytes; answering with a Pong.")]
     public static partial void PingReceived(ILogger logger, int length);

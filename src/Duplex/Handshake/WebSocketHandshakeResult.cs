@@ -45,6 +45,13 @@ internal sealed class WebSocketHandshakeResult : IAsyncDisposable
     /// </summary>
     public bool DisposingStreamEndsReads { get; init; }
 
+    /// <summary>
+    /// Whether every call on <see cref="Stream"/> blocks and completes synchronously: a socket that
+    /// never met the runtime's socket engine (<see cref="Transports.BlockingNetworkStream"/>, perhaps
+    /// under TLS), which the connection then reads on a thread of its own.
+    /// </summary>
+    public bool Blocking { get; init; }
+
     /// <summary>Whether the result keeps anything alive besides <see cref="Stream"/>; when not, disposing the stream is enough.</summary>
     public bool OwnsMoreThanStream => _response is not null || _ownedInvoker is not null;
 

@@ -61,14 +61,23 @@ internal sealed class WebSocketTransportSelector : IWebSocketTransport
     /// <summary>The process-wide selector, over the process-wide transports.</summary>
     public static WebSocketTransportSelector Default { get; } = new();
 
+    /// <summary>
+    /// The process-wide selector whose socket transport uses blocking calls only
+    /// (<see cref="SocketWebSocketTransport.Blocking"/>): for connections read on a thread of their own.
+    /// </summary>
+    public static WebSocketTransportSelector Blocking { get; } = new(SocketWebSocketTransport.Blocking);
+
     /// <summary>The transport for a connect to <paramref name="uri"/> with <paramref name="options"/>.</summary>
     /// <returns>
     /// <see cref="Default"/> when the socket transport can make the first request (later hops are
     /// decided one by one), <see cref="HttpWebSocketTransport.Default"/> for the whole connect otherwise.
     /// </returns>
-    public static IWebSocketTransport Choose(Uri uri, WebSocketHandshakeOptions options) =>
+    /// <param name="uri">The URI of the first request.</param>
+    /// <param name="options">The handshake options.</param>
+    /// <param name="blocking">Whether the socket transport should use blocking calls only (<see cref="Blocking"/>).</param>
+    public static IWebSocketTransport Choose(Uri uri, WebSocketHandshakeOptions options, bool blocking = false) =>
         CanUseSocketTransport(uri, options, HttpClient.DefaultProxy)
-            ? Default
+            ? (blocking ? Blocking : Default)
             : HttpWebSocketTransport.Default;
 
     /// <summary>Whether <see cref="SocketWebSocketTransport"/> can open a connection to <paramref name="uri"/> as SocketsHttpHandler would.</summary>

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net.WebSockets;
 using Duplex.Protocol;
+using Microsoft.Extensions.Logging;
 
 namespace Duplex.Connection.Receive;
 
@@ -43,6 +44,7 @@ internal sealed class FrameReceiver
     private readonly TimeProvider _time;
     private readonly int _bufferSize;
     private FrameHandOver? _handOver;
+    private ReceiveThread? _thread; // with DedicatedReceiveThread: the stream blocks, and the loop runs on a thread of its own
     private long _lastReceivedTimestamp;
     private long _reads;
 
@@ -87,6 +89,9 @@ internal sealed class FrameReceiver
         Volatile.Write(ref _reads, _reads + 1);
     }
 
+    /// <summary>The receive thread, when the loop runs on one (<see cref="RunOnThreadAsync"/>); null otherwise.</summary>
+    public ReceiveThread? Thread => _thread;
+
     /// <summary>Queues a batch for the application, waiting (backpressure) while the queue is full.</summary>
     public ValueTask EnqueueAsync(ReceivedBatch? batch, byte[]? readBuffer, bool deferWake = false)
     {
@@ -96,14 +101,43 @@ internal sealed class FrameReceiver
         }
 
         batch.ReadBuffer = readBuffer;
-        return _queue.TryWrite(batch, deferWake) ? ValueTask.CompletedTask : EnqueueSlowAsync(batch);
+        if (_queue.TryWrite(batch, deferWake))
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        if (_thread is not null)
+        {
+            // The receive thread waits for room itself (blocked, as its reads are), so that the loop stays
+            // on it; a reader whose wake was deferred goes to the thread pool to make that room.
+            _queue.WakeDeferredReader(inline: false);
+            EnqueueSlowAsync(batch).AsTask().GetAwaiter().GetResult();
+            return ValueTask.CompletedTask;
+        }
+
+        return EnqueueSlowAsync(batch);
+    }
+
+    /// <summary>
+    /// Reads <paramref name="stream"/>, whose calls block (<see cref="Handshake.Transports.BlockingNetworkStream"/>),
+    /// on a thread of its own until the connection ends (see <see cref="ReceiveThread"/>); never throws.
+    /// </summary>
+    public Task RunOnThreadAsync(Stream stream, CancellationToken abort, ILogger logger)
+    {
+        _thread = new ReceiveThread(_queue, _time, logger);
+        return _thread.Start(() => RunAsync(stream, abort));
     }
 
     /// <summary>Reads <paramref name="stream"/> until the connection ends; never throws.</summary>
     public async Task RunAsync(Stream stream, CancellationToken abort)
     {
-        // Let the caller that started the connection go on before the first read.
-        await Task.Yield();
+        // Let the caller that started the connection go on before the first read (a receive thread is
+        // a thread of its own already).
+        ReceiveThread? thread = _thread;
+        if (thread is null)
+        {
+            await Task.Yield();
+        }
 
         // Teardown disposes the stream; where that ends a pending read, the reads take no token (abort is
         // none), so an idle connection keeps no cancellation registration alive.
@@ -118,9 +152,17 @@ internal sealed class FrameReceiver
             // connection's loop a little smaller (no continuation delegate).
             while (true)
             {
+                if (thread is not null && _queue.HasDeferredWake)
+                {
+                    // On a receive thread the next read blocks: the reader runs here first, then the loop
+                    // reads again (on this thread, or on the one that took over meanwhile).
+                    await thread.LetReaderRun();
+                }
+
                 long remaining = _decoder.DataFrameRemaining;
-                // RFC 7692: a compressed frame is inflated as the application reads it, never read raw into its buffer.
-                if (remaining >= DirectReadThreshold && !_decoder.MessageCompressed && FrameHandOver.ShouldOffer(stream, _queue))
+                // RFC 7692: a compressed frame is inflated as the application reads it, never read raw into
+                // its buffer; a blocking stream is never handed to a receive call.
+                if (remaining >= DirectReadThreshold && !_decoder.MessageCompressed && thread is null && FrameHandOver.ShouldOffer(stream, _queue))
                 {
                     // A receive call with room waits: it reads the rest of this frame itself, after what
                     // this loop has of the message so far.

@@ -22,6 +22,9 @@ internal sealed partial class SocketWebSocketTransport
         private long _remaining;
         private ChunkState _chunkState;
 
+        /// <summary>Whether the stream's calls block (<see cref="BlockingNetworkStream"/>), which the connection is told.</summary>
+        public bool Blocking { get; set; }
+
         private Exchange(Http11ResponseHead head, string expectedAccept, Stream stream, CancellationTokenRegistration abort, byte[] buffer, int position, int length)
             : base(head.StatusCode, head.ReasonPhrase, head.Version, head.Headers, expectedAccept)
         {
@@ -145,7 +148,7 @@ internal sealed partial class SocketWebSocketTransport
             _stream = null;
             _buffer = null;
             ArrayPool<byte>.Shared.Return(buffer);
-            return new WebSocketHandshakeResult(stream, response) { DisposingStreamEndsReads = true };
+            return new WebSocketHandshakeResult(stream, response) { DisposingStreamEndsReads = true, Blocking = Blocking };
         }
 
         public override async ValueTask DisposeAsync()

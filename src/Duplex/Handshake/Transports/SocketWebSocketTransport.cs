@@ -42,17 +42,26 @@ internal sealed partial class SocketWebSocketTransport : IWebSocketTransport
     private static readonly List<SslApplicationProtocol> s_http11 = [SslApplicationProtocol.Http11];
 
     private readonly TimeProvider _timeProvider;
+    private readonly bool _blocking;
     private readonly ConcurrentDictionary<(string Roots, X509RevocationMode Revocation), X509ChainPolicy> _chainPolicies = new();
 
     /// <summary>Creates a transport.</summary>
     /// <param name="timeProvider">The clock for the open timeout and <c>Retry-After</c> dates; the system clock when <see langword="null"/>.</param>
-    internal SocketWebSocketTransport(TimeProvider? timeProvider = null)
+    /// <param name="blocking">
+    /// Whether each connection's socket is used with blocking calls only, from connect to close
+    /// (<see cref="BlockingNetworkStream"/>): each request is then made on a thread of its own.
+    /// </param>
+    internal SocketWebSocketTransport(TimeProvider? timeProvider = null, bool blocking = false)
     {
         _timeProvider = timeProvider ?? TimeProvider.System;
+        _blocking = blocking;
     }
 
     /// <summary>The process-wide transport.</summary>
     public static SocketWebSocketTransport Default { get; } = new();
+
+    /// <summary>The process-wide transport whose sockets see blocking calls only.</summary>
+    public static SocketWebSocketTransport Blocking { get; } = new(blocking: true);
 
     /// <summary>How many trusted-root chain policies are kept for sharing.</summary>
     internal int SharedChainPolicyCount => _chainPolicies.Count;
@@ -73,7 +82,24 @@ internal sealed partial class SocketWebSocketTransport : IWebSocketTransport
     /// Connects, upgrades to TLS for <c>https</c>, writes the upgrade request and reads the response
     /// head: one request to one URI.
     /// </summary>
-    private async Task<HandshakeExchange> SendAsync(
+    private Task<HandshakeExchange> SendAsync(
+        Uri uri, IReadOnlyDictionary<string, string> headers, WebSocketHandshakeOptions options, ILogger logger, CancellationToken cancellationToken)
+    {
+        if (!_blocking)
+        {
+            return SendOnSocketAsync(uri, headers, options, logger, cancellationToken);
+        }
+
+        // Every call below blocks (the stream completes synchronously): off the caller's thread, onto one
+        // of the request's own rather than a pool worker's.
+        return Task.Factory.StartNew(
+            () => SendOnSocketAsync(uri, headers, options, logger, cancellationToken),
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttach,
+            TaskScheduler.Default).Unwrap();
+    }
+
+    private async Task<HandshakeExchange> SendOnSocketAsync(
         Uri uri, IReadOnlyDictionary<string, string> headers, WebSocketHandshakeOptions options, ILogger logger, CancellationToken cancellationToken)
     {
         if (logger.IsEnabled(LogLevel.Debug))
@@ -81,8 +107,11 @@ internal sealed partial class SocketWebSocketTransport : IWebSocketTransport
             Log.HandshakeConnecting(logger, Redaction.Uri(WebSocketUriRules.ToWebSocketUri(uri)), "1.1");
         }
 
-        Socket socket = await TcpConnector.ConnectAsync(new DnsEndPoint(uri.IdnHost, uri.Port), options.NoDelay, cancellationToken).ConfigureAwait(false);
-        Stream stream = new NetworkStream(socket, ownsSocket: true);
+        var endPoint = new DnsEndPoint(uri.IdnHost, uri.Port);
+        Stream stream = _blocking
+            ? new BlockingNetworkStream(TcpConnector.Connect(endPoint, options.NoDelay, cancellationToken))
+            : new NetworkStream(await TcpConnector.ConnectAsync(endPoint, options.NoDelay, cancellationToken).ConfigureAwait(false), ownsSocket: true);
+        Socket socket = ((NetworkStream)stream).Socket;
 
         // The handshake's I/O runs without a token: the socket's cached event args keep the token of
         // their last operation, which would keep the handshake's token sources alive for the life of
@@ -99,7 +128,9 @@ internal sealed partial class SocketWebSocketTransport : IWebSocketTransport
 
             string key = WebSocketKey.Create();
             await WriteRequestAsync(stream, uri, headers, options, key, logger).ConfigureAwait(false);
-            return await Exchange.ReadAsync(stream, uri, options, WebSocketKey.ComputeAccept(key), abort).ConfigureAwait(false);
+            Exchange exchange = await Exchange.ReadAsync(stream, uri, options, WebSocketKey.ComputeAccept(key), abort).ConfigureAwait(false);
+            exchange.Blocking = _blocking;
+            return exchange;
         }
         catch (Exception exception)
         {

@@ -61,6 +61,44 @@ internal static class TcpConnector
         }
     }
 
+    /// <summary>
+    /// Opens a TCP connection with blocking calls only (name resolution included), on the calling
+    /// thread, for a socket that must never meet the runtime's socket engine (see
+    /// <see cref="BlockingNetworkStream"/>). Cancellation disposes the socket, which ends the connect.
+    /// </summary>
+    public static Socket Connect(DnsEndPoint endPoint, bool noDelay, CancellationToken cancellationToken)
+    {
+        if (endPoint.Host.EndsWith(".invalid", StringComparison.OrdinalIgnoreCase) ||
+            endPoint.Host.EndsWith(".invalid.", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new SocketException((int)SocketError.HostNotFound);
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = noDelay };
+        try
+        {
+            using (cancellationToken.UnsafeRegister(static socket => ((Socket)socket!).Dispose(), socket))
+            {
+                // Resolves the name and tries each address in turn, all synchronously.
+                socket.Connect(endPoint);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            return socket;
+        }
+        catch (Exception exception)
+        {
+            socket.Dispose();
+            if (cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException("The connect was canceled.", exception, cancellationToken);
+            }
+
+            throw;
+        }
+    }
+
     /// <summary>Event args for one connect, completing a task.</summary>
     private sealed class ConnectEventArgs() : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true)
     {

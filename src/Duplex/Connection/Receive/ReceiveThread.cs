@@ -1,0 +1,173 @@
+using System.Runtime.CompilerServices;
+using Duplex.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace Duplex.Connection.Receive;
+
+/// <summary>
+/// The thread a connection with <see cref="WebSocketConnectionOptions.DedicatedReceiveThread"/> is read
+/// on: the receive loop runs on it with blocking reads, and when a message is there for a waiting
+/// receive call (or the client's message pump), that caller continues on this thread — one thread
+/// wake-up per message, and no thread-pool hop. Owns the loop's continuation while the caller runs,
+/// and a watch that hands the loop to a new thread when the caller keeps this one too long, so Pings,
+/// Pongs and the closing handshake never wait for application code for more than about
+/// <see cref="TakeOverAfter"/>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The loop's awaits complete synchronously here (the stream blocks, and a full receive queue blocks
+/// the thread) except one: <see cref="LetReaderRun"/>, which parks the loop's continuation, runs the
+/// waiting caller, and lets whoever claims the continuation first go on with the loop — this thread
+/// once the caller returns, or a new thread the watch starts. The continuation is claimed with one
+/// atomic exchange, so the loop runs on one thread at a time. A thread that finds nothing to claim
+/// (the loop was taken over, or ended) ends.
+/// </para>
+/// <para>
+/// The closing handshake and a protocol violation are the loop's last awaits: they may finish on
+/// another thread, and the loop ends there.
+/// </para>
+/// </remarks>
+internal sealed class ReceiveThread
+{
+    /// <summary>How long a caller may keep the thread before another one takes over reading.</summary>
+    public static readonly TimeSpan TakeOverAfter = TimeSpan.FromMilliseconds(100);
+
+    private static readonly TimeSpan s_checkEvery = TimeSpan.FromMilliseconds(50);
+
+    // The receive thread the current thread is, if any.
+    [ThreadStatic]
+    private static ReceiveThread? t_current;
+
+    private readonly ReceiveQueue _queue;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // The loop's continuation while a caller runs on the loop's thread; claimed by Interlocked.Exchange.
+    private Action? _loop;
+
+    // When the running caller started (a TimeProvider timestamp); 0 while none runs.
+    private long _callerSince;
+    private ITimer? _watch;
+    private int _threads;
+
+    public ReceiveThread(ReceiveQueue queue, TimeProvider time, ILogger logger)
+    {
+        _queue = queue;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>How many threads have run the loop so far (1, plus one per take-over).</summary>
+    public int Threads => Volatile.Read(ref _threads);
+
+    /// <summary>Completes when the loop has ended.</summary>
+    public Task Ended => _ended.Task;
+
+    /// <summary>Starts the thread, which runs <paramref name="loop"/> (the receive loop) until it parks or ends.</summary>
+    public Task Start(Func<Task> loop)
+    {
+        _watch = _time.CreateTimer(static state => ((ReceiveThread)state!).Check(), this, s_checkEvery, s_checkEvery);
+        StartThread(() => _ = ObserveAsync(loop()));
+        return _ended.Task;
+    }
+
+    /// <summary>
+    /// Awaited by the loop before a read while a caller's wake is deferred: the caller continues on
+    /// this thread, then the loop (see the remarks of <see cref="ReceiveThread"/>).
+    /// </summary>
+    public ReaderTurn LetReaderRun() => new(this);
+
+    private void RunReader(Action loop)
+    {
+        if (t_current != this)
+        {
+            // The loop strayed onto another thread (an await that did not complete synchronously after
+            // all): the caller is woken on the thread pool, and the loop goes on on a new thread of its own.
+            _queue.WakeDeferredReader(inline: false);
+            StartThread(loop);
+            return;
+        }
+
+        long since = _time.GetTimestamp() | 1; // never 0
+        Volatile.Write(ref _loop, loop);
+        Volatile.Write(ref _callerSince, since);
+        try
+        {
+            _queue.WakeDeferredReader(inline: true);
+        }
+        finally
+        {
+            // Only this turn's mark: a thread that took over may have started a turn of its own.
+            Interlocked.CompareExchange(ref _callerSince, 0, since);
+        }
+    }
+
+    /// <summary>The watch's tick: a caller that has kept the loop's thread too long loses it.</summary>
+    private void Check()
+    {
+        long since = Volatile.Read(ref _callerSince);
+        if (since == 0 || _time.GetElapsedTime(since) < TakeOverAfter)
+        {
+            return;
+        }
+
+        if (Interlocked.Exchange(ref _loop, null) is { } loop)
+        {
+            Log.ReceiveThreadTakenOver(_logger, TakeOverAfter);
+            StartThread(loop);
+        }
+    }
+
+    private void StartThread(Action first)
+    {
+        Interlocked.Increment(ref _threads);
+        var thread = new Thread(static state =>
+        {
+            var (self, first) = ((ReceiveThread, Action))state!;
+            t_current = self;
+            first();
+
+            // Each claim runs the loop until it parks again (or ends): the thread goes on while it wins the claim.
+            while (Interlocked.Exchange(ref self._loop, null) is { } next)
+            {
+                next();
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "Duplex receive",
+        };
+        thread.UnsafeStart((this, first));
+    }
+
+    private async Task ObserveAsync(Task loop)
+    {
+        try
+        {
+            // The loop never throws (it ends the connection instead); this only waits.
+            await loop.ConfigureAwait(false);
+        }
+        finally
+        {
+            _watch?.Dispose();
+            _ended.TrySetResult();
+        }
+    }
+
+    /// <summary>The awaitable of <see cref="LetReaderRun"/>; always suspends the loop.</summary>
+    internal readonly struct ReaderTurn(ReceiveThread thread) : ICriticalNotifyCompletion
+    {
+        public bool IsCompleted => false;
+
+        public ReaderTurn GetAwaiter() => this;
+
+        public void GetResult()
+        {
+        }
+
+        public void OnCompleted(Action continuation) => thread.RunReader(continuation);
+
+        public void UnsafeOnCompleted(Action continuation) => thread.RunReader(continuation);
+    }
+}
