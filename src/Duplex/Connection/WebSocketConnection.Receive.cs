@@ -20,6 +20,9 @@ public sealed partial class WebSocketConnection
     /// <summary>How many times bytes arrived from the peer so far; a send tells by it whether it answers something that came.</summary>
     internal long ReadsSoFar => _receiver.Reads;
 
+    /// <summary>The thread the connection is read on with <see cref="WebSocketConnectionOptions.DedicatedReceiveThread"/>; null when it is read through the socket engine.</summary>
+    internal ReceiveThread? ReceiveThread => _receiver.Thread;
+
     /// <summary>When bytes last arrived from the peer, as a <see cref="TimeProvider.GetTimestamp"/> value; the moment the connection opened before that.</summary>
     internal long LastReceivedTimestamp => _receiver.LastReceivedTimestamp;
 

@@ -67,6 +67,11 @@ public abstract class InteropTests
     {
     }
 
+    /// <summary>Changes how every connection of the class runs (e.g. on a dedicated receive thread), before a test's own settings.</summary>
+    protected virtual void ConfigureConnection(WebSocketConnectionOptions options)
+    {
+    }
+
     [Fact]
     public async Task Connect_Echo_OpensWithExpectedHandshakeResponse()
     {
@@ -388,6 +393,7 @@ public abstract class InteropTests
         };
         options.Handshake.OpenTimeout = TestTimeouts.Default;
         ConfigureHandshake(options.Handshake);
+        ConfigureConnection(options);
         configure?.Invoke(options);
 
         var connection = new WebSocketConnection(options);

@@ -61,6 +61,9 @@ internal sealed class ReceiveThread
     /// <summary>How many threads have run the loop so far (1, plus one per take-over).</summary>
     public int Threads => Volatile.Read(ref _threads);
 
+    /// <summary>Whether a receive call (or the client's pump) is running on the loop's thread now.</summary>
+    public bool CallerRunning => Volatile.Read(ref _callerSince) != 0;
+
     /// <summary>Completes when the loop has ended.</summary>
     public Task Ended => _ended.Task;
 
