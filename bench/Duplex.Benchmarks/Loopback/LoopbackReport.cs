@@ -23,6 +23,8 @@ internal sealed class LoopbackReport(
 {
     private const ClientKind Connection = ClientKind.DuplexConnection;
     private const ClientKind Client = ClientKind.DuplexClient;
+    private const ClientKind ConnectionThread = ClientKind.DuplexConnectionThread;
+    private const ClientKind ClientThread = ClientKind.DuplexClientThread;
     private const ClientKind Reference = ClientKind.ClientWebSocket;
     private static readonly CultureInfo s_culture = CultureInfo.InvariantCulture;
 
@@ -85,6 +87,17 @@ internal sealed class LoopbackReport(
         foreach (string metric in new[] { "echo p50", "echo p99" })
         {
             foreach (ClientKind duplex in new[] { Connection, Client })
+            {
+                yield return LatencyTarget($"S3 {metric} ≤ 1.0× ClientWebSocket, block-paired ({Layer(duplex)})", metric, duplex);
+            }
+        }
+
+        // The same S3 targets with DedicatedReceiveThread, the mode for latency-critical applications.
+        yield return CpuTarget("S3 CPU per round trip ≤ 0.75× ClientWebSocket (connection layer, dedicated thread)", "S3", "echo p50", ConnectionThread, Reference, 0.75);
+        yield return CpuTarget("S3 CPU per round trip ≤ 0.85× ClientWebSocket (client layer, dedicated thread)", "S3", "echo p50", ClientThread, Reference, 0.85);
+        foreach (string metric in new[] { "echo p50", "echo p99" })
+        {
+            foreach (ClientKind duplex in new[] { ConnectionThread, ClientThread })
             {
                 yield return LatencyTarget($"S3 {metric} ≤ 1.0× ClientWebSocket, block-paired ({Layer(duplex)})", metric, duplex);
             }
@@ -252,7 +265,13 @@ internal sealed class LoopbackReport(
         return new PairedRatios(ratios, "blocks");
     }
 
-    private static string Layer(ClientKind kind) => kind == Connection ? "connection layer" : "client layer";
+    private static string Layer(ClientKind kind) => kind switch
+    {
+        Connection => "connection layer",
+        ConnectionThread => "connection layer, dedicated thread",
+        ClientThread => "client layer, dedicated thread",
+        _ => "client layer",
+    };
 
     private static string Line(string title, bool met, string detail, params double[] inputs) =>
         inputs.Any(double.IsNaN)
