@@ -13,9 +13,11 @@ namespace Duplex.Connection.Receive;
 /// moment bytes last arrived.
 /// </summary>
 /// <remarks>
-/// The loop never waits for application code, and the application's code never runs the loop. Its
-/// state is its own: only the loop (and, while the loop waits in a large frame, the receive call it
-/// handed the frame to, see <see cref="FrameHandOver"/>) touches the decoder.
+/// The loop never waits for application code, and the application's code never runs the loop; on a
+/// <see cref="ReceiveThread"/> it parks while the caller it woke runs on its thread, for at most
+/// <see cref="ReceiveThread.TakeOverAfter"/> before another thread takes it over. Its state is its own:
+/// only the loop (and, while the loop waits in a large frame, the receive call it handed the frame to,
+/// see <see cref="FrameHandOver"/>) touches the decoder.
 /// </remarks>
 internal sealed class FrameReceiver
 {

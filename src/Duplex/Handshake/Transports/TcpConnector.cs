@@ -21,16 +21,7 @@ internal static class TcpConnector
     /// </remarks>
     public static async ValueTask<Socket> ConnectAsync(DnsEndPoint endPoint, bool noDelay, CancellationToken cancellationToken)
     {
-        // RFC 6761 §6.4: names under "invalid." never resolve, and resolution APIs should say so at
-        // once rather than ask DNS.
-        if (endPoint.Host.EndsWith(".invalid", StringComparison.OrdinalIgnoreCase) ||
-            endPoint.Host.EndsWith(".invalid.", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new SocketException((int)SocketError.HostNotFound);
-        }
-
-        cancellationToken.ThrowIfCancellationRequested();
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = noDelay };
+        Socket socket = CreateSocket(endPoint, noDelay, cancellationToken);
         try
         {
             using var connect = new ConnectEventArgs { RemoteEndPoint = endPoint };
@@ -52,11 +43,7 @@ internal static class TcpConnector
         catch (Exception exception)
         {
             socket.Dispose();
-            if (cancellationToken.IsCancellationRequested)
-            {
-                throw new OperationCanceledException("The connect was canceled.", exception, cancellationToken);
-            }
-
+            ThrowIfCanceled(exception, cancellationToken);
             throw;
         }
     }
@@ -68,14 +55,7 @@ internal static class TcpConnector
     /// </summary>
     public static Socket Connect(DnsEndPoint endPoint, bool noDelay, CancellationToken cancellationToken)
     {
-        if (endPoint.Host.EndsWith(".invalid", StringComparison.OrdinalIgnoreCase) ||
-            endPoint.Host.EndsWith(".invalid.", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new SocketException((int)SocketError.HostNotFound);
-        }
-
-        cancellationToken.ThrowIfCancellationRequested();
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = noDelay };
+        Socket socket = CreateSocket(endPoint, noDelay, cancellationToken);
         try
         {
             using (cancellationToken.UnsafeRegister(static socket => ((Socket)socket!).Dispose(), socket))
@@ -90,13 +70,33 @@ internal static class TcpConnector
         catch (Exception exception)
         {
             socket.Dispose();
-            if (cancellationToken.IsCancellationRequested)
-            {
-                throw new OperationCanceledException("The connect was canceled.", exception, cancellationToken);
-            }
-
+            ThrowIfCanceled(exception, cancellationToken);
             throw;
         }
+    }
+
+    /// <summary>A connect that failed because it was canceled surfaces as cancellation, its cause inside.</summary>
+    private static void ThrowIfCanceled(Exception exception, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException("The connect was canceled.", exception, cancellationToken);
+        }
+    }
+
+    /// <summary>The socket for a connect to <paramref name="endPoint"/>, unless the name can never resolve or the connect is canceled already.</summary>
+    private static Socket CreateSocket(DnsEndPoint endPoint, bool noDelay, CancellationToken cancellationToken)
+    {
+        // RFC 6761 §6.4: names under "invalid." never resolve, and resolution APIs should say so at
+        // once rather than ask DNS.
+        if (endPoint.Host.EndsWith(".invalid", StringComparison.OrdinalIgnoreCase) ||
+            endPoint.Host.EndsWith(".invalid.", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new SocketException((int)SocketError.HostNotFound);
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        return new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = noDelay };
     }
 
     /// <summary>Event args for one connect, completing a task.</summary>

@@ -102,11 +102,7 @@ public sealed class DedicatedReceiveThreadTests(KestrelHttp11Fixture fixture) : 
     public async Task CodeKeepingTheReceiveThread_AnotherThreadTakesOver_AndAnswersThePing()
     {
         var time = new FakeTimeProvider();
-        await using var session = await ConformanceSession.OpenAsync(o =>
-        {
-            o.DedicatedReceiveThread = true;
-            o.TimeProvider = time;
-        });
+        await using ConformanceSession session = await OpenOnFakeClockAsync(time);
         ReceiveThread receiveThread = session.Client.ReceiveThread!;
         using var entered = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
@@ -137,11 +133,7 @@ public sealed class DedicatedReceiveThreadTests(KestrelHttp11Fixture fixture) : 
     public async Task CodeReturningBeforeTheThreshold_KeepsTheThread()
     {
         var time = new FakeTimeProvider();
-        await using var session = await ConformanceSession.OpenAsync(o =>
-        {
-            o.DedicatedReceiveThread = true;
-            o.TimeProvider = time;
-        });
+        await using ConformanceSession session = await OpenOnFakeClockAsync(time);
         ReceiveThread receiveThread = session.Client.ReceiveThread!;
 
         for (int i = 0; i < 5; i++)
@@ -272,6 +264,14 @@ public sealed class DedicatedReceiveThreadTests(KestrelHttp11Fixture fixture) : 
         Assert.All(threads.Skip(first), name => Assert.Equal(ThreadName, name));
         await client.CloseAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token);
     }
+
+    /// <summary>A raw server's session whose client is read on a dedicated thread, with <paramref name="time"/> as its clock (the take-over watch's too).</summary>
+    private static Task<ConformanceSession> OpenOnFakeClockAsync(FakeTimeProvider time) =>
+        ConformanceSession.OpenAsync(o =>
+        {
+            o.DedicatedReceiveThread = true;
+            o.TimeProvider = time;
+        });
 
     /// <summary>Where the code after <paramref name="receive"/> runs, not sent back to the test's context.</summary>
     private static async Task<(WebSocketMessage Message, string? Thread, bool Pool)> ObserveContinuationAsync(ValueTask<WebSocketMessage> receive)
