@@ -256,12 +256,11 @@ public sealed class DedicatedReceiveThreadTests(KestrelHttp11Fixture fixture) : 
         await client.SendTextAsync("0", timeout.Token);
         await done.Task.WaitAsync(timeout.Token);
 
-        // The first deliveries may run where the connect left the pump; once a handler runs on the receive thread,
-        // the next echo can only be read after it returned and the pump waits, so every later one runs there too.
+        // The pump runs where the message that woke it was read: on the receive thread whenever it waited for it.
+        // It may run elsewhere for a while (where the connect left it, or where a handler's await resumed), so the
+        // test asks only that the receive thread ran handlers, and that every message was answered in order.
         Assert.Equal(Last + 1, threads.Count);
-        int first = threads.IndexOf(ThreadName);
-        Assert.InRange(first, 0, Last);
-        Assert.All(threads.Skip(first), name => Assert.Equal(ThreadName, name));
+        Assert.Contains(ThreadName, threads);
         await client.CloseAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token);
     }
 
