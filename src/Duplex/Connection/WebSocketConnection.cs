@@ -304,7 +304,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable, IDisposable
                 _abort = new CancellationTokenSource();
             }
 
-            _sender = new FrameSender(this, stream, AbortToken, settings.SendBufferLimit, _deflater);
+            _sender = new FrameSender(this, stream, AbortToken, settings.SendBufferLimit, _deflater, blocking);
             _state = WebSocketConnectionState.Open;
         }
 

@@ -38,6 +38,10 @@ internal sealed class ReceiveThread
     [ThreadStatic]
     private static ReceiveThread? t_current;
 
+    // Whether the current thread runs a reader's turn (application code) for a receive thread.
+    [ThreadStatic]
+    private static bool t_inReaderTurn;
+
     private readonly ReceiveQueue _queue;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -60,6 +64,12 @@ internal sealed class ReceiveThread
 
     /// <summary>How many threads have run the loop so far (1, plus one per take-over).</summary>
     public int Threads => Volatile.Read(ref _threads);
+
+    /// <summary>
+    /// Whether the current thread runs the turn of a woken caller on a receive thread: the code that
+    /// answers a message, whose sends are written inline (see <c>FrameSender</c>).
+    /// </summary>
+    public static bool InReaderTurn => t_inReaderTurn;
 
     /// <summary>Whether a receive call (or the client's pump) is running on the loop's thread now.</summary>
     public bool CallerRunning => Volatile.Read(ref _callerSince) != 0;
@@ -95,12 +105,15 @@ internal sealed class ReceiveThread
         long since = _time.GetTimestamp() | 1; // never 0
         Volatile.Write(ref _loop, loop);
         Volatile.Write(ref _callerSince, since);
+        t_inReaderTurn = true;
         try
         {
             _queue.WakeDeferredReader(inline: true);
         }
         finally
         {
+            t_inReaderTurn = false;
+
             // Only this turn's mark: a thread that took over may have started a turn of its own.
             Interlocked.CompareExchange(ref _callerSince, 0, since);
         }
@@ -122,7 +135,27 @@ internal sealed class ReceiveThread
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="first"/> (the loop, or its continuation) on a new thread that then goes on with the
+    /// loop; on the thread pool when no thread can be started (the loop then runs there, its reads blocking a
+    /// pool thread, and comes back to a thread of its own at its next reader turn). Never throws.
+    /// </summary>
     private void StartThread(Action first)
+    {
+        try
+        {
+            StartOwnThread(first);
+        }
+#pragma warning disable CA1031 // A thread that cannot start must not lose the loop or crash a timer callback.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            Interlocked.Decrement(ref _threads);
+            ThreadPool.UnsafeQueueUserWorkItem(static loop => loop(), first, preferLocal: false);
+        }
+    }
+
+    private void StartOwnThread(Action first)
     {
         Interlocked.Increment(ref _threads);
         var thread = new Thread(static state =>

@@ -1,3 +1,4 @@
+using Duplex.Connection.Receive;
 using System.Buffers;
 using System.Diagnostics;
 using System.Net.WebSockets;
@@ -38,6 +39,10 @@ internal sealed partial class FrameSender
     private readonly Stream _stream;
     private readonly CancellationToken _abort;
     private readonly long _bufferLimit;
+
+    // The stream's writes block (DedicatedReceiveThread): only the code of a reader turn on the receive thread
+    // writes inline (see StartWriterIf).
+    private readonly bool _blocking;
     // The buffer is created with the first frame: an idle connection that never sent keeps none.
     private SendBuffer? _buffer;
 
@@ -59,8 +64,9 @@ internal sealed partial class FrameSender
     // After the end: the messages never written, until TakeUnsentMessages hands them back (once).
     private List<UnsentMessage>? _unsent;
 
-    public FrameSender(WebSocketConnection connection, Stream stream, CancellationToken abort, long bufferLimit, MessageDeflater? deflater = null)
+    public FrameSender(WebSocketConnection connection, Stream stream, CancellationToken abort, long bufferLimit, MessageDeflater? deflater = null, bool blocking = false)
     {
+        _blocking = blocking;
         _deflater = deflater;
         _connection = connection;
         _stream = stream;
@@ -453,7 +459,14 @@ internal sealed partial class FrameSender
             return;
         }
 
-        if (WritesInline(_connection.ReadsSoFar, Volatile.Read(ref _readsAtLastWrite), Stopwatch.GetElapsedTime(Volatile.Read(ref _lastWriteTimestamp))))
+        // A blocking write holds its thread until the data fits the socket's send buffer. It may hold the
+        // receive thread's reader turn (the request/response path: the take-over watch covers that), but never
+        // the receive loop itself (a Pong, the Close reply), the keepalive timer or another caller: those
+        // leave the write to a pool thread.
+        bool inline = _blocking
+            ? ReceiveThread.InReaderTurn
+            : WritesInline(_connection.ReadsSoFar, Volatile.Read(ref _readsAtLastWrite), Stopwatch.GetElapsedTime(Volatile.Read(ref _lastWriteTimestamp)));
+        if (inline)
         {
             _ = WriteLoopAsync();
         }

@@ -13,9 +13,9 @@ namespace Duplex.Handshake.Transports;
 /// </summary>
 /// <remarks>
 /// A zero-byte read waits, in <c>poll</c>, until data is there (or the connection ends), as a zero-byte
-/// read of the socket engine does. Tokens are checked when a call starts; a call that blocks ends when
-/// data moves or when the stream is disposed (which shuts the socket down), as teardown and the
-/// handshake's cancellation do.
+/// read of the socket engine does. A call that blocks ends when data moves or when the stream is
+/// disposed (which shuts the socket down), as teardown and the handshake's cancellation do; a call given
+/// a token that can be canceled disposes the stream if it is, and ends canceled.
 /// </remarks>
 internal sealed class BlockingNetworkStream(Socket socket) : NetworkStream(socket, ownsSocket: true)
 {
@@ -26,6 +26,9 @@ internal sealed class BlockingNetworkStream(Socket socket) : NetworkStream(socke
             return ValueTask.FromCanceled<int>(cancellationToken);
         }
 
+        // A token given to a blocking call is a deadline (the closing handshake's, a rejected body's): it
+        // closes the socket, which ends the call. The receive loop's reads take none, and cost no registration.
+        using CancellationTokenRegistration deadline = EndOnCancel(cancellationToken);
         try
         {
             if (buffer.IsEmpty)
@@ -39,7 +42,9 @@ internal sealed class BlockingNetworkStream(Socket socket) : NetworkStream(socke
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException)
         {
-            return ValueTask.FromException<int>(ex is SocketException socketError ? new IOException(socketError.Message, socketError) : ex);
+            return cancellationToken.IsCancellationRequested
+                ? ValueTask.FromCanceled<int>(cancellationToken)
+                : ValueTask.FromException<int>(ex is SocketException socketError ? new IOException(socketError.Message, socketError) : ex);
         }
     }
 
@@ -53,6 +58,7 @@ internal sealed class BlockingNetworkStream(Socket socket) : NetworkStream(socke
             return ValueTask.FromCanceled(cancellationToken);
         }
 
+        using CancellationTokenRegistration deadline = EndOnCancel(cancellationToken);
         try
         {
             Write(buffer.Span);
@@ -60,7 +66,7 @@ internal sealed class BlockingNetworkStream(Socket socket) : NetworkStream(socke
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException)
         {
-            return ValueTask.FromException(ex);
+            return cancellationToken.IsCancellationRequested ? ValueTask.FromCanceled(cancellationToken) : ValueTask.FromException(ex);
         }
     }
 
@@ -69,6 +75,23 @@ internal sealed class BlockingNetworkStream(Socket socket) : NetworkStream(socke
 
     public override Task FlushAsync(CancellationToken cancellationToken) =>
         cancellationToken.IsCancellationRequested ? Task.FromCanceled(cancellationToken) : Task.CompletedTask;
+
+    /// <summary>While a blocking call runs: disposing the stream when <paramref name="cancellationToken"/> is canceled.</summary>
+    private CancellationTokenRegistration EndOnCancel(CancellationToken cancellationToken) =>
+        cancellationToken.CanBeCanceled
+            ? cancellationToken.UnsafeRegister(static stream => ((Stream)stream!).Dispose(), this)
+            : default;
+
+    // Never the socket engine, even through the old asynchronous pattern.
+    public override IAsyncResult BeginRead(byte[] buffer, int offset, int count, AsyncCallback? callback, object? state) =>
+        TaskToAsyncResult.Begin(ReadAsync(buffer, offset, count, CancellationToken.None), callback, state);
+
+    public override int EndRead(IAsyncResult asyncResult) => TaskToAsyncResult.End<int>(asyncResult);
+
+    public override IAsyncResult BeginWrite(byte[] buffer, int offset, int count, AsyncCallback? callback, object? state) =>
+        TaskToAsyncResult.Begin(WriteAsync(buffer, offset, count, CancellationToken.None), callback, state);
+
+    public override void EndWrite(IAsyncResult asyncResult) => TaskToAsyncResult.End(asyncResult);
 
     public override ValueTask DisposeAsync()
     {

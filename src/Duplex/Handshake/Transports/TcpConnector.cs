@@ -49,8 +49,8 @@ internal static class TcpConnector
     }
 
     /// <summary>
-    /// Opens a TCP connection with blocking calls only (name resolution included), on the calling
-    /// thread, for a socket that must never meet the runtime's socket engine (see
+    /// Opens a TCP connection with blocking calls on the calling thread (after an asynchronous name
+    /// resolution, which never touches the socket), for a socket that must never meet the runtime's socket engine (see
     /// <see cref="BlockingNetworkStream"/>). Cancellation disposes the socket, which ends the connect.
     /// </summary>
     public static Socket Connect(DnsEndPoint endPoint, bool noDelay, CancellationToken cancellationToken)
@@ -58,10 +58,12 @@ internal static class TcpConnector
         Socket socket = CreateSocket(endPoint, noDelay, cancellationToken);
         try
         {
+            // The name is resolved asynchronously (it never touches the socket), so the open timeout bounds it;
+            // then each address is tried in turn with a blocking connect, which cancellation ends by closing the socket.
+            IPAddress[] addresses = Dns.GetHostAddressesAsync(endPoint.Host, cancellationToken).GetAwaiter().GetResult();
             using (cancellationToken.UnsafeRegister(static socket => ((Socket)socket!).Dispose(), socket))
             {
-                // Resolves the name and tries each address in turn, all synchronously.
-                socket.Connect(endPoint);
+                socket.Connect(addresses, endPoint.Port);
             }
 
             cancellationToken.ThrowIfCancellationRequested();

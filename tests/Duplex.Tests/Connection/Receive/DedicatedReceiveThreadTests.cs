@@ -185,6 +185,26 @@ public sealed class DedicatedReceiveThreadTests(KestrelHttp11Fixture fixture) : 
     }
 
     [Fact]
+    public async Task ServerAnswersTheCloseButKeepsTcpOpen_TheCloseTimeoutEndsTheBlockedRead()
+    {
+        await using var session = await ConformanceSession.OpenAsync(o =>
+        {
+            o.DedicatedReceiveThread = true;
+            o.CloseTimeout = TimeSpan.FromMilliseconds(300);
+        });
+
+        Task close = session.Client.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", session.Token);
+        RawCloseFrame ours = await session.ReadClientCloseAsync();
+        await session.Raw.SendCloseAsync(1000, "bye too", session.Token);
+
+        // The server never ends TCP: the receive thread blocks in its read until the close timeout closes the socket.
+        await close.WaitAsync(session.Token);
+        await session.Client.ReceiveLoop.WaitAsync(session.Token);
+        Assert.Equal((ushort)1000, ours.Code);
+        Assert.Equal(WebSocketConnectionState.Closed, session.Client.State);
+    }
+
+    [Fact]
     public async Task ServerDropsTheConnection_TheBlockedReadEnds_AndTheConnectionReportsTheLoss()
     {
         await using var session = await ConformanceSession.OpenAsync(o => o.DedicatedReceiveThread = true);
