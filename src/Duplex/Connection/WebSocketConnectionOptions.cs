@@ -91,9 +91,10 @@ public sealed class WebSocketConnectionOptions
     /// and lower latency (docs/PERFORMANCE.md).
     /// </para>
     /// <para>
-    /// The connect, the TLS and HTTP handshakes and every send are blocking calls too: the connect
-    /// runs on the thread, and a send whose data does not fit the socket's send buffer blocks the
-    /// calling thread until it does (or until the connection ends). Code that runs on the thread and
+    /// The connect, the TLS and HTTP handshakes and every write are blocking calls too: the connect and
+    /// handshakes run on a thread of the connect's own; a send made on the receive thread (answering a
+    /// message) is written there, any other write by a pool thread, which blocks while the data does
+    /// not fit the socket's send buffer (or until the connection ends). Code that runs on the thread and
     /// keeps it for more than about 100 ms does not hold up Pings, Pongs or the closing handshake: a
     /// new thread takes over reading, and the old one ends when that code returns.
     /// </para>
