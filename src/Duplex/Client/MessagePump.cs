@@ -18,17 +18,16 @@ namespace Duplex.Client;
 /// </remarks>
 internal sealed class MessagePump
 {
-    private const long NoDelivery = long.MinValue;
-
     private readonly WebSocketClient _client;
-    private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly TimeSpan _slowThreshold;
+
+    // Null when SlowHandlerThreshold is infinite.
+    private readonly DeliveryWatch? _watch;
     // The handlers' token, cancelled by Stop; created with the first delivery.
     private CancellationTokenSource? _stop;
 
-    // The pump's own monitor (lock (this); the type is the client's own) guards everything below; taken
-    // twice per delivery when slow deliveries are watched.
+    // The pump's own monitor (lock (this); the type is the client's own) guards everything below; never
+    // taken per delivery.
     // The attached connections, oldest first, linked through Source.Next (no queue object for an idle client).
     private Source? _head;
     private Source? _tail;
@@ -38,19 +37,11 @@ internal sealed class MessagePump
     private TaskCompletionSource? _consumerAdded;
     private bool _waitingForConsumer;
 
-    // The delivery in progress, for the slow-delivery watch.
-    private long _deliveryStart = NoDelivery;
-    private long _deliveryNumber;
-    private long _reportedNumber;
-    private ITimer? _watch;
-    private bool _watchArmed;
-
     public MessagePump(WebSocketClient client, TimeProvider time, ILogger logger, TimeSpan slowThreshold)
     {
         _client = client;
-        _time = time;
         _logger = logger;
-        _slowThreshold = slowThreshold;
+        _watch = slowThreshold == Timeout.InfiniteTimeSpan ? null : new DeliveryWatch(time, logger, slowThreshold);
     }
 
     /// <summary>Queues <paramref name="source"/>'s connection behind those already attached; its messages follow theirs.</summary>
@@ -146,9 +137,9 @@ internal sealed class MessagePump
             _idle = null;
             added = _consumerAdded;
             _consumerAdded = null;
-            _watch?.Dispose();
-            _watch = null;
         }
+
+        _watch?.Stop();
 
         try
         {
@@ -200,6 +191,7 @@ internal sealed class MessagePump
                 if (source is null)
                 {
                     _running = false;
+                    _watch?.Waiting();
                     TaskCompletionSource? idle = _idle;
                     _idle = null;
                     idle?.TrySetResult();
@@ -211,9 +203,9 @@ internal sealed class MessagePump
             // one state machine.
             WebSocketConnection connection = source.Connection;
 
-            // When the last delivery ended, while the next message follows it without a wait: that
-            // moment starts the next delivery's watch too (one clock read per message in a flood).
-            long lastEnded = NoDelivery;
+            // Whether the pump waited (or just began) since the last delivery: the slow-delivery watch
+            // reads the clock only then, never per message in a flood.
+            bool afterWait = true;
             try
             {
                 while (!IsStopRequested)
@@ -222,7 +214,8 @@ internal sealed class MessagePump
                     {
                         // Nobody would see the message: it stays in the connection's queue (reading
                         // pauses when that is full) until a handler or reader appears.
-                        lastEnded = NoDelivery;
+                        afterWait = true;
+                        _watch?.Waiting();
                         await WaitForConsumerAsync().ConfigureAwait(false);
                         continue;
                     }
@@ -231,7 +224,8 @@ internal sealed class MessagePump
                     // client holds no receive call's state.
                     if (!connection.TryReceiveMessage(out WebSocketMessage message))
                     {
-                        lastEnded = NoDelivery;
+                        afterWait = true;
+                        _watch?.Waiting();
                         if (await connection.WaitForMessagesAsync().ConfigureAwait(false))
                         {
                             continue;
@@ -245,7 +239,16 @@ internal sealed class MessagePump
                         break;
                     }
 
-                    lastEnded = await DeliverAsync(message, HandlerToken, lastEnded).ConfigureAwait(false);
+                    _watch?.Begin(afterWait);
+                    afterWait = false;
+                    ValueTask delivery = Deliver(message, HandlerToken);
+                    if (!delivery.IsCompletedSuccessfully)
+                    {
+                        await delivery.ConfigureAwait(false);
+                    }
+
+                    // Every exception was caught in the delivery: the watch always ends here.
+                    _watch?.End();
                 }
             }
             catch (Exception ex) when (ex is DuplexException or ChannelClosedException)
@@ -306,109 +309,48 @@ internal sealed class MessagePump
         return added.Task;
     }
 
-    /// <summary>
-    /// Delivers one message, watched for slowness from <paramref name="startedAt"/> (the end of the
-    /// delivery it follows without a wait) or from now; returns when it ended (<see cref="NoDelivery"/>
-    /// when unwatched).
-    /// </summary>
-    private async ValueTask<long> DeliverAsync(WebSocketMessage message, CancellationToken token, long startedAt)
+    /// <summary>Delivers one message; never throws. Completes synchronously when the handlers did.</summary>
+    private ValueTask Deliver(WebSocketMessage message, CancellationToken token)
     {
-        bool watched = _slowThreshold != Timeout.InfiniteTimeSpan;
-        long started = watched ? StartWatch(startedAt) : 0;
+        ValueTask delivery;
         try
         {
-            await _client.DeliverReceivedAsync(message, token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            // The run ended while a handler ran.
+            delivery = _client.DeliverReceivedAsync(message, token);
         }
 #pragma warning disable CA1031 // The delivery reports handler failures itself; anything else must not end the pump.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Log.HandlerFailed(_logger, "message", ex);
+            ReportFailure(ex, token);
+            return ValueTask.CompletedTask;
         }
 
-        // Every exception was caught above: the watch always ends here.
-        return watched ? EndWatch(started) : NoDelivery;
+        return delivery.IsCompletedSuccessfully ? ValueTask.CompletedTask : ObserveAsync(delivery, token);
     }
 
-    private long StartWatch(long startedAt)
+    private async ValueTask ObserveAsync(ValueTask delivery, CancellationToken token)
     {
-        // Lock-free on every message: only the pump writes these two, and the watch's tick only reads them.
-        long now = startedAt != NoDelivery ? startedAt : _time.GetTimestamp();
-        Volatile.Write(ref _deliveryNumber, _deliveryNumber + 1);
-        Interlocked.Exchange(ref _deliveryStart, now); // a full fence: the flag is read after the start is seen
-        if (!Volatile.Read(ref _watchArmed))
+        try
         {
-            lock (this)
-            {
-                if (!_watchArmed && !_stopped)
-                {
-                    // Checked four times per threshold, so a slow delivery is noticed at most a quarter late.
-                    TimeSpan period = _slowThreshold / 4;
-                    _watch ??= _time.CreateTimer(static state => ((MessagePump)state!).CheckSlowDelivery(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-                    _watch.Change(period, period);
-                    _watchArmed = true;
-                }
-            }
+            await delivery.ConfigureAwait(false);
         }
-
-        return now;
+#pragma warning disable CA1031 // As in Deliver.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            ReportFailure(ex, token);
+        }
     }
 
-    /// <summary>Ends the watch of the delivery that started at <paramref name="started"/>; returns the moment it ended.</summary>
-    private long EndWatch(long started)
+    private void ReportFailure(Exception ex, CancellationToken token)
     {
-        long ended = _time.GetTimestamp();
-        TimeSpan took = _time.GetElapsedTime(started, ended);
-        Volatile.Write(ref _deliveryStart, NoDelivery);
-        if (took >= _slowThreshold)
+        if (ex is OperationCanceledException && token.IsCancellationRequested)
         {
-            Log.SlowMessageHandlerReturned(_logger, took, _slowThreshold);
+            // The run ended while a handler ran.
+            return;
         }
 
-        return ended;
-    }
-
-    /// <summary>The watch's tick: reports a delivery over the threshold once; disarms itself while the pump is idle.</summary>
-    private void CheckSlowDelivery()
-    {
-        TimeSpan elapsed;
-        lock (this)
-        {
-            long number = Volatile.Read(ref _deliveryNumber);
-            long start = Volatile.Read(ref _deliveryStart);
-            if (start == NoDelivery)
-            {
-                // No delivery in progress: an idle pump keeps no ticking timer. A delivery that starts
-                // right after arms it again (it reads the flag after publishing its start).
-                _watch?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-                Volatile.Write(ref _watchArmed, false);
-                Thread.MemoryBarrier(); // the start is read after the flag is seen cleared
-                if (Volatile.Read(ref _deliveryStart) == NoDelivery || _stopped)
-                {
-                    return;
-                }
-
-                // One started meanwhile and may have seen the flag still set: keep watching it.
-                TimeSpan period = _slowThreshold / 4;
-                _watch?.Change(period, period);
-                _watchArmed = true;
-                return;
-            }
-
-            elapsed = _time.GetElapsedTime(start);
-            if (elapsed < _slowThreshold || _reportedNumber == number)
-            {
-                return;
-            }
-
-            _reportedNumber = number;
-        }
-
-        Log.SlowMessageHandler(_logger, elapsed, _slowThreshold);
+        Log.HandlerFailed(_logger, "message", ex);
     }
 
     /// <summary>One connection whose messages the pump delivers.</summary>

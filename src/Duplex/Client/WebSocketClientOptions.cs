@@ -80,7 +80,9 @@ public sealed class WebSocketClientOptions
     /// <see cref="WebSocketClient.ReadAllAsync"/> readers) before a Warning is logged (event
     /// <c>SlowMessageHandler</c>, while it still runs, so a handler that never returns is reported too;
     /// then <c>SlowMessageHandlerReturned</c> with the duration once it returns). Messages are delivered
-    /// one at a time, so later ones wait behind a slow one. Default 1 second;
+    /// one at a time, so later ones wait behind a slow one. A message that follows another without a
+    /// wait is timed from the watch's first sight of it (it looks four times per threshold), so its
+    /// figures can be short by up to a quarter of the threshold; nothing is ever reported early. Default 1 second;
     /// <see cref="Timeout.InfiniteTimeSpan"/> turns the watch off.
     /// </summary>
     public TimeSpan SlowHandlerThreshold { get; set; } = TimeSpan.FromSeconds(1);

@@ -203,6 +203,95 @@ public sealed class WebSocketClientMessagePumpTests : RawServerClientTestBase
     }
 
     [Fact]
+    public async Task SlowMessageHandler_FollowingAnotherWithoutAWait_IsTimedFromTheWatchsFirstSightOfIt()
+    {
+        var time = new FakeTimeProvider();
+        var logger = new CapturingLogger();
+        var inFirst = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var releaseFirst = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var inSlow = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var releaseSlow = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var handled = new ConcurrentQueue<string>();
+        await using var client = new WebSocketClient(ClientTestKit.FastOptions(o =>
+        {
+            o.TimeProvider = time;
+            o.Logger = logger;
+            o.SlowHandlerThreshold = TimeSpan.FromSeconds(1);
+        }));
+        client.OnMessage(async (m, _) =>
+        {
+            if (m.Text == "first")
+            {
+                inFirst.TrySetResult();
+                await releaseFirst.Task;
+            }
+            else if (m.Text == "slow")
+            {
+                inSlow.TrySetResult();
+                await releaseSlow.Task;
+            }
+
+            handled.Enqueue(m.Text!);
+        });
+
+        // The watch ticks every quarter threshold; the fake clock moves a tick at a time, as a real one would.
+        void AdvanceTicks(int ticks)
+        {
+            for (int i = 0; i < ticks; i++)
+            {
+                time.Advance(TimeSpan.FromMilliseconds(250));
+            }
+        }
+
+        try
+        {
+            Task<RawConnection> accept = Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
+            await client.ConnectAsync(Server.Uri, cancellationToken: Deadline.Token);
+            RawConnection server = await accept;
+            await server.SendTextAsync("first", Deadline.Token);
+            await inFirst.Task.WaitAsync(Deadline.Token);
+
+            // "slow" is in the client's queue once the Ping behind it is answered: the pump takes it the
+            // moment "first" returns, without waiting.
+            await server.SendTextAsync("slow", Deadline.Token);
+            await server.SendFrameAsync(0x9, "queued"u8.ToArray(), cancellationToken: Deadline.Token);
+            RawFrame pong = await server.ReadFrameAsync(TimeSpan.FromSeconds(10), Deadline.Token);
+            Assert.Equal(0xA, pong.Opcode);
+            releaseFirst.TrySetResult();
+            await inSlow.Task.WaitAsync(Deadline.Token);
+
+            // First seen at 250 ms: timed from there, so not yet over the threshold at 1 s; reported at 1.25 s.
+            AdvanceTicks(4);
+            Assert.DoesNotContain(logger.Entries, e => e.EventId.Name is "SlowMessageHandler" or "SlowMessageHandlerReturned");
+            AdvanceTicks(1);
+            LogEntry running = Assert.Single(logger.Entries, e => e.EventId.Name == "SlowMessageHandler");
+            Assert.Contains(running.State, kv => kv.Key == "Elapsed" && Equals(kv.Value, TimeSpan.FromSeconds(1)));
+
+            AdvanceTicks(4);
+            releaseSlow.TrySetResult();
+            await ClientTestKit.WaitUntilAsync(() => logger.Entries.Any(e => e.EventId.Name == "SlowMessageHandlerReturned"), "the duration is logged");
+            LogEntry returned = Assert.Single(logger.Entries, e => e.EventId.Name == "SlowMessageHandlerReturned");
+            Assert.Contains(returned.State, kv => kv.Key == "Duration" && Equals(kv.Value, TimeSpan.FromSeconds(2)));
+            Assert.Equal(["first", "slow"], handled);
+
+            // Idle for a long while, then a quick message: timed from its own start, not reported.
+            AdvanceTicks(40);
+            await server.SendTextAsync("quick", Deadline.Token);
+            await ClientTestKit.WaitUntilAsync(() => handled.Count == 3, "the last message is handled");
+            AdvanceTicks(4);
+            Assert.Single(logger.Entries, e => e.EventId.Name == "SlowMessageHandler");
+            Assert.Single(logger.Entries, e => e.EventId.Name == "SlowMessageHandlerReturned");
+            await CloseAsync(client, server);
+        }
+        finally
+        {
+            // A failed assertion must not leave a handler holding the client's disposal.
+            releaseFirst.TrySetResult();
+            releaseSlow.TrySetResult();
+        }
+    }
+
+    [Fact]
     public async Task SlowHandlerThreshold_Infinite_NothingIsLogged()
     {
         var time = new FakeTimeProvider();
