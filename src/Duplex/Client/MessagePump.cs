@@ -241,11 +241,7 @@ internal sealed class MessagePump
 
                     _watch?.Begin(afterWait);
                     afterWait = false;
-                    ValueTask delivery = Deliver(message, HandlerToken);
-                    if (!delivery.IsCompletedSuccessfully)
-                    {
-                        await delivery.ConfigureAwait(false);
-                    }
+                    await Deliver(message, HandlerToken).ConfigureAwait(false);
 
                     // Every exception was caught in the delivery: the watch always ends here.
                     _watch?.End();
