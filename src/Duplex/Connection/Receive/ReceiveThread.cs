@@ -52,8 +52,14 @@ internal sealed class ReceiveThread
 
     // When the running caller started (a TimeProvider timestamp); 0 while none runs.
     private long _callerSince;
-    private ITimer? _watch;
     private int _threads;
+
+    // The watch ticks only while callers run: a tick that finds none stops it, and the next turn starts it
+    // again. Guarded by _watchLock, except _watchStopped's read at the start of a turn.
+    private readonly object _watchLock = new();
+    private ITimer? _watch;
+    private bool _watchStopped = true;
+    private bool _watchEnded;
 
     public ReceiveThread(ReceiveQueue queue, TimeProvider time, ILogger logger)
     {
@@ -74,13 +80,28 @@ internal sealed class ReceiveThread
     /// <summary>Whether a receive call (or the client's pump) is running on the loop's thread now.</summary>
     public bool CallerRunning => Volatile.Read(ref _callerSince) != 0;
 
+    /// <summary>
+    /// Whether the watch's timer is ticking: from the start of a caller's turn until a tick finds no caller
+    /// running, so an idle connection's thread costs no timer.
+    /// </summary>
+    public bool Watching
+    {
+        get
+        {
+            lock (_watchLock)
+            {
+                return !_watchStopped;
+            }
+        }
+    }
+
     /// <summary>Completes when the loop has ended.</summary>
     public Task Ended => _ended.Task;
 
     /// <summary>Starts the thread, which runs <paramref name="loop"/> (the receive loop) until it parks or ends.</summary>
     public Task Start(Func<Task> loop)
     {
-        _watch = _time.CreateTimer(static state => ((ReceiveThread)state!).Check(), this, s_checkEvery, s_checkEvery);
+        _watch = _time.CreateTimer(static state => ((ReceiveThread)state!).Check(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         StartThread(() => _ = ObserveAsync(loop()));
         return _ended.Task;
     }
@@ -104,7 +125,15 @@ internal sealed class ReceiveThread
 
         long since = _time.GetTimestamp() | 1; // never 0
         Volatile.Write(ref _loop, loop);
-        Volatile.Write(ref _callerSince, since);
+
+        // A full fence between marking the turn and reading whether the watch stopped: a tick stopping it either
+        // sees this turn and keeps ticking, or has stopped it, and this turn sees that and starts it again.
+        Interlocked.Exchange(ref _callerSince, since);
+        if (Volatile.Read(ref _watchStopped))
+        {
+            StartWatch();
+        }
+
         t_inReaderTurn = true;
         try
         {
@@ -123,7 +152,13 @@ internal sealed class ReceiveThread
     private void Check()
     {
         long since = Volatile.Read(ref _callerSince);
-        if (since == 0 || _time.GetElapsedTime(since) < TakeOverAfter)
+        if (since == 0)
+        {
+            StopWatchUnlessCalled();
+            return;
+        }
+
+        if (_time.GetElapsedTime(since) < TakeOverAfter)
         {
             return;
         }
@@ -132,6 +167,41 @@ internal sealed class ReceiveThread
         {
             Log.ReceiveThreadTakenOver(_logger, TakeOverAfter);
             StartThread(loop);
+        }
+    }
+
+    private void StartWatch()
+    {
+        lock (_watchLock)
+        {
+            if (_watchStopped && !_watchEnded)
+            {
+                _watchStopped = false;
+                _watch!.Change(s_checkEvery, s_checkEvery);
+            }
+        }
+    }
+
+    /// <summary>Stops the watch, unless a caller's turn has begun since the tick looked.</summary>
+    private void StopWatchUnlessCalled()
+    {
+        lock (_watchLock)
+        {
+            if (_watchStopped || _watchEnded)
+            {
+                return;
+            }
+
+            // The other half of the fence in RunReader.
+            Volatile.Write(ref _watchStopped, true);
+            Interlocked.MemoryBarrier();
+            if (Volatile.Read(ref _callerSince) != 0)
+            {
+                _watchStopped = false;
+                return;
+            }
+
+            _watch!.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         }
     }
 
@@ -186,7 +256,13 @@ internal sealed class ReceiveThread
         }
         finally
         {
-            _watch?.Dispose();
+            lock (_watchLock)
+            {
+                _watchEnded = true;
+                _watchStopped = true;
+                _watch?.Dispose();
+            }
+
             _ended.TrySetResult();
         }
     }

@@ -152,6 +152,55 @@ public sealed class DedicatedReceiveThreadTests(KestrelHttp11Fixture fixture) : 
     }
 
     [Fact]
+    public async Task IdleConnection_TheWatchStops_AndCodeKeepingTheThreadLaterIsStillTakenOver()
+    {
+        var time = new FakeTimeProvider();
+        await using ConformanceSession session = await OpenOnFakeClockAsync(time);
+        ReceiveThread receiveThread = session.Client.ReceiveThread!;
+        Assert.False(receiveThread.Watching);
+
+        // A turn starts the watch; its first tick after the turn finds no caller and stops it.
+        ValueTask<WebSocketMessage> receive = session.Client.ReceiveMessageAsync(session.Token);
+        await session.Raw.SendTextAsync("first", session.Token);
+        Assert.Equal("first", (await receive).Text);
+        await Task.Run(() => Assert.True(SpinWait.SpinUntil(() => !receiveThread.CallerRunning, TestTimeouts.Default)), session.Token);
+        Assert.True(receiveThread.Watching);
+        time.Advance(TimeSpan.FromMilliseconds(50));
+        Assert.False(receiveThread.Watching);
+        time.Advance(TimeSpan.FromSeconds(10));
+        Assert.False(receiveThread.Watching);
+
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        try
+        {
+            Task<string?> held = HoldAsync(session.Client.ReceiveMessageAsync(session.Token), entered, release, session.Token);
+            await session.Raw.SendTextAsync("hold", session.Token);
+            Assert.True(entered.Wait(TestTimeouts.Default, session.Token));
+            Assert.True(receiveThread.Watching);
+            await session.Raw.SendFrameAsync(0x9, "still there"u8.ToArray(), cancellationToken: session.Token);
+
+            // The watch ticks again from the turn's start: at 50 ms the thread is kept; past the threshold (the tick
+            // at 150 ms at the latest) it is taken over.
+            time.Advance(TimeSpan.FromMilliseconds(50));
+            Assert.Equal(1, receiveThread.Threads);
+            time.Advance(TimeSpan.FromMilliseconds(50));
+            time.Advance(TimeSpan.FromMilliseconds(50));
+            RawFrame pong = await session.ReadClientFrameAsync(0xA);
+            Assert.Equal("still there", pong.Text);
+            Assert.Equal(2, receiveThread.Threads);
+            Assert.False(release.IsSet);
+
+            release.Set();
+            Assert.Equal(ThreadName, await held);
+        }
+        finally
+        {
+            release.Set();
+        }
+    }
+
+    [Fact]
     public async Task ProtocolViolation_FailsWith1002_AndTheLoopEnds()
     {
         await using var session = await ConformanceSession.OpenAsync(o => o.DedicatedReceiveThread = true);
