@@ -1,4 +1,3 @@
-using System.Net.WebSockets;
 using Microsoft.AspNetCore.Http;
 
 namespace Duplex.Tests.Infrastructure;
@@ -19,22 +18,8 @@ public sealed class KestrelDeflateFixture : IAsyncLifetime
     public KestrelWebSocketHost Host => _host ?? throw new InvalidOperationException("The Kestrel fixture is not initialized.");
 
     /// <inheritdoc />
-    public async Task InitializeAsync()
-    {
-        var host = new KestrelWebSocketHost();
-        host.Map(Path, EchoCompressedAsync);
-        try
-        {
-            await host.StartAsync();
-        }
-        catch
-        {
-            await host.DisposeAsync();
-            throw;
-        }
-
-        _host = host;
-    }
+    public async Task InitializeAsync() =>
+        _host = await KestrelWebSocketHost.StartNewAsync(KestrelTransport.Http11, static host => host.Map(Path, AcceptCompressedAsync));
 
     /// <inheritdoc />
     public async Task DisposeAsync()
@@ -45,39 +30,6 @@ public sealed class KestrelDeflateFixture : IAsyncLifetime
         }
     }
 
-    private static async Task EchoCompressedAsync(HttpContext context)
-    {
-        if (!context.WebSockets.IsWebSocketRequest)
-        {
-            context.Response.StatusCode = StatusCodes.Status400BadRequest;
-            return;
-        }
-
-        using WebSocket socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { DangerousEnableCompression = true });
-        byte[] buffer = new byte[64 * 1024];
-        using var message = new MemoryStream();
-        try
-        {
-            while (true)
-            {
-                ValueWebSocketReceiveResult result = await socket.ReceiveAsync(buffer.AsMemory(), context.RequestAborted);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, context.RequestAborted);
-                    return;
-                }
-
-                message.Write(buffer, 0, result.Count);
-                if (result.EndOfMessage)
-                {
-                    await socket.SendAsync(message.GetBuffer().AsMemory(0, (int)message.Length), result.MessageType, true, context.RequestAborted);
-                    message.SetLength(0);
-                }
-            }
-        }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException)
-        {
-            // The client went away; nothing to echo.
-        }
-    }
+    private static Task AcceptCompressedAsync(HttpContext context) =>
+        KestrelWebSocketHost.AcceptAndEchoAsync(context, new WebSocketAcceptContext { DangerousEnableCompression = true });
 }

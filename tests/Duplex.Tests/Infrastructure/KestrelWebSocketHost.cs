@@ -90,12 +90,22 @@ public sealed class KestrelWebSocketHost : IAsyncDisposable
     public IReadOnlyList<RecordedRequest> Requests => [.. _requests];
 
     /// <summary>Creates and starts a host with the built-in endpoints only.</summary>
+    public static Task<KestrelWebSocketHost> StartNewAsync(
+        KestrelTransport transport = KestrelTransport.Http11, CancellationToken cancellationToken = default) =>
+        StartNewAsync(transport, static _ => { }, cancellationToken);
+
+    /// <summary>
+    /// Creates a host, lets <paramref name="map"/> add its endpoints (<see cref="Map"/>) and starts it; the host is
+    /// disposed when it does not start.
+    /// </summary>
     public static async Task<KestrelWebSocketHost> StartNewAsync(
-        KestrelTransport transport = KestrelTransport.Http11, CancellationToken cancellationToken = default)
+        KestrelTransport transport, Action<KestrelWebSocketHost> map, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(map);
         var host = new KestrelWebSocketHost(transport);
         try
         {
+            map(host);
             await host.StartAsync(cancellationToken: cancellationToken);
             return host;
         }
@@ -220,6 +230,30 @@ public sealed class KestrelWebSocketHost : IAsyncDisposable
 
         _stopping.Dispose();
         Certificate?.Dispose();
+    }
+
+    /// <summary>
+    /// For an endpoint added with <see cref="Map"/>: accepts the WebSocket request with <paramref name="accept"/> and
+    /// echoes every message until the client closes or goes away, as the built-in echo does; a plain HTTP request gets 400.
+    /// </summary>
+    public static async Task AcceptAndEchoAsync(HttpContext context, WebSocketAcceptContext accept)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            return;
+        }
+
+        try
+        {
+            using WebSocket webSocket = await context.WebSockets.AcceptWebSocketAsync(accept);
+            await EchoAsync(webSocket, context.RequestAborted);
+        }
+        catch (Exception exception) when (exception is WebSocketException or OperationCanceledException or IOException)
+        {
+            // The client went away or the host is stopping.
+        }
     }
 
     private static async Task EchoAsync(WebSocket webSocket, CancellationToken cancellationToken)

@@ -26,22 +26,8 @@ public abstract class KestrelInteropFixture(KestrelTransport transport) : IAsync
     public KestrelWebSocketHost Host => _host ?? throw new InvalidOperationException("The Kestrel fixture is not initialized.");
 
     /// <inheritdoc />
-    public async Task InitializeAsync()
-    {
-        var host = new KestrelWebSocketHost(Transport);
-        host.Map(SubProtocolPath, AcceptSubProtocolAsync);
-        try
-        {
-            await host.StartAsync();
-        }
-        catch
-        {
-            await host.DisposeAsync();
-            throw;
-        }
-
-        _host = host;
-    }
+    public async Task InitializeAsync() =>
+        _host = await KestrelWebSocketHost.StartNewAsync(Transport, static host => host.Map(SubProtocolPath, AcceptSubProtocolAsync));
 
     /// <inheritdoc />
     public async Task DisposeAsync()
@@ -52,45 +38,11 @@ public abstract class KestrelInteropFixture(KestrelTransport transport) : IAsync
         }
     }
 
-    private static async Task AcceptSubProtocolAsync(HttpContext context)
+    private static Task AcceptSubProtocolAsync(HttpContext context)
     {
-        if (!context.WebSockets.IsWebSocketRequest)
-        {
-            context.Response.StatusCode = StatusCodes.Status400BadRequest;
-            return;
-        }
-
         string? selected = context.WebSockets.WebSocketRequestedProtocols.Contains(ServerSubProtocol, StringComparer.Ordinal)
             ? ServerSubProtocol
             : null;
-        CancellationToken cancellationToken = context.RequestAborted;
-        try
-        {
-            using WebSocket webSocket = await context.WebSockets.AcceptWebSocketAsync(selected);
-            var buffer = new byte[64 * 1024];
-            using var message = new MemoryStream();
-            while (true)
-            {
-                WebSocketReceiveResult result = await webSocket.ReceiveAsync(buffer, cancellationToken);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    await webSocket.CloseOutputAsync(
-                        result.CloseStatus ?? WebSocketCloseStatus.NormalClosure, result.CloseStatusDescription, cancellationToken);
-                    return;
-                }
-
-                message.Write(buffer, 0, result.Count);
-                if (result.EndOfMessage)
-                {
-                    await webSocket.SendAsync(
-                        message.GetBuffer().AsMemory(0, (int)message.Length), result.MessageType, endOfMessage: true, cancellationToken);
-                    message.SetLength(0);
-                }
-            }
-        }
-        catch (Exception exception) when (exception is WebSocketException or OperationCanceledException or IOException)
-        {
-            // The client went away or the host is stopping.
-        }
+        return KestrelWebSocketHost.AcceptAndEchoAsync(context, new WebSocketAcceptContext { SubProtocol = selected });
     }
 }
