@@ -142,6 +142,29 @@ public sealed class ConnectCommandTests
     }
 
     [Fact]
+    public async Task Connect_PingInterval_SendsKeepalivePingsAtThatInterval_AndClosesNormally()
+    {
+        // A bare-socket server: Kestrel answers Pings by itself and never shows them.
+        await using var server = new PingRecordingServer();
+        await using CliProcess connect = CliProcess.StartTool("connect", server.Url, "--ping-interval", "200ms", "--wait", "0");
+        await connect.WaitForLineAsync("connected to ws://");
+
+        // Four Pings well before the default interval (20 s) would have sent the second; each got its Pong, so the
+        // connection stays up.
+        TimeSpan first = await server.NextPingAsync();
+        TimeSpan fourth = first;
+        for (int i = 0; i < 3; i++)
+        {
+            fourth = await server.NextPingAsync();
+        }
+
+        Assert.InRange(fourth - first, TimeSpan.Zero, TimeSpan.FromSeconds(15));
+        connect.CloseInput();
+        Assert.Equal(0, await connect.WaitForExitAsync());
+        Assert.DoesNotContain("connection lost", connect.AllText, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Connect_RefusedPort_ExitsWithNetworkFailure()
     {
         int port;
