@@ -100,8 +100,11 @@ public sealed partial class WebSocketConnection
     /// <summary>Whether the send buffer holds any pooled array, for tests.</summary>
     internal bool HoldsSendBuffers => Volatile.Read(ref _sender)?.HoldsBuffers == true;
 
-    /// <summary>Bytes of frames in the send buffer (appended, not yet written), for tests and diagnostics.</summary>
-    internal long BufferedSendBytes => Volatile.Read(ref _sender)?.BufferedBytes ?? 0;
+    /// <summary>
+    /// What the send buffer holds for frames not yet written (the frames, and the uncompressed copies of compressed
+    /// messages): what <see cref="WebSocketConnectionOptions.SendBufferLimit"/> bounds; for tests and diagnostics.
+    /// </summary>
+    internal long BufferedSendBytes => Volatile.Read(ref _sender)?.HeldBytes ?? 0;
 
     internal static Opcode ToOpcode(WebSocketMessageType messageType, string parameterName) => messageType switch
     {

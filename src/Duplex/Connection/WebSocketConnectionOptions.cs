@@ -56,6 +56,8 @@ public sealed class WebSocketConnectionOptions
     /// <summary>
     /// How many bytes of frames may wait to be written before further sends wait for the network
     /// (control frames never wait). Frames waiting together go out in one write. Default 1 MiB.
+    /// With permessage-deflate, the uncompressed copy kept of each compressed message until it is
+    /// written (to hand it back if it never is) counts too.
     /// </summary>
     public int SendBufferLimit { get; set; } = 1024 * 1024;
 

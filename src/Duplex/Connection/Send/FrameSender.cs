@@ -74,14 +74,14 @@ internal sealed partial class FrameSender
         _bufferLimit = bufferLimit;
     }
 
-    /// <summary>Bytes of frames in the buffer (appended, not yet written).</summary>
-    public long BufferedBytes
+    /// <summary>What the buffer holds for frames not yet written (see <see cref="SendBuffer.HeldBytes"/>): what its limit bounds.</summary>
+    public long HeldBytes
     {
         get
         {
             lock (this)
             {
-                return _buffer?.BufferedBytes ?? 0;
+                return _buffer?.HeldBytes ?? 0;
             }
         }
     }
@@ -161,7 +161,7 @@ internal sealed partial class FrameSender
             }
 
             // Only the receive loop answers Pings, so nothing else changes the choice made here.
-            if (_buffer is not { OwesPong: true } && (_buffer?.BufferedBytes ?? 0) < _bufferLimit)
+            if (_buffer is not { OwesPong: true } && (_buffer?.HeldBytes ?? 0) < _bufferLimit)
             {
                 Buffer.Append(Opcode.Pong, fin: true, payload, wholeMessage: false);
             }
@@ -382,7 +382,7 @@ internal sealed partial class FrameSender
         lock (this)
         {
             ThrowIfCannotSendLocked(control);
-            if (withinLimit && (_buffer?.BufferedBytes ?? 0) >= _bufferLimit)
+            if (withinLimit && (_buffer?.HeldBytes ?? 0) >= _bufferLimit)
             {
                 return 0;
             }
@@ -405,7 +405,7 @@ internal sealed partial class FrameSender
             long waitFor;
             lock (this)
             {
-                if ((_buffer?.BufferedBytes ?? 0) < _bufferLimit || _error is not null)
+                if ((_buffer?.HeldBytes ?? 0) < _bufferLimit || _error is not null)
                 {
                     return;
                 }

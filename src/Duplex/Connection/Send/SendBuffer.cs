@@ -57,6 +57,7 @@ internal sealed class SendBuffer
     // pooled copy of its uncompressed payload — a compressed frame cannot be inflated back out of the
     // middle of the compressor's context, so an unsent one is handed back from this copy.
     private List<CompressedOriginal>? _compressedOriginals;
+    private long _originalBytes;
 
     // RFC 6455 §5.5.3: an endpoint may answer only the most recent of several Pings; the Pong owed
     // waits here, a newer Ping overwrites it, and it joins the buffer with the next batch.
@@ -65,6 +66,13 @@ internal sealed class SendBuffer
 
     /// <summary>Bytes of frames appended and not yet written.</summary>
     public long BufferedBytes => _bufferedBytes;
+
+    /// <summary>
+    /// What the buffer holds for frames not yet written: the frames, and the uncompressed copies kept of the
+    /// compressed messages among them. What the send buffer limit bounds, so that highly compressible messages
+    /// behind a peer that does not read cannot pin more than it.
+    /// </summary>
+    public long HeldBytes => _bufferedBytes + _originalBytes;
 
     /// <summary>The ticket of the last frame appended (tickets count frames from 1).</summary>
     public long AppendedTicket => _appendedTicket;
@@ -104,6 +112,7 @@ internal sealed class SendBuffer
             byte[] copy = ArrayPool<byte>.Shared.Rent(original.Length);
             original.CopyTo(copy);
             (_compressedOriginals ??= []).Add(new CompressedOriginal(position, copy, original.Length));
+            _originalBytes += original.Length;
         }
 
         return ++_appendedTicket;
@@ -403,6 +412,7 @@ internal sealed class SendBuffer
         while (done < _compressedOriginals.Count && _compressedOriginals[done].Position < before)
         {
             ArrayPool<byte>.Shared.Return(_compressedOriginals[done].Array);
+            _originalBytes -= _compressedOriginals[done].Length;
             done++;
         }
 

@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Net.WebSockets;
 using System.Text;
 using Duplex.Connection;
+using Duplex.Tests.Client;
 using Duplex.Tests.Infrastructure;
 
 namespace Duplex.Tests.Connection.Compression;
@@ -191,6 +192,47 @@ public sealed class CompressionWireTests : IAsyncLifetime
         Assert.Contains("client_max_window_bits", error.Message);
     }
 
+    [Fact]
+    public async Task Agreed_PeerNeverReads_TheSendBufferLimitCountsTheUncompressedCopies_OfTheMessagesItKeeps()
+    {
+        const int Limit = 64 * 1024;
+        const int Size = 8 * 1024;
+        (WebSocketConnection client, RawConnection raw) = await ConnectAsync(enabled: true, answer: "permessage-deflate", sendBufferLimit: Limit);
+
+        // Text from 16 letters deflates to about half its size. The server never reads: once the sockets' buffers
+        // are full, the sends fill the send buffer, which keeps each compressed message's uncompressed copy so
+        // that a message never written can be handed back as sent.
+        var random = new Random(7);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(_timeout.Token);
+        var sent = new List<string>();
+        Task sending = Task.Run(async () =>
+        {
+            while (true)
+            {
+                string text = string.Create(Size, random, static (span, r) =>
+                {
+                    for (int i = 0; i < span.Length; i++)
+                    {
+                        span[i] = (char)('a' + r.Next(16));
+                    }
+                });
+                await client.SendTextAsync(text, stop.Token);
+                sent.Add(text);
+            }
+        });
+
+        await ClientTestKit.WaitUntilAsync(() => client.BufferedSendBytes >= Limit, "the sends filled the send buffer");
+        raw.Abort();
+        await Assert.ThrowsAnyAsync<Exception>(() => sending);
+        IReadOnlyList<WebSocketMessage> unsent = client.TakeUnsentMessages();
+
+        // Frames and copies together within the limit, plus the one message that crossed it.
+        Assert.NotEmpty(unsent);
+        long copies = unsent.Sum(m => (long)m.Text!.Length); // one byte per character
+        Assert.True(copies <= Limit + Size, $"{unsent.Count} unsent messages kept {copies} bytes of copies beside their frames.");
+        Assert.Equal(sent.TakeLast(unsent.Count), unsent.Select(m => m.Text));
+    }
+
     private async Task AssertFailsAsync(WebSocketConnection client, RawConnection raw, WebSocketCloseStatus expected)
     {
         var error = await Assert.ThrowsAsync<WebSocketProtocolException>(() => client.ReceiveMessageAsync(_timeout.Token).AsTask());
@@ -199,11 +241,13 @@ public sealed class CompressionWireTests : IAsyncLifetime
         Assert.Equal((ushort?)expected, close.Code);
     }
 
-    private async Task<(WebSocketConnection Client, RawConnection Raw)> ConnectAsync(bool enabled, string? answer, long maxMessageSize = 1024 * 1024)
+    private async Task<(WebSocketConnection Client, RawConnection Raw)> ConnectAsync(
+        bool enabled, string? answer, long maxMessageSize = 1024 * 1024, int sendBufferLimit = 1024 * 1024)
     {
         var client = new WebSocketConnection(new WebSocketConnectionOptions
         {
             MaxMessageSize = maxMessageSize,
+            SendBufferLimit = sendBufferLimit,
             KeepAliveInterval = Timeout.InfiniteTimeSpan,
             Compression = { Enabled = enabled },
         });

@@ -148,6 +148,27 @@ public sealed class SendBufferTests
     }
 
     [Fact]
+    public void HeldBytes_CountsTheUncompressedCopyOfACompressedMessage_UntilItIsWritten()
+    {
+        var buffer = new SendBuffer();
+        buffer.AppendCompressed(Opcode.Binary, fin: true, FrameHeader.Rsv1, new byte[10], new byte[1000], wholeMessage: true);
+        buffer.Append(Opcode.Binary, fin: true, new byte[20], wholeMessage: true);
+
+        // Frames 2 + 4 + 10 and 2 + 4 + 20, and the copy of the compressed one's 1000 bytes.
+        Assert.Equal(16 + 26, buffer.BufferedBytes);
+        Assert.Equal(16 + 26 + 1000, buffer.HeldBytes);
+
+        buffer.BatchWritten(buffer.TakeBatch(out _)!);
+        Assert.Equal(0, buffer.HeldBytes);
+
+        buffer.AppendCompressed(Opcode.Binary, fin: true, FrameHeader.Rsv1, new byte[10], new byte[500], wholeMessage: true);
+        Assert.Single(buffer.TakeUnsentMessages());
+        Assert.Equal(16, buffer.HeldBytes);
+        buffer.Release();
+        Assert.Equal(0, buffer.HeldBytes);
+    }
+
+    [Fact]
     public void OwedPong_OnlyTheLatestIsAppended_Once()
     {
         var buffer = new SendBuffer();
