@@ -163,15 +163,18 @@ public sealed class WebSocketClientMessagePumpTests : RawServerClientTestBase
             if (m.Text == "slow")
             {
                 inHandler.TrySetResult();
-                await release.Task;
+                await release.Task.WaitAsync(Deadline.Token);
             }
 
             handled.Enqueue(m.Text!);
         });
 
+        // Disposed before the client (declared after it), and the handler waits no longer than the test's deadline: the
+        // client's disposal waits for a running handler up to the close timeout, which is on the fake clock, so a
+        // failed assertion would otherwise hang it.
         Task<RawConnection> accept = Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
         await client.ConnectAsync(Server.Uri, cancellationToken: Deadline.Token);
-        RawConnection server = await accept;
+        await using RawConnection server = await accept;
         await server.SendTextAsync("fast", Deadline.Token);
         await ClientTestKit.WaitUntilAsync(() => handled.Count == 1, "the fast message is handled");
         await server.SendTextAsync("slow", Deadline.Token);
@@ -223,12 +226,12 @@ public sealed class WebSocketClientMessagePumpTests : RawServerClientTestBase
             if (m.Text == "first")
             {
                 inFirst.TrySetResult();
-                await releaseFirst.Task;
+                await releaseFirst.Task.WaitAsync(Deadline.Token);
             }
             else if (m.Text == "slow")
             {
                 inSlow.TrySetResult();
-                await releaseSlow.Task;
+                await releaseSlow.Task.WaitAsync(Deadline.Token);
             }
 
             handled.Enqueue(m.Text!);
@@ -243,52 +246,48 @@ public sealed class WebSocketClientMessagePumpTests : RawServerClientTestBase
             }
         }
 
-        try
-        {
-            Task<RawConnection> accept = Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
-            await client.ConnectAsync(Server.Uri, cancellationToken: Deadline.Token);
-            RawConnection server = await accept;
-            await server.SendTextAsync("first", Deadline.Token);
-            await inFirst.Task.WaitAsync(Deadline.Token);
+        Task<RawConnection> accept = Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
+        await client.ConnectAsync(Server.Uri, cancellationToken: Deadline.Token);
 
-            // "slow" is in the client's queue once the Ping behind it is answered: the pump takes it the
-            // moment "first" returns, without waiting.
-            await server.SendTextAsync("slow", Deadline.Token);
-            await server.SendFrameAsync(0x9, "queued"u8.ToArray(), cancellationToken: Deadline.Token);
-            RawFrame pong = await server.ReadFrameAsync(TimeSpan.FromSeconds(10), Deadline.Token);
-            Assert.Equal(0xA, pong.Opcode);
-            releaseFirst.TrySetResult();
-            await inSlow.Task.WaitAsync(Deadline.Token);
+        // Disposed before the client, and the handlers wait no longer than the test's deadline: a failed assertion
+        // cannot leave the client's disposal waiting for a close timeout on the fake clock.
+        await using RawConnection server = await accept;
+        await server.SendTextAsync("first", Deadline.Token);
+        await inFirst.Task.WaitAsync(Deadline.Token);
 
-            // First seen at 250 ms: timed from there, so not yet over the threshold at 1 s; reported at 1.25 s.
-            AdvanceTicks(4);
-            Assert.DoesNotContain(logger.Entries, e => e.EventId.Name is "SlowMessageHandler" or "SlowMessageHandlerReturned");
-            AdvanceTicks(1);
-            LogEntry running = Assert.Single(logger.Entries, e => e.EventId.Name == "SlowMessageHandler");
-            Assert.Contains(running.State, kv => kv.Key == "Elapsed" && Equals(kv.Value, TimeSpan.FromSeconds(1)));
+        // "slow" is in the client's queue once a Ping sent after it is answered from a later read (a Ping in
+        // the same read is answered while that read is decoded, before its messages are queued): the pump
+        // takes it the moment "first" returns, without waiting.
+        await server.SendTextAsync("slow", Deadline.Token);
+        await server.SendFrameAsync(0x9, "behind slow"u8.ToArray(), cancellationToken: Deadline.Token);
+        Assert.Equal("behind slow", (await server.ReadFrameAsync(TimeSpan.FromSeconds(10), Deadline.Token)).Text);
+        await server.SendFrameAsync(0x9, "queued"u8.ToArray(), cancellationToken: Deadline.Token);
+        Assert.Equal("queued", (await server.ReadFrameAsync(TimeSpan.FromSeconds(10), Deadline.Token)).Text);
+        releaseFirst.TrySetResult();
+        await inSlow.Task.WaitAsync(Deadline.Token);
 
-            AdvanceTicks(4);
-            releaseSlow.TrySetResult();
-            await ClientTestKit.WaitUntilAsync(() => logger.Entries.Any(e => e.EventId.Name == "SlowMessageHandlerReturned"), "the duration is logged");
-            LogEntry returned = Assert.Single(logger.Entries, e => e.EventId.Name == "SlowMessageHandlerReturned");
-            Assert.Contains(returned.State, kv => kv.Key == "Duration" && Equals(kv.Value, TimeSpan.FromSeconds(2)));
-            Assert.Equal(["first", "slow"], handled);
+        // First seen at 250 ms: timed from there, so not yet over the threshold at 1 s; reported at 1.25 s.
+        AdvanceTicks(4);
+        Assert.DoesNotContain(logger.Entries, e => e.EventId.Name is "SlowMessageHandler" or "SlowMessageHandlerReturned");
+        AdvanceTicks(1);
+        LogEntry running = Assert.Single(logger.Entries, e => e.EventId.Name == "SlowMessageHandler");
+        Assert.Contains(running.State, kv => kv.Key == "Elapsed" && Equals(kv.Value, TimeSpan.FromSeconds(1)));
 
-            // Idle for a long while, then a quick message: timed from its own start, not reported.
-            AdvanceTicks(40);
-            await server.SendTextAsync("quick", Deadline.Token);
-            await ClientTestKit.WaitUntilAsync(() => handled.Count == 3, "the last message is handled");
-            AdvanceTicks(4);
-            Assert.Single(logger.Entries, e => e.EventId.Name == "SlowMessageHandler");
-            Assert.Single(logger.Entries, e => e.EventId.Name == "SlowMessageHandlerReturned");
-            await CloseAsync(client, server);
-        }
-        finally
-        {
-            // A failed assertion must not leave a handler holding the client's disposal.
-            releaseFirst.TrySetResult();
-            releaseSlow.TrySetResult();
-        }
+        AdvanceTicks(4);
+        releaseSlow.TrySetResult();
+        await ClientTestKit.WaitUntilAsync(() => logger.Entries.Any(e => e.EventId.Name == "SlowMessageHandlerReturned"), "the duration is logged");
+        LogEntry returned = Assert.Single(logger.Entries, e => e.EventId.Name == "SlowMessageHandlerReturned");
+        Assert.Contains(returned.State, kv => kv.Key == "Duration" && Equals(kv.Value, TimeSpan.FromSeconds(2)));
+        Assert.Equal(["first", "slow"], handled);
+
+        // Idle for a long while, then a quick message: timed from its own start, not reported.
+        AdvanceTicks(40);
+        await server.SendTextAsync("quick", Deadline.Token);
+        await ClientTestKit.WaitUntilAsync(() => handled.Count == 3, "the last message is handled");
+        AdvanceTicks(4);
+        Assert.Single(logger.Entries, e => e.EventId.Name == "SlowMessageHandler");
+        Assert.Single(logger.Entries, e => e.EventId.Name == "SlowMessageHandlerReturned");
+        await CloseAsync(client, server);
     }
 
     [Fact]
@@ -308,13 +307,14 @@ public sealed class WebSocketClientMessagePumpTests : RawServerClientTestBase
         client.OnMessage(async (m, _) =>
         {
             inHandler.TrySetResult();
-            await release.Task;
+            await release.Task.WaitAsync(Deadline.Token);
             handled.TrySetResult();
         });
 
+        // As above: the server goes first, and the handler waits no longer than the deadline, so a failure cannot hang.
         Task<RawConnection> accept = Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
         await client.ConnectAsync(Server.Uri, cancellationToken: Deadline.Token);
-        RawConnection server = await accept;
+        await using RawConnection server = await accept;
         await server.SendTextAsync("slow", Deadline.Token);
         await inHandler.Task.WaitAsync(Deadline.Token);
         time.Advance(TimeSpan.FromMinutes(5));
