@@ -104,7 +104,7 @@ public sealed partial class WebSocketConnection
     /// What the send buffer holds for frames not yet written (the frames, and the uncompressed copies of compressed
     /// messages): what <see cref="WebSocketConnectionOptions.SendBufferLimit"/> bounds; for tests and diagnostics.
     /// </summary>
-    internal long BufferedSendBytes => Volatile.Read(ref _sender)?.HeldBytes ?? 0;
+    internal long HeldSendBytes => Volatile.Read(ref _sender)?.HeldBytes ?? 0;
 
     internal static Opcode ToOpcode(WebSocketMessageType messageType, string parameterName) => messageType switch
     {

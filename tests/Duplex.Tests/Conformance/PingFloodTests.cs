@@ -41,7 +41,7 @@ public sealed class PingFloodTests
         // The text is read after every Ping before it was processed.
         await session.Raw.SendTextAsync("end", session.Token);
         await session.ExpectTextAsync("end");
-        long buffered = session.Client.BufferedSendBytes;
+        long buffered = session.Client.HeldSendBytes;
         // Under the limit a Pong is appended (it may cross the limit by itself); past it, the one Pong
         // owed is appended when the writer takes its next batch: at most two Pongs beyond the limit.
         Assert.True(buffered <= SendBufferLimit + (2 * LargestPongFrame), $"The client buffered {buffered} bytes of Pongs for a peer that does not read.");

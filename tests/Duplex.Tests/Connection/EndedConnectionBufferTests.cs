@@ -26,7 +26,7 @@ public sealed class EndedConnectionBufferTests
 
         // The writer lets go of the buffer once its failed write returns.
         await ClientTestKit.WaitUntilAsync(() => !client.HoldsSendBuffers, "the ended connection returned its send buffer");
-        Assert.Equal(0, client.BufferedSendBytes);
+        Assert.Equal(0, client.HeldSendBytes);
 
         IReadOnlyList<WebSocketMessage> unsent = client.TakeUnsentMessages();
         Assert.NotEmpty(unsent);

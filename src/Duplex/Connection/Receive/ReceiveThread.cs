@@ -124,11 +124,13 @@ internal sealed class ReceiveThread
         }
 
         long since = _time.GetTimestamp() | 1; // never 0
-        Volatile.Write(ref _loop, loop);
 
-        // A full fence between marking the turn and reading whether the watch stopped: a tick stopping it either
-        // sees this turn and keeps ticking, or has stopped it, and this turn sees that and starts it again.
+        // The turn is marked before the loop is parked, so a tick in between cannot take the new turn's loop
+        // on the strength of an older caller's mark. A full fence between marking the turn and reading whether
+        // the watch stopped: a tick stopping it either sees this turn and keeps ticking, or has stopped it, and
+        // this turn sees that and starts it again.
         Interlocked.Exchange(ref _callerSince, since);
+        Volatile.Write(ref _loop, loop);
         if (Volatile.Read(ref _watchStopped))
         {
             StartWatch();

@@ -68,9 +68,9 @@ internal sealed class SendBuffer
     public long BufferedBytes => _bufferedBytes;
 
     /// <summary>
-    /// What the buffer holds for frames not yet written: the frames, and the uncompressed copies kept of the
-    /// compressed messages among them. What the send buffer limit bounds, so that highly compressible messages
-    /// behind a peer that does not read cannot pin more than it.
+    /// What the buffer holds for frames not yet written: the frames, and the pooled arrays of the uncompressed
+    /// copies kept of the compressed messages among them. What the send buffer limit bounds, so that highly
+    /// compressible messages behind a peer that does not read cannot pin much more than it.
     /// </summary>
     public long HeldBytes => _bufferedBytes + _originalBytes;
 
@@ -112,7 +112,7 @@ internal sealed class SendBuffer
             byte[] copy = ArrayPool<byte>.Shared.Rent(original.Length);
             original.CopyTo(copy);
             (_compressedOriginals ??= []).Add(new CompressedOriginal(position, copy, original.Length));
-            _originalBytes += original.Length;
+            _originalBytes += copy.Length; // what it pins: the pool rounds a rental up
         }
 
         return ++_appendedTicket;
@@ -412,7 +412,7 @@ internal sealed class SendBuffer
         while (done < _compressedOriginals.Count && _compressedOriginals[done].Position < before)
         {
             ArrayPool<byte>.Shared.Return(_compressedOriginals[done].Array);
-            _originalBytes -= _compressedOriginals[done].Length;
+            _originalBytes -= _compressedOriginals[done].Array.Length;
             done++;
         }
 

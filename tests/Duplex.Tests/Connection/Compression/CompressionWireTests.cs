@@ -221,7 +221,7 @@ public sealed class CompressionWireTests : IAsyncLifetime
             }
         });
 
-        await ClientTestKit.WaitUntilAsync(() => client.BufferedSendBytes >= Limit, "the sends filled the send buffer");
+        await ClientTestKit.WaitUntilAsync(() => client.HeldSendBytes >= Limit, "the sends filled the send buffer");
         raw.Abort();
         await Assert.ThrowsAnyAsync<Exception>(() => sending);
         IReadOnlyList<WebSocketMessage> unsent = client.TakeUnsentMessages();

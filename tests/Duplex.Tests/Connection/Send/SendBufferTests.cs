@@ -154,9 +154,10 @@ public sealed class SendBufferTests
         buffer.AppendCompressed(Opcode.Binary, fin: true, FrameHeader.Rsv1, new byte[10], new byte[1000], wholeMessage: true);
         buffer.Append(Opcode.Binary, fin: true, new byte[20], wholeMessage: true);
 
-        // Frames 2 + 4 + 10 and 2 + 4 + 20, and the copy of the compressed one's 1000 bytes.
+        // Frames 2 + 4 + 10 and 2 + 4 + 20, and the array the copy of the compressed one's 1000 bytes is kept in
+        // (the pool rounds a rental up to a power of two).
         Assert.Equal(16 + 26, buffer.BufferedBytes);
-        Assert.Equal(16 + 26 + 1000, buffer.HeldBytes);
+        Assert.Equal(16 + 26 + 1024, buffer.HeldBytes);
 
         buffer.BatchWritten(buffer.TakeBatch(out _)!);
         Assert.Equal(0, buffer.HeldBytes);
