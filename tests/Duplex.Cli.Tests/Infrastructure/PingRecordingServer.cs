@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
-using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
@@ -13,22 +12,14 @@ namespace Duplex.Cli.Tests.Infrastructure;
 /// itself: it records when each Ping of the tool arrived and answers it with its Pong, echoes data frames, and answers
 /// a Close. Enough of RFC 6455 for the tool's own frames (unfragmented, masked), no more.
 /// </summary>
-public sealed class PingRecordingServer : IAsyncDisposable
+public sealed class PingRecordingServer : LoopbackTcpServer
 {
     private const string AcceptGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly CancellationTokenSource _stopping = new();
     private readonly Channel<TimeSpan> _pings = Channel.CreateUnbounded<TimeSpan>();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private readonly Task _accepting;
 
-    public PingRecordingServer()
-    {
-        _listener.Start();
-        Url = $"ws://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/";
-        _accepting = AcceptAsync();
-    }
+    public PingRecordingServer() => Url = $"ws://127.0.0.1:{Port}/";
 
     public string Url { get; }
 
@@ -39,107 +30,54 @@ public sealed class PingRecordingServer : IAsyncDisposable
         return await _pings.Reader.ReadAsync(timeout.Token);
     }
 
-    public async ValueTask DisposeAsync()
+    protected override async Task ServeAsync(TcpClient client, NetworkStream stream)
     {
-        await _stopping.CancelAsync();
-        _listener.Stop();
-        try
+        const string KeyHeader = "sec-websocket-key:";
+        string head = await ReadHeadAsync(stream);
+        string key = head.Split("\r\n").Single(l => l.StartsWith(KeyHeader, StringComparison.OrdinalIgnoreCase))[KeyHeader.Length..].Trim();
+        string accept = Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + AcceptGuid)));
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"), Stopping);
+        while (true)
         {
-            await _accepting.WaitAsync(TimeSpan.FromSeconds(10));
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException or TimeoutException)
-        {
-            // Stopped.
-        }
-
-        _stopping.Dispose();
-    }
-
-    private async Task AcceptAsync()
-    {
-        while (!_stopping.IsCancellationRequested)
-        {
-            TcpClient client = await _listener.AcceptTcpClientAsync(_stopping.Token);
-            _ = Task.Run(() => ServeAsync(client));
-        }
-    }
-
-    private async Task ServeAsync(TcpClient client)
-    {
-        using (client)
-        {
-            try
+            (int opcode, byte[] payload) = await ReadFrameAsync(stream);
+            switch (opcode)
             {
-                NetworkStream stream = client.GetStream();
-                string key = await ReadHandshakeKeyAsync(stream);
-                string accept = Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + AcceptGuid)));
-                await stream.WriteAsync(Encoding.ASCII.GetBytes(
-                    $"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"), _stopping.Token);
-                while (true)
-                {
-                    (int opcode, byte[] payload) = await ReadFrameAsync(stream);
-                    switch (opcode)
-                    {
-                        case 0x9:
-                            _pings.Writer.TryWrite(_clock.Elapsed);
-                            await WriteFrameAsync(stream, 0xA, payload);
-                            break;
-                        case 0x8:
-                            await WriteFrameAsync(stream, 0x8, payload);
-                            return;
-                        case 0x1 or 0x2:
-                            await WriteFrameAsync(stream, opcode, payload);
-                            break;
-                    }
-                }
-            }
-            catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException or EndOfStreamException)
-            {
-                // The tool went away.
+                case 0x9:
+                    _pings.Writer.TryWrite(_clock.Elapsed);
+                    await WriteFrameAsync(stream, 0xA, payload);
+                    break;
+                case 0x8:
+                    await WriteFrameAsync(stream, 0x8, payload);
+                    return;
+                case 0x1 or 0x2:
+                    await WriteFrameAsync(stream, opcode, payload);
+                    break;
             }
         }
-    }
-
-    private async Task<string> ReadHandshakeKeyAsync(NetworkStream stream)
-    {
-        var head = new StringBuilder();
-        byte[] one = new byte[1];
-        while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
-        {
-            if (await stream.ReadAsync(one, _stopping.Token) == 0 || head.Length > 16 * 1024)
-            {
-                throw new IOException("The request head ended early.");
-            }
-
-            head.Append((char)one[0]);
-        }
-
-        const string Prefix = "sec-websocket-key:";
-        string line = head.ToString().Split("\r\n").Single(l => l.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase));
-        return line[Prefix.Length..].Trim();
     }
 
     private async Task<(int Opcode, byte[] Payload)> ReadFrameAsync(NetworkStream stream)
     {
         byte[] header = new byte[8];
-        await stream.ReadExactlyAsync(header.AsMemory(0, 2), _stopping.Token);
+        await stream.ReadExactlyAsync(header.AsMemory(0, 2), Stopping);
         int opcode = header[0] & 0x0F;
         long length = header[1] & 0x7F;
         if (length == 126)
         {
-            await stream.ReadExactlyAsync(header.AsMemory(0, 2), _stopping.Token);
+            await stream.ReadExactlyAsync(header.AsMemory(0, 2), Stopping);
             length = BinaryPrimitives.ReadUInt16BigEndian(header);
         }
         else if (length == 127)
         {
-            await stream.ReadExactlyAsync(header.AsMemory(0, 8), _stopping.Token);
+            await stream.ReadExactlyAsync(header.AsMemory(0, 8), Stopping);
             length = checked((long)BinaryPrimitives.ReadUInt64BigEndian(header));
         }
 
         byte[] mask = new byte[4];
-        await stream.ReadExactlyAsync(mask, _stopping.Token);
+        await stream.ReadExactlyAsync(mask, Stopping);
         byte[] payload = new byte[checked((int)length)];
-        await stream.ReadExactlyAsync(payload, _stopping.Token);
+        await stream.ReadExactlyAsync(payload, Stopping);
         for (int i = 0; i < payload.Length; i++)
         {
             payload[i] ^= mask[i % 4];
@@ -164,6 +102,6 @@ public sealed class PingRecordingServer : IAsyncDisposable
         }
 
         frame.Write(payload);
-        await stream.WriteAsync(frame.GetBuffer().AsMemory(0, (int)frame.Length), _stopping.Token);
+        await stream.WriteAsync(frame.GetBuffer().AsMemory(0, (int)frame.Length), Stopping);
     }
 }
