@@ -357,7 +357,15 @@ public abstract class HostileServerTests
         RawConnection connection = await server.AcceptAsync(cancellationToken: timeout.Token);
         await connection.ReadRequestAsync(cancellationToken: timeout.Token);
         byte[] response = Encoding.ASCII.GetBytes("HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nbusy\r\n5\r\n, try\r\n6\r\n later\r\n0\r\n\r\n");
-        await connection.TrickleAsync(response, TimeSpan.Zero, timeout.Token);
+        try
+        {
+            await connection.TrickleAsync(response, TimeSpan.Zero, timeout.Token);
+        }
+        catch (IOException)
+        {
+            // The client has the whole body once the last chunk's size line is in, and closes without reading the
+            // trailer section's end: the last byte may find the connection gone. The body is checked below.
+        }
 
         var rejected = await Assert.ThrowsAsync<WebSocketHandshakeRejectedException>(() => connect);
 
