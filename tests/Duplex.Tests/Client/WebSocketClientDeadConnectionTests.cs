@@ -77,15 +77,16 @@ public sealed class WebSocketClientDeadConnectionTests : RawServerClientTestBase
         try
         {
             (number, pending) = await queued.Task.WaitAsync(TimeSpan.FromSeconds(10), Deadline.Token);
+
+            // Checked while the supervisor is still held, before a reconnect could drain the outbox.
+            Assert.False(pending.IsCompleted);
+            Assert.True(client.OutboxCount >= 1);
         }
         finally
         {
             // Lets the supervisor go on either way, so a send stuck on the dead connection is freed.
             release.TrySetResult();
         }
-
-        Assert.False(pending.IsCompleted);
-        Assert.True(client.OutboxCount >= 1);
 
         RawConnection second = await reconnect;
         await pending.WaitAsync(Deadline.Token);

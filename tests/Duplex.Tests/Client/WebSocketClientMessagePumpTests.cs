@@ -114,7 +114,10 @@ public sealed class WebSocketClientMessagePumpTests : RawServerClientTestBase
         client.OnMessage(async (m, ct) =>
         {
             inHandler.TrySetResult(ct);
-            await never.Task;
+
+            // Ignores its token; bounded by the test's deadline only so that a failed assertion cannot hang the
+            // client's disposal, which waits for the handler on the fake clock.
+            await never.Task.WaitAsync(Deadline.Token);
         });
         client.OnError((e, _) => { reported.TrySetResult(e); return ValueTask.CompletedTask; });
 

@@ -2,6 +2,7 @@ using System.Net.WebSockets;
 using System.Text;
 using Duplex.Client;
 using Duplex.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Duplex.Tests.Client;
 
@@ -25,7 +26,9 @@ public sealed class WebSocketClientReconnectTests : RawServerClientTestBase
         await client.ConnectAsync(Server.Uri, cancellationToken: Deadline.Token);
         RawConnection first = await firstAccept;
         first.Abort();
-        await ClientTestKit.WaitUntilAsync(() => client.State == WebSocketClientState.Disconnected, "the client notices the loss");
+        // Disconnected only for the reconnect delay, then Connecting: the server completes no handshake until
+        // the test accepts one, so either way sends wait in the outbox.
+        await ClientTestKit.WaitUntilAsync(() => client.State is WebSocketClientState.Disconnected or WebSocketClientState.Connecting, "the client notices the loss");
 
         // Sent while disconnected: they wait in the outbox.
         Task[] sends = Enumerable.Range(0, 10).Select(i => client.SendTextAsync($"queued {i}", Deadline.Token).AsTask()).ToArray();
@@ -222,17 +225,30 @@ public sealed class WebSocketClientReconnectTests : RawServerClientTestBase
     [Fact]
     public async Task SilenceTimeout_PeerKeepsTalking_ConnectionKept()
     {
-        await using var client = new WebSocketClient(ClientTestKit.FastOptions(o => o.SilenceTimeout = TimeSpan.FromMilliseconds(400)));
+        var time = new FakeTimeProvider();
+        await using var client = new WebSocketClient(ClientTestKit.FastOptions(o =>
+        {
+            o.TimeProvider = time;
+            o.SilenceTimeout = TimeSpan.FromMilliseconds(400);
+        }));
         var recorder = new ClientRecorder(client);
         Task<RawConnection> accept = Server.AcceptWebSocketAsync(cancellationToken: Deadline.Token);
         await client.ConnectAsync(Server.Uri, cancellationToken: Deadline.Token);
-        RawConnection chatty = await accept;
 
-        // Pongs count as traffic: a quiet but alive connection is never torn down.
+        // Disposed before the client: its close then ends with the connection instead of a close timeout on the fake clock.
+        await using RawConnection chatty = await accept;
+
+        // Pongs count as traffic: a quiet but alive connection is never torn down. The only frames the client
+        // receives are Pongs, each one known to be processed when the Ping it answers completes; then the clock
+        // moves on, short of the limit: ten times, 3 s in all against a 400 ms limit.
         for (int i = 0; i < 10; i++)
         {
-            await chatty.SendFrameAsync(0xA, Encoding.UTF8.GetBytes("unsolicited"), cancellationToken: Deadline.Token);
-            await Task.Delay(100, Deadline.Token);
+            ValueTask<WebSocketPingResult> ping = client.PingAsync(Encoding.UTF8.GetBytes($"ping {i}"), Deadline.Token);
+            RawFrame sent = await chatty.ReadFrameAsync(cancellationToken: Deadline.Token);
+            Assert.Equal(0x9, sent.Opcode);
+            await chatty.SendFrameAsync(0xA, sent.Payload, cancellationToken: Deadline.Token);
+            await ping;
+            time.Advance(TimeSpan.FromMilliseconds(300));
         }
 
         Assert.True(client.IsOpen);

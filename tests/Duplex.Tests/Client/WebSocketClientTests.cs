@@ -221,7 +221,7 @@ public sealed class WebSocketClientTests : IAsyncLifetime
         WebSocketClientOptions options = ClientTestKit.FastOptions(o =>
         {
             o.Connection.KeepAliveInterval = TimeSpan.FromMilliseconds(100);
-            o.Connection.KeepAliveTimeout = TimeSpan.FromSeconds(1);
+            o.Connection.KeepAliveTimeout = TimeSpan.FromSeconds(2); // a late Pong on a loaded machine is not a dead peer
         });
         await using var client = new WebSocketClient(options);
         var recorder = new ClientRecorder(client);
@@ -255,7 +255,7 @@ public sealed class WebSocketClientTests : IAsyncLifetime
                 }
 
                 // Blocked for longer than the keepalive timeout, with Pongs still flowing.
-                return measured >= 3 && System.Diagnostics.Stopwatch.GetElapsedTime(blockedSince) > TimeSpan.FromSeconds(1.5);
+                return measured >= 3 && System.Diagnostics.Stopwatch.GetElapsedTime(blockedSince) > TimeSpan.FromSeconds(2.5);
             },
             "keepalive round trips for longer than the keepalive timeout while the handler is blocked");
         release.Release();

@@ -273,7 +273,9 @@ public abstract class HostileServerTests
     {
         using var timeout = TestTimeouts.CreateSource();
         await using var server = new RawWebSocketServer();
-        var options = new WebSocketHandshakeOptions { OpenTimeout = TimeSpan.FromSeconds(2) };
+        // The connect, the request and the status line must all be in before the open timeout: 4 s leaves a
+        // loaded machine room for that.
+        var options = new WebSocketHandshakeOptions { OpenTimeout = TimeSpan.FromSeconds(4) };
         Task<WebSocketHandshakeResult> connect = Transport.ConnectAsync(server.Uri, options, new CapturingLogger(), timeout.Token);
         RawConnection connection = await server.AcceptAsync(cancellationToken: timeout.Token);
         await connection.ReadRequestAsync(cancellationToken: timeout.Token);
