@@ -55,11 +55,10 @@ internal sealed class ReceiveThread
     private int _threads;
 
     // The watch ticks only while callers run: a tick that finds none stops it, and the next turn starts it
-    // again. Guarded by _watchLock, except _watchStopped's read at the start of a turn.
+    // again; null once the loop has ended. Guarded by _watchLock, except _watchStopped's read at the start of a turn.
     private readonly object _watchLock = new();
     private ITimer? _watch;
     private bool _watchStopped = true;
-    private bool _watchEnded;
 
     public ReceiveThread(ReceiveQueue queue, TimeProvider time, ILogger logger)
     {
@@ -176,10 +175,10 @@ internal sealed class ReceiveThread
     {
         lock (_watchLock)
         {
-            if (_watchStopped && !_watchEnded)
+            if (_watchStopped && _watch is not null)
             {
                 _watchStopped = false;
-                _watch!.Change(s_checkEvery, s_checkEvery);
+                _watch.Change(s_checkEvery, s_checkEvery);
             }
         }
     }
@@ -189,7 +188,8 @@ internal sealed class ReceiveThread
     {
         lock (_watchLock)
         {
-            if (_watchStopped || _watchEnded)
+            // An ended loop's watch is stopped for good.
+            if (_watchStopped)
             {
                 return;
             }
@@ -260,9 +260,9 @@ internal sealed class ReceiveThread
         {
             lock (_watchLock)
             {
-                _watchEnded = true;
                 _watchStopped = true;
                 _watch?.Dispose();
+                _watch = null;
             }
 
             _ended.TrySetResult();

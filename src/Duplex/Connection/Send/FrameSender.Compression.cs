@@ -75,7 +75,7 @@ internal sealed partial class FrameSender
             lock (this)
             {
                 ThrowIfCannotSendLocked(control: false);
-                if ((_buffer?.HeldBytes ?? 0) >= _bufferLimit)
+                if (!UnderLimitLocked)
                 {
                     return 0;
                 }

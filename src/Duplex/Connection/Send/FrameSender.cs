@@ -81,10 +81,16 @@ internal sealed partial class FrameSender
         {
             lock (this)
             {
-                return _buffer?.HeldBytes ?? 0;
+                return HeldBytesLocked;
             }
         }
     }
+
+    // Under the sender's lock; no buffer yet holds nothing.
+    private long HeldBytesLocked => _buffer?.HeldBytes ?? 0;
+
+    // Whether the buffer is under its limit, which data sends (and Pongs appended rather than owed) wait for; under the lock.
+    private bool UnderLimitLocked => HeldBytesLocked < _bufferLimit;
 
     /// <summary>Whether the buffer holds any pooled array.</summary>
     public bool HoldsBuffers
@@ -161,7 +167,7 @@ internal sealed partial class FrameSender
             }
 
             // Only the receive loop answers Pings, so nothing else changes the choice made here.
-            if (_buffer is not { OwesPong: true } && (_buffer?.HeldBytes ?? 0) < _bufferLimit)
+            if (_buffer is not { OwesPong: true } && UnderLimitLocked)
             {
                 Buffer.Append(Opcode.Pong, fin: true, payload, wholeMessage: false);
             }
@@ -382,7 +388,7 @@ internal sealed partial class FrameSender
         lock (this)
         {
             ThrowIfCannotSendLocked(control);
-            if (withinLimit && (_buffer?.HeldBytes ?? 0) >= _bufferLimit)
+            if (withinLimit && !UnderLimitLocked)
             {
                 return 0;
             }
@@ -405,7 +411,7 @@ internal sealed partial class FrameSender
             long waitFor;
             lock (this)
             {
-                if ((_buffer?.HeldBytes ?? 0) < _bufferLimit || _error is not null)
+                if (UnderLimitLocked || _error is not null)
                 {
                     return;
                 }
